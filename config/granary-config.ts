@@ -1,0 +1,232 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { localStack } from './local-stack.ts';
+
+/**
+ * Granary's configuration, from one place: `granary.yaml` in the feature repo, each setting
+ * overridable by a `GRANARY_*` environment variable, the rest from local-stack defaults.
+ *
+ * @example
+ *   // granary.yaml
+ *   //   project: fraud
+ *   //   offline: { url: s3://granary/offline }
+ *   const config = loadConfig({ repoDir: 'definitions/examples/fraud' });
+ *   config.offline // => { kind: 's3', bucket: 'granary', prefix: 'offline', s3: {...} }
+ */
+export interface S3Settings {
+  readonly endpoint: string | null;
+  readonly region: string;
+  readonly accessKeyId: string | null;
+  readonly secretAccessKey: string | null;
+  readonly forcePathStyle: boolean;
+}
+
+export type OfflineSettings =
+  | { readonly kind: 'local'; readonly path: string }
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string; readonly s3: S3Settings };
+
+export interface GranaryConfig {
+  readonly project: string;
+  readonly repoDir: string;
+  readonly registry: { readonly url: string };
+  readonly online: { readonly url: string; readonly keyPrefix: string };
+  readonly offline: OfflineSettings;
+  readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string };
+  readonly serving: { readonly host: string; readonly port: number; readonly maxEntities: number; readonly timeoutMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const CONFIG_FILE = 'granary.yaml';
+
+/** Every environment variable Granary reads, and the setting it overrides. */
+export const CONFIG_VARIABLES = {
+  GRANARY_PROJECT: 'project',
+  GRANARY_POSTGRES_URL: 'registry.url',
+  GRANARY_REDIS_URL: 'online.url',
+  GRANARY_REDIS_KEY_PREFIX: 'online.keyPrefix',
+  GRANARY_OFFLINE_URL: 'offline.url',
+  GRANARY_S3_ENDPOINT: 'offline.s3.endpoint',
+  GRANARY_S3_REGION: 'offline.s3.region',
+  GRANARY_S3_ACCESS_KEY_ID: 'offline.s3.accessKeyId',
+  GRANARY_S3_SECRET_ACCESS_KEY: 'offline.s3.secretAccessKey',
+  GRANARY_TEMPORAL_ADDRESS: 'temporal.address',
+  GRANARY_TEMPORAL_NAMESPACE: 'temporal.namespace',
+  GRANARY_TASK_QUEUE: 'temporal.taskQueue',
+  GRANARY_SERVING_HOST: 'serving.host',
+  GRANARY_SERVING_PORT: 'serving.port',
+  GRANARY_SERVING_MAX_ENTITIES: 'serving.maxEntities',
+  GRANARY_SERVING_TIMEOUT_MS: 'serving.timeoutMs',
+} as const;
+
+const FILE_SHAPE: Record<string, readonly string[] | null> = {
+  project: null,
+  registry: ['url'],
+  online: ['url', 'keyPrefix'],
+  offline: ['url', 's3'],
+  temporal: ['address', 'namespace', 'taskQueue'],
+  serving: ['host', 'port', 'maxEntities', 'timeoutMs'],
+};
+const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
+
+export interface LoadConfigOptions {
+  /** The feature repo folder holding granary.yaml; defaults to the current folder. */
+  repoDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
+  const env = options.env ?? process.env;
+  const repoDir = resolve(options.repoDir ?? '.');
+  const file = join(repoDir, CONFIG_FILE);
+  const fromFile = existsSync(file) ? readConfigFile(file) : {};
+  const stack = localStack(env);
+
+  const pick = (variable: keyof typeof CONFIG_VARIABLES, fileValue: unknown, fallback: unknown): unknown => {
+    const fromEnv = env[variable];
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fileValue ?? fallback;
+  };
+  const section = (name: string): Record<string, unknown> => (fromFile[name] as Record<string, unknown>) ?? {};
+  const s3File = (section('offline').s3 as Record<string, unknown>) ?? {};
+  const where = (setting: string): string => `setting '${setting}' (${CONFIG_FILE} or ${variableOf(setting)})`;
+
+  const project = str(where('project'), pick('GRANARY_PROJECT', fromFile.project, 'default'));
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(project)) {
+    throw new ConfigError(`${where('project')}: must be letters, digits, '_' or '-', got '${project}'`);
+  }
+  const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, '.granary/offline'));
+  const s3: S3Settings = {
+    endpoint: optStr(where('offline.s3.endpoint'), pick('GRANARY_S3_ENDPOINT', s3File.endpoint, stack.minio.endpoint)),
+    region: str(where('offline.s3.region'), pick('GRANARY_S3_REGION', s3File.region, 'us-east-1')),
+    accessKeyId: optStr(where('offline.s3.accessKeyId'), pick('GRANARY_S3_ACCESS_KEY_ID', s3File.accessKeyId, stack.minio.accessKeyId)),
+    secretAccessKey: optStr(
+      where('offline.s3.secretAccessKey'),
+      pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, stack.minio.secretAccessKey),
+    ),
+    forcePathStyle: bool(where('offline.s3.forcePathStyle'), s3File.forcePathStyle ?? true),
+  };
+
+  return Object.freeze({
+    project,
+    repoDir,
+    registry: { url: url(where('registry.url'), pick('GRANARY_POSTGRES_URL', section('registry').url, stack.postgres.url), ['postgres:', 'postgresql:']) },
+    online: {
+      url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
+      keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
+    },
+    offline: parseOffline(where('offline.url'), offlineUrl, repoDir, s3),
+    temporal: {
+      address: hostPort(where('temporal.address'), pick('GRANARY_TEMPORAL_ADDRESS', section('temporal').address, stack.temporal.address)),
+      namespace: str(where('temporal.namespace'), pick('GRANARY_TEMPORAL_NAMESPACE', section('temporal').namespace, stack.temporal.namespace)),
+      taskQueue: str(where('temporal.taskQueue'), pick('GRANARY_TASK_QUEUE', section('temporal').taskQueue, 'granary')),
+    },
+    serving: {
+      host: str(where('serving.host'), pick('GRANARY_SERVING_HOST', section('serving').host, '127.0.0.1')),
+      port: int(where('serving.port'), pick('GRANARY_SERVING_PORT', section('serving').port, 6566), 0, 65535),
+      maxEntities: int(where('serving.maxEntities'), pick('GRANARY_SERVING_MAX_ENTITIES', section('serving').maxEntities, 1000), 1, 1_000_000),
+      timeoutMs: int(where('serving.timeoutMs'), pick('GRANARY_SERVING_TIMEOUT_MS', section('serving').timeoutMs, 1000), 1, 600_000),
+    },
+  });
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid YAML: ${(error as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${file}: must be a mapping of settings`);
+  const config = parsed as Record<string, unknown>;
+  for (const [key, value] of Object.entries(config)) {
+    if (!(key in FILE_SHAPE)) {
+      throw new ConfigError(`${file}: unknown setting '${key}' (known: ${Object.keys(FILE_SHAPE).join(', ')})`);
+    }
+    const fields = FILE_SHAPE[key];
+    if (!fields) continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigError(`${file}: setting '${key}' must be a mapping with ${fields.join(', ')}`);
+    }
+    for (const field of Object.keys(value)) {
+      if (!fields.includes(field)) {
+        throw new ConfigError(`${file}: unknown setting '${key}.${field}' (known: ${fields.join(', ')})`);
+      }
+    }
+  }
+  const s3 = (config.offline as Record<string, unknown> | undefined)?.s3;
+  if (s3 !== undefined) {
+    if (typeof s3 !== 'object' || s3 === null) throw new ConfigError(`${file}: setting 'offline.s3' must be a mapping`);
+    for (const field of Object.keys(s3)) {
+      if (!S3_FIELDS.includes(field)) {
+        throw new ConfigError(`${file}: unknown setting 'offline.s3.${field}' (known: ${S3_FIELDS.join(', ')})`);
+      }
+    }
+  }
+  return config;
+}
+
+function parseOffline(where: string, value: string, repoDir: string, s3: S3Settings): OfflineSettings {
+  if (value.startsWith('s3://')) {
+    const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*?))?\/?$/.exec(value);
+    if (!match) throw new ConfigError(`${where}: '${value}' is not a valid s3://bucket/prefix URL`);
+    return { kind: 's3', bucket: match[1]!, prefix: match[2] ?? '', s3 };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(`${where}: must be s3://bucket/prefix or a local path, got '${value}'`);
+  }
+  return { kind: 'local', path: isAbsolute(value) ? value : resolve(repoDir, value) };
+}
+
+function variableOf(setting: string): string {
+  return Object.entries(CONFIG_VARIABLES).find(([, s]) => s === setting)?.[0] ?? 'no variable';
+}
+
+function str(where: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${where}: must be a non-empty string, got ${JSON.stringify(value)}`);
+  return value.trim();
+}
+
+function optStr(where: string, value: unknown): string | null {
+  return value === null || value === undefined ? null : str(where, value);
+}
+
+function bool(where: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ConfigError(`${where}: must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function int(where: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${where}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function url(where: string, value: unknown, protocols: string[]): string {
+  const text = str(where, value);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(`${where}: '${text}' is not a URL (expected ${protocols[0]}//host:port/...)`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return text;
+}
+
+function hostPort(where: string, value: unknown): string {
+  const text = str(where, value);
+  if (!/^[^\s:/]+:\d{1,5}$/.test(text)) throw new ConfigError(`${where}: must be host:port, got '${text}'`);
+  return text;
+}

@@ -1,0 +1,131 @@
+import type { Entity } from './entity.ts';
+import type { FeatureService } from './feature-service.ts';
+import type { FeatureView } from './feature-view.ts';
+import type { Source } from './source.ts';
+
+/**
+ * The JSON form of a definition: what the registry stores and what plan diffs. References to
+ * other objects are by name, so a spec stands alone.
+ *
+ * @example
+ *   specOf(entity({ name: 'user', joinKey: 'user_id', valueType: 'string' }))
+ *   // => { name: 'user', joinKey: 'user_id', valueType: 'string', description: '', owner: '', tags: {} }
+ */
+export interface EntitySpec {
+  name: string;
+  joinKey: string;
+  valueType: string;
+  description: string;
+  owner: string;
+  tags: Record<string, string>;
+}
+
+export interface SourceSpec {
+  name: string;
+  path: string;
+  eventTimestampColumn: string;
+  createdTimestampColumn: string | null;
+  description: string;
+  owner: string;
+  tags: Record<string, string>;
+}
+
+export interface FeatureSpec {
+  name: string;
+  type: string;
+  nullable: boolean;
+  description: string;
+  tags: Record<string, string>;
+}
+
+export interface FeatureViewSpec {
+  name: string;
+  version: number;
+  entities: { name: string; joinKey: string; valueType: string }[];
+  source: string;
+  eventTimestampColumn: string;
+  createdTimestampColumn: string | null;
+  features: FeatureSpec[];
+  ttlSeconds: number;
+  online: boolean;
+  owner: string;
+  description: string;
+  tags: Record<string, string>;
+}
+
+export interface FeatureServiceSpec {
+  name: string;
+  items: { view: string; version: number | null; features: string[] | null }[];
+  owner: string;
+  description: string;
+  tags: Record<string, string>;
+}
+
+export type KindSpec = {
+  entity: EntitySpec;
+  source: SourceSpec;
+  featureView: FeatureViewSpec;
+  featureService: FeatureServiceSpec;
+};
+
+export function specOf(definition: Entity): EntitySpec;
+export function specOf(definition: Source): SourceSpec;
+export function specOf(definition: FeatureView): FeatureViewSpec;
+export function specOf(definition: FeatureService): FeatureServiceSpec;
+export function specOf(definition: Entity | Source | FeatureView | FeatureService): KindSpec[keyof KindSpec];
+export function specOf(definition: Entity | Source | FeatureView | FeatureService): KindSpec[keyof KindSpec] {
+  switch (definition.kind) {
+    case 'entity':
+      return {
+        name: definition.name,
+        joinKey: definition.joinKey,
+        valueType: definition.valueType,
+        description: definition.description,
+        owner: definition.owner,
+        tags: { ...definition.tags },
+      };
+    case 'source':
+      return {
+        name: definition.name,
+        path: definition.path,
+        eventTimestampColumn: definition.eventTimestampColumn,
+        createdTimestampColumn: definition.createdTimestampColumn,
+        description: definition.description,
+        owner: definition.owner,
+        tags: { ...definition.tags },
+      };
+    case 'featureView':
+      return {
+        name: definition.name,
+        version: definition.version,
+        entities: definition.entities.map((e) => ({ name: e.name, joinKey: e.joinKey, valueType: e.valueType })),
+        source: definition.source.name,
+        eventTimestampColumn: definition.source.eventTimestampColumn,
+        createdTimestampColumn: definition.source.createdTimestampColumn,
+        features: definition.features.map((f) => ({
+          name: f.name,
+          type: f.type,
+          nullable: f.nullable,
+          description: f.description,
+          tags: { ...f.tags },
+        })),
+        ttlSeconds: definition.ttlSeconds,
+        online: definition.online,
+        owner: definition.owner,
+        description: definition.description,
+        tags: { ...definition.tags },
+      };
+    case 'featureService':
+      return {
+        name: definition.name,
+        items: definition.items.map((i) => ({
+          view: i.view,
+          version: i.version,
+          features: i.features ? [...i.features] : null,
+        })),
+        owner: definition.owner,
+        description: definition.description,
+        tags: { ...definition.tags },
+      };
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The value types a feature or join key may have.
+ *
+ * @example
+ *   parseValueType('list<float32>') // => { scalar: 'float32', list: true }
+ */
+export const SCALAR_TYPES = [
+  'bool',
+  'int32',
+  'int64',
+  'float32',
+  'float64',
+  'string',
+  'bytes',
+  'timestamp',
+] as const;
+
+export type ScalarType = (typeof SCALAR_TYPES)[number];
+export type ListType = `list<${ScalarType}>`;
+export type ValueType = ScalarType | ListType;
+
+/** Types a join key may have: lists, floats and bytes make poor keys. */
+export const JOIN_KEY_TYPES = ['int32', 'int64', 'string'] as const;
+export type JoinKeyType = (typeof JOIN_KEY_TYPES)[number];
+
+export interface ParsedValueType {
+  readonly scalar: ScalarType;
+  readonly list: boolean;
+}
+
+export function isScalarType(value: unknown): value is ScalarType {
+  return typeof value === 'string' && (SCALAR_TYPES as readonly string[]).includes(value);
+}
+
+export function isValueType(value: unknown): value is ValueType {
+  return parseValueType(value) !== undefined;
+}
+
+export function parseValueType(value: unknown): ParsedValueType | undefined {
+  if (isScalarType(value)) return { scalar: value, list: false };
+  if (typeof value !== 'string') return undefined;
+  const match = /^list<(\w+)>$/.exec(value);
+  if (match && isScalarType(match[1])) return { scalar: match[1], list: true };
+  return undefined;
+}
+
+export function describeValueTypes(): string {
+  return `${SCALAR_TYPES.join(', ')}, or list<T> of one of them`;
+}

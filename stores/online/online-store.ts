@@ -1,0 +1,70 @@
+import type { ValueType } from '../../definitions/value-type.ts';
+
+/**
+ * The online store's contract: the latest row of each (view, entity) in one online generation.
+ * Writes are monotonic and idempotent: a row replaces the stored one only when its
+ * (eventTime, createdTime) is strictly greater, decided inside the store in one step, so
+ * replays, retries and overlapping runs converge whatever their order.
+ *
+ * Values use the canonical JS form of their type (see FeatureValue).
+ */
+
+/** The join-key values of one entity, in the order of the view's entities. */
+export type EntityKey = readonly (string | number | bigint)[];
+
+/**
+ * bool: boolean; int32, float32, float64: number; int64: bigint; string: string;
+ * bytes: Uint8Array; timestamp: number (ms since epoch); list<T>: array of T (elements may be null).
+ */
+export type FeatureValue = boolean | number | bigint | string | Uint8Array | readonly (FeatureValue | null)[];
+
+export interface OnlineRow {
+  readonly entityKey: EntityKey;
+  /** Feature name to value; a missing or null value is stored as null. */
+  readonly values: Readonly<Record<string, FeatureValue | null>>;
+  /** Event time, ms since epoch. */
+  readonly eventTime: number;
+  /** Created time, ms since epoch; 0 when the source has none. */
+  readonly createdTime: number;
+}
+
+/** Where rows go: one view version in one online generation, and the types to decode with. */
+export interface OnlineTarget {
+  readonly project: string;
+  readonly view: string;
+  readonly version: number;
+  readonly generation: number;
+  readonly features: readonly { readonly name: string; readonly type: ValueType }[];
+  readonly ttlSeconds: number;
+}
+
+export interface WriteResult {
+  /** Rows that replaced what was stored (or were new). */
+  readonly written: number;
+  /** Rows not newer than what was stored: no-ops. */
+  readonly skipped: number;
+}
+
+export interface OnlineRead {
+  readonly target: OnlineTarget;
+  readonly entityKeys: readonly EntityKey[];
+  /** A subset of the target's features to return; all when omitted. */
+  readonly features?: readonly string[];
+}
+
+export interface OnlineStore {
+  /** Monotonic write of many rows, pipelined. Safe to repeat. */
+  writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult>;
+  /** Every read in one round trip; result[i][j] is reads[i].entityKeys[j]'s row, or null. */
+  readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]>;
+  /** Writes the generation marker (idempotent). */
+  markGeneration(target: OnlineTarget): Promise<void>;
+  /** False when the marker is gone: Redis lost this generation's data. */
+  hasGenerationMarker(target: OnlineTarget): Promise<boolean>;
+  /** Every row of a generation, in batches, in no particular order (for verify). */
+  scanRows(target: OnlineTarget, batchSize?: number): AsyncIterable<OnlineRow[]>;
+  /** Deletes every key of a generation, marker included; returns how many keys went. */
+  dropGeneration(target: OnlineTarget): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

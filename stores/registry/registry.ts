@@ -1,0 +1,121 @@
+import type { FeatureRepo } from '../../definitions/feature-repo.ts';
+import type { KindSpec } from '../../definitions/spec.ts';
+
+/**
+ * The registry's contract (PostgreSQL): definitions and their versions, the ordered offline
+ * commit log, materialization watermarks and online generations, all per project.
+ */
+export type ObjectKind = keyof KindSpec;
+
+export interface RegisteredObject<K extends ObjectKind = ObjectKind> {
+  readonly kind: K;
+  readonly name: string;
+  /** The view version (always 1 for the other kinds). */
+  readonly version: number;
+  /** Bumped in place by each additive change applied to this object. */
+  readonly schemaVersion: number;
+  readonly spec: KindSpec[K];
+  readonly contentHash: string;
+  readonly status: 'active' | 'migrating' | 'deprecated';
+  readonly appliedAt: Date;
+}
+
+export interface FieldChange {
+  /** Dotted path in the spec, e.g. 'features.spend_7d_avg.type'. */
+  readonly path: string;
+  readonly before: unknown;
+  readonly after: unknown;
+  readonly breaking: boolean;
+  /** Why it is breaking, and what to do (e.g. "create user_spend version 2"). */
+  readonly reason?: string;
+}
+
+export interface ObjectChange {
+  readonly kind: ObjectKind;
+  readonly name: string;
+  readonly version: number;
+  readonly action: 'add' | 'update' | 'remove';
+  readonly fields: readonly FieldChange[];
+  readonly breaking: boolean;
+}
+
+export interface Plan {
+  readonly project: string;
+  readonly changes: readonly ObjectChange[];
+  readonly breaking: boolean;
+}
+
+export interface CommitObject {
+  readonly key: string;
+  readonly rowCount: number;
+  readonly minEventTime: Date;
+  readonly maxEventTime: Date;
+  readonly checksum: string;
+  readonly bytes: number;
+}
+
+export interface NewCommit {
+  readonly view: string;
+  readonly version: number;
+  readonly batchId: string;
+  /** The view's schema version the objects were written with. */
+  readonly schemaVersion: number;
+  readonly objects: readonly CommitObject[];
+}
+
+export interface Commit extends NewCommit {
+  /** Global, strictly increasing: the order materialization applies commits in. */
+  readonly seq: number;
+  readonly committedAt: Date;
+}
+
+export interface CommitRange {
+  /** Commits with seq > after (default 0). */
+  readonly after?: number;
+  /** And seq <= upTo (default: no bound). */
+  readonly upTo?: number;
+  readonly limit?: number;
+}
+
+export interface Generation {
+  readonly view: string;
+  readonly version: number;
+  readonly generation: number;
+  readonly state: 'building' | 'active' | 'retired';
+  readonly createdAt: Date;
+}
+
+export interface Registry {
+  readonly project: string;
+
+  /** Creates or upgrades the registry's own tables (versioned, idempotent, safe concurrently). */
+  migrate(): Promise<void>;
+
+  plan(repo: FeatureRepo): Promise<Plan>;
+  /**
+   * Applies the plan in one transaction, serialized with other applies of the project. Throws a
+   * BreakingChangeError naming the field when the plan holds a breaking change; a no-op when
+   * nothing changed.
+   */
+  apply(repo: FeatureRepo): Promise<Plan>;
+  listObjects(kind?: ObjectKind): Promise<RegisteredObject[]>;
+  /** The object; for views, the given version or the highest one. */
+  getObject<K extends ObjectKind>(kind: K, name: string, version?: number): Promise<RegisteredObject<K> | undefined>;
+  /** Every applied state of an object, oldest first. */
+  history(kind: ObjectKind, name: string): Promise<RegisteredObject[]>;
+
+  /** Inserts the commit, or returns the existing one for (view, version, batchId). */
+  commit(input: NewCommit): Promise<{ commit: Commit; created: boolean }>;
+  commits(view: string, version: number, range?: CommitRange): Promise<Commit[]>;
+  latestCommitSeq(view: string, version: number): Promise<number>;
+
+  /** The last commit seq applied to that generation; 0 when none. */
+  watermark(view: string, version: number, generation: number): Promise<number>;
+  /** Moves the watermark to seq if that is forward; returns the watermark after. */
+  advanceWatermark(view: string, version: number, generation: number, seq: number): Promise<number>;
+
+  /** The generation serving reads; creates generation 1 as active when there is none. */
+  activeGeneration(view: string, version: number): Promise<Generation>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+import type { Client } from '@temporalio/client';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
+import type { OnlineStore } from '../stores/online/online-store.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+
+/** What activities act on: the three stores, and a Temporal client to hand work to other workflows. */
+export interface ActivityDeps {
+  /** The registry of one project (cached by the caller). */
+  readonly registry: (project: string) => Registry;
+  readonly offline: OfflineStore;
+  readonly online: OnlineStore;
+  readonly temporal: { readonly client: Client; readonly taskQueue: string };
+}

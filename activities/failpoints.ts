@@ -1,0 +1,25 @@
+/**
+ * Failpoints: named places in the write path where fault tests kill the worker process for
+ * real (SIGKILL, no cleanup), to prove that a crash there loses or corrupts nothing.
+ * Armed only by the environment variable GRANARY_FAILPOINTS (a comma-separated list of names),
+ * which production never sets.
+ */
+export const FAILPOINTS = [
+  /** After the batch's objects are written, before the commit row. */
+  'after-offline-write',
+  /** After the commit row, before any online write. */
+  'after-commit',
+  /** In the middle of applying a commit to Redis (after its first chunk). */
+  'mid-online-apply',
+  /** After a commit is online, before the watermark moves. */
+  'before-watermark',
+] as const;
+
+export type Failpoint = (typeof FAILPOINTS)[number];
+
+export function failpoint(name: Failpoint): void {
+  const armed = process.env.GRANARY_FAILPOINTS;
+  if (!armed || !armed.split(',').includes(name)) return;
+  process.stderr.write(`granary: failpoint '${name}' reached: killing worker ${process.pid}\n`);
+  process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,23 @@
+import type { ActivityDeps } from './activity-deps.ts';
+import { applyCommit } from './apply-commit.ts';
+import { commitBatch } from './commit-batch.ts';
+import { latestCommitSeq, pendingCommits } from './pending-commits.ts';
+import { prepareMaterialization } from './prepare-materialization.ts';
+import { materializationState, requestMaterialization } from './request-materialization.ts';
+import { writeBatchObjects } from './write-batch-objects.ts';
+
+export type { ActivityDeps } from './activity-deps.ts';
+
+/** Every activity of the Granary worker, bound to its stores. Workflows import this module's type only. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    writeBatchObjects: writeBatchObjects(deps),
+    commitBatch: commitBatch(deps),
+    prepareMaterialization: prepareMaterialization(deps),
+    pendingCommits: pendingCommits(deps),
+    latestCommitSeq: latestCommitSeq(deps),
+    applyCommit: applyCommit(deps),
+    requestMaterialization: requestMaterialization(deps),
+    materializationState: materializationState(deps),
+  };
+}

@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import { onlineTarget, registeredView } from './registered-view.ts';
+
+export interface MaterializationStart {
+  readonly generation: number;
+  readonly watermark: number;
+  readonly latestSeq: number;
+}
+
+/**
+ * Finds the active online generation and its watermark, and checks that Redis still holds the
+ * generation: a watermark above zero with no generation marker means Redis lost its data, and
+ * the watermark must not be trusted (a rebuild is needed, not an increment).
+ */
+export function prepareMaterialization(deps: ActivityDeps) {
+  return async function prepareMaterialization(ref: ViewRef): Promise<MaterializationStart> {
+    const registry = deps.registry(ref.project);
+    const { view } = await registeredView(registry, ref);
+    const { generation } = await registry.activeGeneration(ref.view, ref.version);
+    const watermark = await registry.watermark(ref.view, ref.version, generation);
+    const target = onlineTarget(ref, view, generation);
+    if (!(await deps.online.hasGenerationMarker(target))) {
+      if (watermark > 0) throw redisDataLost(ref, generation, watermark);
+      await deps.online.markGeneration(target);
+    }
+    return { generation, watermark, latestSeq: await registry.latestCommitSeq(ref.view, ref.version) };
+  };
+}
+
+export function redisDataLost(ref: ViewRef, generation: number, watermark: number): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `online generation ${generation} of feature view '${ref.view}' version ${ref.version} (project '${ref.project}') ` +
+      `has no marker in Redis although commits up to ${watermark} were materialized: Redis lost its data. ` +
+      `Its watermark cannot be trusted; rebuild the online store for this view.`,
+    failureTypes.redisDataLost,
+  );
+}

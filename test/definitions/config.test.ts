@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../support/temp-dir.ts';
+import { ConfigError, loadConfig } from '../../config/granary-config.ts';
+import { localStack } from '../../config/local-stack.ts';
+
+async function repoWith(yaml: string): Promise<string> {
+  const dir = await tempDir('config');
+  await writeFile(join(dir, 'granary.yaml'), yaml);
+  return dir;
+}
+
+test('defaults point at the local stack; the offline store is a local folder in the repo', () => {
+  const config = loadConfig({ repoDir: '/tmp/some-repo', env: {} });
+  const stack = localStack({});
+  assert.equal(config.project, 'default');
+  assert.equal(config.online.url, stack.redis.url);
+  assert.equal(config.registry.url, stack.postgres.url);
+  assert.equal(config.temporal.address, stack.temporal.address);
+  assert.deepEqual(config.offline, { kind: 'local', path: '/tmp/some-repo/.granary/offline' });
+});
+
+test('the file sets values; GRANARY_* variables override it', async () => {
+  const dir = await repoWith('project: fraud\noffline:\n  url: s3://features/offline\nserving:\n  port: 7000\n');
+  const fromFile = loadConfig({ repoDir: dir, env: {} });
+  assert.equal(fromFile.project, 'fraud');
+  assert.equal(fromFile.serving.port, 7000);
+  assert.equal(fromFile.offline.kind, 's3');
+  assert.ok(fromFile.offline.kind === 's3' && fromFile.offline.bucket === 'features' && fromFile.offline.prefix === 'offline');
+  const overridden = loadConfig({
+    repoDir: dir,
+    env: { GRANARY_PROJECT: 'other', GRANARY_SERVING_PORT: '7001', GRANARY_REDIS_URL: 'redis://10.0.0.1:6379' },
+  });
+  assert.equal(overridden.project, 'other');
+  assert.equal(overridden.serving.port, 7001);
+  assert.equal(overridden.online.url, 'redis://10.0.0.1:6379');
+});
+
+test('bad configuration gets a clear error naming the setting', async () => {
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_SERVING_PORT: 'eighty' } }), /setting 'serving.port' .*GRANARY_SERVING_PORT.*whole number/);
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'http://x' } }), /setting 'online.url'.*redis:\/\//);
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_STACK_REDIS_PORT: '99999' } }), /GRANARY_STACK_REDIS_PORT must be a port/);
+  const unknown = await repoWith('project: x\nonlin: {}\n');
+  assert.throws(() => loadConfig({ repoDir: unknown, env: {} }), (e: unknown) => e instanceof ConfigError && /unknown setting 'onlin'/.test(e.message));
+  const nested = await repoWith('temporal:\n  adress: x:1\n');
+  assert.throws(() => loadConfig({ repoDir: nested, env: {} }), /unknown setting 'temporal.adress'/);
+  const broken = await repoWith('project: [\n');
+  assert.throws(() => loadConfig({ repoDir: broken, env: {} }), /not valid YAML/);
+});

@@ -1,0 +1,73 @@
+import { createRequire } from 'node:module';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.ts';
+import type { GranaryConfig } from '../config/granary-config.ts';
+import { openStores } from '../stores/open-stores.ts';
+import { connectClient } from './temporal-connection.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The workflow code the worker runs: the workflows/ folder, bundled by the worker. */
+export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+
+export interface GranaryWorker {
+  readonly worker: Worker;
+  /** Runs until shutdown() (or a SIGINT/SIGTERM), then closes the stores. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/**
+ * A worker for Granary's task queue: every workflow, and activities bound to the configured
+ * stores. Tests pass a pre-built `workflowBundle` to skip bundling.
+ *
+ * @example
+ *   const { run } = await createGranaryWorker(loadConfig());
+ *   await run();
+ */
+export async function createGranaryWorker(
+  config: GranaryConfig,
+  options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
+): Promise<GranaryWorker> {
+  const stores = openStores(config);
+  const client = await connectClient(config.temporal);
+  const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: config.temporal.address });
+  } catch (error) {
+    await stores.close();
+    throw new Error(`cannot reach the Temporal server at ${config.temporal.address}: ${(error as Error).message}`);
+  }
+  const activities = createActivities({
+    registry: (project) => stores.registry(project),
+    get offline() {
+      return stores.offline;
+    },
+    get online() {
+      return stores.online;
+    },
+    temporal: { client, taskQueue },
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    activities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await Promise.allSettled([stores.close(), client.connection.close(), connection.close()]);
+      }
+    },
+    shutdown() {
+      worker.shutdown();
+    },
+  };
+}

@@ -28,6 +28,7 @@ export function onlineTarget(ref: ViewRef, view: FeatureView, generation: number
     view: ref.view,
     version: ref.version,
     generation,
+    joinKeys: view.entities.map((e) => ({ name: e.joinKey, type: e.valueType })),
     features: view.features.map((f) => ({ name: f.name, type: f.type })),
     ttlSeconds: view.ttlSeconds,
   };

@@ -5,6 +5,7 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
+import type { FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { toViewTable, type BatchInput } from '../stores/offline/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
@@ -72,7 +73,7 @@ export class FeatureStore {
   /** Every applied view version that is materialized online. */
   async onlineViews(): Promise<FeatureView[]> {
     const objects = await this.stores.registry().listObjects('featureView');
-    return objects.map((o) => featureViewFromSpec(o.spec)).filter((v) => v.online);
+    return objects.map((o) => featureViewFromSpec(o.spec as FeatureViewSpec)).filter((v) => v.online);
   }
 
   /**

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { readInputFile } from '../../stores/offline/batch-validation.ts';
+import { commandAction } from '../command-action.ts';
+import { globalOptions } from '../global-options.ts';
+import { withFeatureStore } from '../open-feature-store.ts';
+import { printJson, printLines } from '../output.ts';
+
+/**
+ * `granary ingest <view> <file>`: validates every row of a Parquet or CSV file against the
+ * view (rejecting the whole batch, naming rows and columns, when one is bad), then runs the
+ * ingestion workflow: offline write, commit, materialize.
+ */
+export function registerIngestCommand(program: Command): void {
+  program
+    .command('ingest')
+    .description('ingest a Parquet or CSV file into a feature view (offline first, then online)')
+    .argument('<view>', 'the feature view')
+    .argument('<file>', 'a .parquet or .csv file with the join keys, the event timestamp and features')
+    .option('--batch-id <id>', 'idempotency key: a batch id is ingested once (default: a hash of the rows)')
+    .option('--view-version <n>', 'the view version (default: the highest applied)', (v) => Number(v))
+    .action(
+      commandAction(async (view: string, file: string, opts: { batchId?: string; viewVersion?: number }, command: Command) => {
+        const options = globalOptions(command);
+        const table = await readInputFile(file);
+        const result = await withFeatureStore(options, (store) =>
+          store.push(view, table, {
+            ...(opts.batchId ? { batchId: opts.batchId } : {}),
+            ...(opts.viewVersion ? { version: opts.viewVersion } : {}),
+          }),
+        );
+        if (options.json) return printJson(result);
+        const how = result.created ? 'committed' : 'already committed before (nothing written again)';
+        const online = result.materialized ? 'materialized online' : `not online: ${result.reason ?? 'unknown reason'}`;
+        printLines(`${view}: ${result.rows} rows ${how} as commit ${result.seq} in ${result.objects.length} object(s); ${online}.`);
+      }),
+    );
+}

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { MaterializeProgress, ViewRef } from '../../workflows/contracts.ts';
+import { commandAction } from '../command-action.ts';
+import { globalOptions } from '../global-options.ts';
+import { withFeatureStore } from '../open-feature-store.ts';
+import { printJson, printLines } from '../output.ts';
+
+/**
+ * `granary materialize [VIEW...]`: brings the online store up to the latest offline commits,
+ * through each view's one materialization workflow (joined when it already runs), showing
+ * progress: a bar on a terminal, plain lines otherwise.
+ */
+export function registerMaterializeCommand(program: Command): void {
+  program
+    .command('materialize')
+    .description('apply new offline commits to the online store (all online views when none are named)')
+    .argument('[views...]', 'feature views to materialize')
+    .action(
+      commandAction(async (views: string[], _opts: object, command: Command) => {
+        const options = globalOptions(command);
+        const progress = progressDisplay(!options.json && process.stdout.isTTY === true);
+        try {
+          const results = await withFeatureStore(options, (store) => store.materialize(views, { onProgress: progress.update }));
+          progress.stop();
+          if (options.json) return printJson(results);
+          if (results.length === 0) printLines('No online feature views to materialize (run granary apply first).');
+        } finally {
+          progress.stop();
+        }
+      }),
+    );
+}
+
+function progressDisplay(tty: boolean) {
+  const bars = new Map<string, SingleBar>();
+  const lastLine = new Map<string, string>();
+  return {
+    update(ref: ViewRef, p: MaterializeProgress) {
+      const name = `${ref.view} v${ref.version}`;
+      const total = Math.max(p.target, p.watermark, 1);
+      const line = `${name}: watermark ${p.watermark}/${p.target}, ${p.commitsApplied} commits, ${p.rowsWritten} rows written, ${p.rowsSkipped} skipped (older)${p.state === 'done' ? ' - done' : ''}`;
+      if (!tty) {
+        if (lastLine.get(name) !== line) printLines(line);
+        lastLine.set(name, line);
+        return;
+      }
+      let bar = bars.get(name);
+      if (!bar) {
+        bar = new SingleBar({ format: `${name} [{bar}] {value}/{total} commit seq | {rows} rows`, hideCursor: true }, Presets.shades_classic);
+        bar.start(total, p.watermark, { rows: p.rowsWritten });
+        bars.set(name, bar);
+      }
+      bar.setTotal(total);
+      bar.update(p.watermark, { rows: p.rowsWritten });
+    },
+    stop() {
+      for (const bar of bars.values()) bar.stop();
+      bars.clear();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/granary-config.ts';
+import { createGranaryWorker } from '../../workers/granary-worker.ts';
+import { commandAction } from '../command-action.ts';
+import { globalOptions } from '../global-options.ts';
+
+/**
+ * `granary worker`: runs a Temporal worker for Granary's workflows and activities until
+ * SIGINT or SIGTERM (in-flight activities finish first). Run more of them to spread the work.
+ */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description("run a worker for Granary's workflows and activities (until SIGINT/SIGTERM)")
+    .option('--task-queue <name>', 'the task queue to poll (default: temporal.taskQueue of the config)')
+    .action(
+      commandAction(async (opts: { taskQueue?: string }, command: Command) => {
+        const config = loadConfig({ repoDir: globalOptions(command).repo });
+        const bundle = process.env.GRANARY_WORKFLOW_BUNDLE;
+        const worker = await createGranaryWorker(config, {
+          ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
+          ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+        });
+        const queue = opts.taskQueue ?? config.temporal.taskQueue;
+        process.stdout.write(`granary: worker ready on task queue '${queue}' at ${config.temporal.address} (pid ${process.pid})\n`);
+        await worker.run();
+        process.stdout.write('granary: worker stopped\n');
+      }),
+    );
+}

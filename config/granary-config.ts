@@ -76,7 +76,8 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
 
 export interface LoadConfigOptions {
-  /** The feature repo folder holding granary.yaml; defaults to the current folder. */
+  /** The feature repo folder holding granary.yaml; defaults to the current folder. Relative
+   * paths in granary.yaml are relative to it. */
   repoDir?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -100,7 +101,11 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(project)) {
     throw new ConfigError(`${where('project')}: must be letters, digits, '_' or '-', got '${project}'`);
   }
-  const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, '.granary/offline'));
+  // Unset, the offline store is a folder of the working directory (not of the repo), so a
+  // worker and the CLI started from one place share it whatever --repo each is given.
+  const offlineFromEnv = env.GRANARY_OFFLINE_URL;
+  const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, resolve('.granary/offline')));
+  const offlineBase = offlineFromEnv ? process.cwd() : repoDir;
   const s3: S3Settings = {
     endpoint: optStr(where('offline.s3.endpoint'), pick('GRANARY_S3_ENDPOINT', s3File.endpoint, stack.minio.endpoint)),
     region: str(where('offline.s3.region'), pick('GRANARY_S3_REGION', s3File.region, 'us-east-1')),
@@ -120,7 +125,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
     },
-    offline: parseOffline(where('offline.url'), offlineUrl, repoDir, s3),
+    offline: parseOffline(where('offline.url'), offlineUrl, offlineBase, s3),
     temporal: {
       address: hostPort(where('temporal.address'), pick('GRANARY_TEMPORAL_ADDRESS', section('temporal').address, stack.temporal.address)),
       namespace: str(where('temporal.namespace'), pick('GRANARY_TEMPORAL_NAMESPACE', section('temporal').namespace, stack.temporal.namespace)),
@@ -172,7 +177,8 @@ function readConfigFile(file: string): Record<string, unknown> {
   return config;
 }
 
-function parseOffline(where: string, value: string, repoDir: string, s3: S3Settings): OfflineSettings {
+/** A relative local path is relative to `base`: the repo for granary.yaml, the working directory for the variable. */
+function parseOffline(where: string, value: string, base: string, s3: S3Settings): OfflineSettings {
   if (value.startsWith('s3://')) {
     const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*?))?\/?$/.exec(value);
     if (!match) throw new ConfigError(`${where}: '${value}' is not a valid s3://bucket/prefix URL`);
@@ -181,7 +187,7 @@ function parseOffline(where: string, value: string, repoDir: string, s3: S3Setti
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     throw new ConfigError(`${where}: must be s3://bucket/prefix or a local path, got '${value}'`);
   }
-  return { kind: 'local', path: isAbsolute(value) ? value : resolve(repoDir, value) };
+  return { kind: 'local', path: isAbsolute(value) ? value : resolve(base, value) };
 }
 
 function variableOf(setting: string): string {

@@ -12,14 +12,14 @@ async function repoWith(yaml: string): Promise<string> {
   return dir;
 }
 
-test('defaults point at the local stack; the offline store is a local folder in the repo', () => {
+test('defaults point at the local stack; the offline store is a local folder of the working directory', () => {
   const config = loadConfig({ repoDir: '/tmp/some-repo', env: {} });
   const stack = localStack({});
   assert.equal(config.project, 'default');
   assert.equal(config.online.url, stack.redis.url);
   assert.equal(config.registry.url, stack.postgres.url);
   assert.equal(config.temporal.address, stack.temporal.address);
-  assert.deepEqual(config.offline, { kind: 'local', path: '/tmp/some-repo/.granary/offline' });
+  assert.deepEqual(config.offline, { kind: 'local', path: join(process.cwd(), '.granary', 'offline') });
 });
 
 test('the file sets values; GRANARY_* variables override it', async () => {
@@ -28,6 +28,8 @@ test('the file sets values; GRANARY_* variables override it', async () => {
   assert.equal(fromFile.project, 'fraud');
   assert.equal(fromFile.serving.port, 7000);
   assert.equal(fromFile.offline.kind, 's3');
+  const local = await repoWith('offline:\n  url: ./history\n');
+  assert.deepEqual(loadConfig({ repoDir: local, env: {} }).offline, { kind: 'local', path: join(local, 'history') });
   assert.ok(fromFile.offline.kind === 's3' && fromFile.offline.bucket === 'features' && fromFile.offline.prefix === 'offline');
   const overridden = loadConfig({
     repoDir: dir,

@@ -41,7 +41,7 @@ test('a batch is written offline, committed, then materialized; online equals of
 
 test('invalid rows reject the whole batch, naming row and column, and write nothing', async () => {
   const before = await registry.commits(ref.view, ref.version);
-  const rows: Record<string, unknown>[] = driverRows(10);
+  const rows: Record<string, unknown>[] = driverRows(10).map((r) => ({ ...r }));
   rows[3] = { ...rows[3], trips: 'many' };
   rows[6] = { ...rows[6], driver_id: null };
   await assert.rejects(store.push('driver_stats', rows), (error: Error) => {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/granary-config.ts';
-import { FeatureStore } from '../sdk/feature-store.ts';
+import type { FeatureStore } from '../sdk/feature-store.ts';
 import type { GlobalOptions } from './global-options.ts';
 
 /**
@@ -7,6 +7,8 @@ import type { GlobalOptions } from './global-options.ts';
  * and closes it afterwards so the command exits promptly.
  */
 export async function withFeatureStore<T>(options: GlobalOptions, fn: (store: FeatureStore) => Promise<T>): Promise<T> {
+  // Loaded on use: the SDK pulls in Temporal, Arrow and the stores, which `granary --help` does not need.
+  const { FeatureStore } = await import('../sdk/feature-store.ts');
   const store = await FeatureStore.open({ config: loadConfig({ repoDir: options.repo }) });
   try {
     await store.stores.registry().migrate();

@@ -100,9 +100,10 @@ export class FeatureStore {
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       });
     } catch (error) {
-      // Completed before: this batch was ingested already; its result stands.
+      // Completed before: this batch was ingested already; that result stands, nothing new was written.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      handle = client.workflow.getHandle(workflowIds.ingest(ref, batchId));
+      const previous = await client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result();
+      return { ...previous, created: false };
     }
     return handle.result();
   }

@@ -26,7 +26,7 @@ export async function collectOfflineGarbage(
   options: { graceSeconds: number; dryRun?: boolean; now?: number },
 ): Promise<GarbageReport> {
   const committedKeys = new Set<string>();
-  for (const view of await stores.registry.listObjects('featureView')) {
+  for (const view of await stores.registry.listObjects('featureView', { includeRemoved: true })) {
     const spec = view.spec as FeatureViewSpec;
     for (const commit of await stores.registry.commits(spec.name, spec.version)) {
       for (const object of commit.objects) committedKeys.add(object.key);

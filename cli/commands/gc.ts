@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { parseDurationSeconds } from '../../definitions/duration.ts';
-import { collectOfflineGarbage } from '../../sdk/offline-garbage.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
@@ -18,6 +17,7 @@ export function registerGcCommand(program: Command): void {
         const options = globalOptions(command);
         const graceSeconds = parseDurationSeconds(opts.grace);
         if (graceSeconds === undefined || graceSeconds < 0) throw new Error(`--grace must be a duration such as 24h or 30m, got '${opts.grace}'`);
+        const { collectOfflineGarbage } = await import('../../sdk/offline-garbage.ts');
         const report = await withFeatureStore(options, (store) =>
           collectOfflineGarbage({ registry: store.stores.registry(), offline: store.stores.offline }, store.project, {
             graceSeconds,

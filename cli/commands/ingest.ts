@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { readInputFile } from '../../stores/offline/batch-validation.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
@@ -21,6 +20,7 @@ export function registerIngestCommand(program: Command): void {
     .action(
       commandAction(async (view: string, file: string, opts: { batchId?: string; viewVersion?: number }, command: Command) => {
         const options = globalOptions(command);
+        const { readInputFile } = await import('../../stores/offline/batch-validation.ts');
         const table = await readInputFile(file);
         const result = await withFeatureStore(options, (store) =>
           store.push(view, table, {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { MaterializationSchedules } from '../../sdk/materialization-schedules.ts';
+import type { MaterializationSchedules } from '../../sdk/materialization-schedules.ts';
 import type { FeatureStore } from '../../sdk/feature-store.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
@@ -83,6 +83,7 @@ export function registerScheduleCommand(program: Command): void {
 }
 
 async function withSchedules(command: Command, fn: (schedules: MaterializationSchedules, store: FeatureStore) => Promise<void>): Promise<void> {
+  const { MaterializationSchedules } = await import('../../sdk/materialization-schedules.ts');
   await withFeatureStore(globalOptions(command), async (store) => {
     await fn(new MaterializationSchedules(await store.temporal(), store.config.temporal.taskQueue), store);
   });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/granary-config.ts';
-import { createGranaryWorker } from '../../workers/granary-worker.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 
@@ -17,6 +16,7 @@ export function registerWorkerCommand(program: Command): void {
       commandAction(async (opts: { taskQueue?: string }, command: Command) => {
         const config = loadConfig({ repoDir: globalOptions(command).repo });
         const bundle = process.env.GRANARY_WORKFLOW_BUNDLE;
+        const { createGranaryWorker } = await import('../../workers/granary-worker.ts');
         const worker = await createGranaryWorker(config, {
           ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
           ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),

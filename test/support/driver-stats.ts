@@ -20,7 +20,7 @@ export const driverStats = featureView({
 
 export const driverRepo: FeatureRepo = buildFeatureRepo('.', [{ definition: driverStats }]);
 
-export interface DriverRow {
+export type DriverRow = {
   driver_id: bigint;
   event_timestamp: Date;
   created_timestamp: Date;
@@ -30,7 +30,7 @@ export interface DriverRow {
   tier: string;
   active: boolean;
   zones: string[];
-}
+};
 
 /** `count` rows for drivers 1..entities, event times spread over the last hours before now. */
 export function driverRows(count: number, options: { entities?: number; now?: number; salt?: number } = {}): DriverRow[] {

@@ -7,7 +7,7 @@ import { seededRandom } from '../seeded-random.ts';
  * @example
  *   sampleEmployeeRows({ now: new Date(), employees: 50, weeks: 4 }).length // => 200
  */
-export interface EmployeeRow {
+export type EmployeeRow = {
   employee_id: bigint;
   event_timestamp: Date;
   created_timestamp: Date;
@@ -17,7 +17,7 @@ export interface EmployeeRow {
   promotion_stagnation: number;
   career_velocity: number;
   overall_satisfaction: number;
-}
+};
 
 const DAY = 86_400_000;
 

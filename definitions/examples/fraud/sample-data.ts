@@ -8,7 +8,7 @@ import { seededRandom } from '../seeded-random.ts';
  * @example
  *   sampleUserSpendRows({ now: new Date(), users: 100, days: 3 }).length // => 300 plus corrections
  */
-export interface UserSpendRow {
+export type UserSpendRow = {
   user_id: string;
   event_timestamp: Date;
   created_timestamp: Date;
@@ -16,7 +16,7 @@ export interface UserSpendRow {
   spend_30d_avg: number;
   txn_count_7d: bigint;
   spend_velocity: number;
-}
+};
 
 const DAY = 86_400_000;
 

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { registerApplyCommand } from './commands/apply.ts';
+import { registerDescribeCommand } from './commands/describe.ts';
+import { registerGcCommand } from './commands/gc.ts';
+import { registerIngestCommand } from './commands/ingest.ts';
+import { registerListCommand } from './commands/list.ts';
+import { registerMaterializeCommand } from './commands/materialize.ts';
+import { registerPlanCommand } from './commands/plan.ts';
+import { registerScheduleCommand } from './commands/schedule.ts';
+import { registerVerifyCommand } from './commands/verify.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
+import { addGlobalOptions } from './global-options.ts';
+import { reportError } from './report-error.ts';
+
+/**
+ * The `granary` command. Each command lives in `cli/commands/<name>.ts` and exports a
+ * `register<Name>Command(program)`; adding one is that file plus one line below. Commands read
+ * the global options with `globalOptions(command)`, return an exit code (exit-codes.ts) through
+ * `commandAction`, and throw on errors, which print as one line (`error: ...`).
+ *
+ * @example
+ *   await main(['node', 'granary', 'plan', '--repo', 'definitions/examples/fraud']);
+ */
+export function buildProgram(): Command {
+  const program = addGlobalOptions(new Command('granary'))
+    .description('Granary: a feature store whose pipelines are Temporal workflows')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError('(run granary --help for usage)')
+    .enablePositionalOptions();
+
+  registerPlanCommand(program);
+  registerApplyCommand(program);
+  registerListCommand(program);
+  registerDescribeCommand(program);
+  registerIngestCommand(program);
+  registerMaterializeCommand(program);
+  registerVerifyCommand(program);
+  registerScheduleCommand(program);
+  registerGcCommand(program);
+  registerWorkerCommand(program);
+
+  const withGlobalOptions = (commands: readonly Command[]): void => {
+    for (const command of commands) {
+      addGlobalOptions(command);
+      withGlobalOptions(command.commands);
+    }
+  };
+  withGlobalOptions(program.commands);
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

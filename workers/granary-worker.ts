@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { GranaryConfig } from '../config/granary-config.ts';
 import { openStores } from '../stores/open-stores.ts';
@@ -25,6 +25,16 @@ export interface GranaryWorker {
  *   const { run } = await createGranaryWorker(loadConfig());
  *   await run();
  */
+/**
+ * Installs the worker runtime's logger at GRANARY_LOG_LEVEL (default WARN: bundling and state
+ * changes are not worth a line each). Call once, before the first worker.
+ */
+export function installWorkerLogging(level = (process.env.GRANARY_LOG_LEVEL ?? 'WARN').toUpperCase()): void {
+  const levels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+  if (!levels.includes(level)) throw new Error(`GRANARY_LOG_LEVEL must be one of ${levels.join(', ')}, got '${level}'`);
+  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
+}
+
 export async function createGranaryWorker(
   config: GranaryConfig,
   options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},

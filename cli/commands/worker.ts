@@ -16,7 +16,8 @@ export function registerWorkerCommand(program: Command): void {
       commandAction(async (opts: { taskQueue?: string }, command: Command) => {
         const config = loadConfig({ repoDir: globalOptions(command).repo });
         const bundle = process.env.GRANARY_WORKFLOW_BUNDLE;
-        const { createGranaryWorker } = await import('../../workers/granary-worker.ts');
+        const { createGranaryWorker, installWorkerLogging } = await import('../../workers/granary-worker.ts');
+        installWorkerLogging();
         const worker = await createGranaryWorker(config, {
           ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
           ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),

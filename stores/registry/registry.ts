@@ -7,6 +7,8 @@ import type { KindSpec } from '../../definitions/spec.ts';
  */
 export type ObjectKind = keyof KindSpec;
 
+export type ObjectStatus = 'active' | 'migrating' | 'deprecated' | 'removed';
+
 export interface RegisteredObject<K extends ObjectKind = ObjectKind> {
   readonly kind: K;
   readonly name: string;
@@ -16,7 +18,8 @@ export interface RegisteredObject<K extends ObjectKind = ObjectKind> {
   readonly schemaVersion: number;
   readonly spec: KindSpec[K];
   readonly contentHash: string;
-  readonly status: 'active' | 'migrating' | 'deprecated';
+  /** 'removed' once apply no longer finds it in the repo (its history and offline data are kept). */
+  readonly status: ObjectStatus;
   readonly appliedAt: Date;
 }
 
@@ -26,7 +29,10 @@ export interface FieldChange {
   readonly before: unknown;
   readonly after: unknown;
   readonly breaking: boolean;
-  /** Why it is breaking, and what to do (e.g. "create user_spend version 2"). */
+  /**
+   * Why it is breaking, and what to do (e.g. "create feature view 'user_spend' version 2 beside
+   * version 1"); for additive changes, an optional note (e.g. a rename hint).
+   */
   readonly reason?: string;
 }
 
@@ -34,6 +40,10 @@ export interface ObjectChange {
   readonly kind: ObjectKind;
   readonly name: string;
   readonly version: number;
+  /**
+   * A view is keyed by (name, version): a new version is an 'add'. Re-adding a removed object is
+   * an 'add' whose fields are diffed against its last registered state.
+   */
   readonly action: 'add' | 'update' | 'remove';
   readonly fields: readonly FieldChange[];
   readonly breaking: boolean;
@@ -98,14 +108,20 @@ export interface Registry {
    * nothing changed.
    */
   apply(repo: FeatureRepo): Promise<Plan>;
-  listObjects(kind?: ObjectKind): Promise<RegisteredObject[]>;
-  /** The object; for views, the given version or the highest one. */
+  /** Registered objects ordered by kind, name, version; removed ones only with includeRemoved. */
+  listObjects(kind?: ObjectKind, options?: { readonly includeRemoved?: boolean }): Promise<RegisteredObject[]>;
+  /** The object; for views, the given version or else the highest one not removed (else the highest). */
   getObject<K extends ObjectKind>(kind: K, name: string, version?: number): Promise<RegisteredObject<K> | undefined>;
   /** Every applied state of an object, oldest first. */
   history(kind: ObjectKind, name: string): Promise<RegisteredObject[]>;
 
-  /** Inserts the commit, or returns the existing one for (view, version, batchId). */
+  /**
+   * Inserts the commit, or returns the existing one for (view, version, batchId). Commits of one
+   * view become visible in seq order. Throws when the view version is not registered.
+   */
   commit(input: NewCommit): Promise<{ commit: Commit; created: boolean }>;
+  /** The commit of one batch, if it was committed. */
+  commitFor(view: string, version: number, batchId: string): Promise<Commit | undefined>;
   commits(view: string, version: number, range?: CommitRange): Promise<Commit[]>;
   latestCommitSeq(view: string, version: number): Promise<number>;
 

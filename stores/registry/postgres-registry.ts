@@ -1,0 +1,116 @@
+import pg from 'pg';
+import type { FeatureRepo } from '../../definitions/feature-repo.ts';
+import { applyChanges } from './apply-changes.ts';
+import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
+import { selectHistory, selectObjects } from './object-queries.ts';
+import { advanceWatermarkTo, selectActiveGeneration, selectWatermark } from './online-state-queries.ts';
+import { planChanges } from './plan-changes.ts';
+import { RegistryUnavailableError } from './registry-unavailable-error.ts';
+import type { Commit, CommitRange, Generation, NewCommit, ObjectKind, Plan, RegisteredObject, Registry } from './registry.ts';
+import { migrateSchema } from './schema-migrations.ts';
+import { withTransaction } from './with-transaction.ts';
+
+/**
+ * The registry in PostgreSQL: one pool per instance, every row keyed by project. Call
+ * `migrate()` once before use and `close()` at the end (the pool keeps the process alive).
+ *
+ * @example
+ *   const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
+ *   await registry.migrate();
+ *   const plan = await registry.apply(await loadFeatureRepo('definitions/examples/fraud'));
+ *   await registry.close();
+ */
+export interface PostgresRegistryOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  readonly project: string;
+  /** Connections in the pool; defaults to 4. */
+  readonly maxConnections?: number;
+}
+
+export class PostgresRegistry implements Registry {
+  readonly project: string;
+  private readonly url: string;
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(options: PostgresRegistryOptions) {
+    this.project = options.project;
+    this.url = options.url;
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 4, application_name: 'granary' });
+    // An idle connection that dies (server restart) must not crash the process; the pool replaces it.
+    this.pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<void> {
+    await this.run(() => migrateSchema(this.pool));
+  }
+
+  async plan(repo: FeatureRepo): Promise<Plan> {
+    const registered = await this.run(() => selectObjects(this.pool, this.project, { includeRemoved: true }));
+    return planChanges(this.project, registered, repo);
+  }
+
+  async apply(repo: FeatureRepo): Promise<Plan> {
+    return this.run(() => withTransaction(this.pool, (client) => applyChanges(client, this.project, repo)));
+  }
+
+  async listObjects(kind?: ObjectKind, options: { readonly includeRemoved?: boolean } = {}): Promise<RegisteredObject[]> {
+    return this.run(() => selectObjects(this.pool, this.project, { kind, includeRemoved: options.includeRemoved }));
+  }
+
+  async getObject<K extends ObjectKind>(kind: K, name: string, version?: number): Promise<RegisteredObject<K> | undefined> {
+    const found = await this.run(() => selectObjects(this.pool, this.project, { kind, name, version, includeRemoved: true }));
+    const best = found.filter((o) => o.status !== 'removed').at(-1) ?? found.at(-1);
+    return best as RegisteredObject<K> | undefined;
+  }
+
+  async history(kind: ObjectKind, name: string): Promise<RegisteredObject[]> {
+    return this.run(() => selectHistory(this.pool, this.project, kind, name));
+  }
+
+  async commit(input: NewCommit): Promise<{ commit: Commit; created: boolean }> {
+    return this.run(() => insertCommit(this.pool, this.project, input));
+  }
+
+  async commitFor(view: string, version: number, batchId: string): Promise<Commit | undefined> {
+    return this.run(() => findCommit(this.pool, this.project, view, version, batchId));
+  }
+
+  async commits(view: string, version: number, range?: CommitRange): Promise<Commit[]> {
+    return this.run(() => selectCommits(this.pool, this.project, view, version, range));
+  }
+
+  async latestCommitSeq(view: string, version: number): Promise<number> {
+    return this.run(() => selectLatestSeq(this.pool, this.project, view, version));
+  }
+
+  async watermark(view: string, version: number, generation: number): Promise<number> {
+    return this.run(() => selectWatermark(this.pool, this.project, view, version, generation));
+  }
+
+  async advanceWatermark(view: string, version: number, generation: number, seq: number): Promise<number> {
+    return this.run(() => advanceWatermarkTo(this.pool, this.project, view, version, generation, seq));
+  }
+
+  async activeGeneration(view: string, version: number): Promise<Generation> {
+    return this.run(() => selectActiveGeneration(this.pool, this.project, view, version));
+  }
+
+  /** Ends the pool; safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** Runs a query, turning "cannot reach the server" errors into one that names the URL. */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (RegistryUnavailableError.isConnectionError(error)) throw new RegistryUnavailableError(this.url, error);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The registry's PostgreSQL could not be reached (refused, unknown host, no such database,
+ * authentication failed). The message names the URL, without its password, and the way out.
+ *
+ * @example
+ *   new RegistryUnavailableError('postgres://postgres:secret@127.0.0.1:15432/granary', cause).message
+ *   // => "cannot reach the registry at postgres://postgres:***@127.0.0.1:15432/granary: connect ECONNREFUSED
+ *   //     127.0.0.1:15432 (is the local stack up? npm run stack -- up)"
+ */
+export class RegistryUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message || String((cause as { code?: string }).code) : String(cause);
+    super(`cannot reach the registry at ${redactUrl(url)}: ${reason} (is the local stack up? npm run stack -- up)`, { cause });
+    this.name = 'RegistryUnavailableError';
+  }
+
+  /** Whether a pg or socket error means the server could not be reached or used at all. */
+  static isConnectionError(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string') return error instanceof AggregateError && error.errors.some((e) => RegistryUnavailableError.isConnectionError(e));
+    return CONNECTION_CODES.has(code);
+  }
+}
+
+/** Socket errors, and PostgreSQL's: invalid_catalog_name (no database), invalid_password, invalid_authorization_specification. */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '3D000', '28P01', '28000']);
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

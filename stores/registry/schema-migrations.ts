@@ -1,0 +1,137 @@
+import type { Pool } from 'pg';
+import { LOCK_CLASS } from './advisory-locks.ts';
+
+/**
+ * The registry's own schema, as numbered steps applied in order, once each, recorded in
+ * `granary_schema_migrations`. Steps are append-only: never edit one that has shipped, add the
+ * next. `migrateSchema` holds a session advisory lock while it runs, so processes migrating at
+ * the same time wait for each other and the second finds nothing left to do.
+ *
+ * @example
+ *   await migrateSchema(pool); // => [1] the first time, [] after
+ */
+export interface SchemaMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    name: 'objects, history, commit log, watermarks, generations',
+    sql: `
+      CREATE TABLE granary_objects (
+        project        text        NOT NULL,
+        kind           text        NOT NULL CHECK (kind IN ('entity', 'source', 'featureView', 'featureService')),
+        name           text        NOT NULL,
+        version        integer     NOT NULL CHECK (version >= 1),
+        schema_version integer     NOT NULL CHECK (schema_version >= 1),
+        revision       integer     NOT NULL CHECK (revision >= 1),
+        spec           jsonb       NOT NULL,
+        content_hash   text        NOT NULL,
+        status         text        NOT NULL CHECK (status IN ('active', 'migrating', 'deprecated', 'removed')),
+        applied_at     timestamptz NOT NULL,
+        PRIMARY KEY (project, kind, name, version)
+      );
+
+      CREATE TABLE granary_object_history (
+        id             bigserial   PRIMARY KEY,
+        project        text        NOT NULL,
+        kind           text        NOT NULL,
+        name           text        NOT NULL,
+        version        integer     NOT NULL,
+        revision       integer     NOT NULL,
+        action         text        NOT NULL CHECK (action IN ('add', 'update', 'remove')),
+        schema_version integer     NOT NULL,
+        spec           jsonb       NOT NULL,
+        content_hash   text        NOT NULL,
+        status         text        NOT NULL,
+        applied_at     timestamptz NOT NULL,
+        UNIQUE (project, kind, name, version, revision)
+      );
+
+      CREATE TABLE granary_commits (
+        seq            bigserial   PRIMARY KEY,
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        batch_id       text        NOT NULL,
+        schema_version integer     NOT NULL,
+        committed_at   timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (project, view, version, batch_id)
+      );
+      CREATE INDEX granary_commits_by_view ON granary_commits (project, view, version, seq);
+
+      CREATE TABLE granary_commit_objects (
+        seq            bigint      NOT NULL REFERENCES granary_commits (seq),
+        ordinal        integer     NOT NULL,
+        key            text        NOT NULL,
+        row_count      bigint      NOT NULL CHECK (row_count >= 0),
+        min_event_time timestamptz NOT NULL,
+        max_event_time timestamptz NOT NULL,
+        checksum       text        NOT NULL,
+        bytes          bigint      NOT NULL CHECK (bytes >= 0),
+        PRIMARY KEY (seq, ordinal)
+      );
+
+      CREATE TABLE granary_watermarks (
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        generation     integer     NOT NULL,
+        seq            bigint      NOT NULL CHECK (seq >= 0),
+        updated_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project, view, version, generation)
+      );
+
+      CREATE TABLE granary_generations (
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        generation     integer     NOT NULL CHECK (generation >= 1),
+        state          text        NOT NULL CHECK (state IN ('building', 'active', 'retired')),
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project, view, version, generation)
+      );
+      CREATE UNIQUE INDEX granary_generations_one_active ON granary_generations (project, view, version) WHERE state = 'active';
+    `,
+  },
+];
+
+/** Applies the steps not yet applied; returns their versions. */
+export async function migrateSchema(pool: Pool, migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1, 0)', [LOCK_CLASS.migrate]);
+    try {
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS granary_schema_migrations (
+          version    integer     PRIMARY KEY,
+          name       text        NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM granary_schema_migrations');
+      const applied = new Set(rows.map((r) => r.version));
+      const done: number[] = [];
+      for (const step of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (applied.has(step.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(step.sql);
+          await client.query('INSERT INTO granary_schema_migrations (version, name) VALUES ($1, $2)', [step.version, step.name]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new Error(`registry schema migration ${step.version} (${step.name}) failed: ${(error as Error).message}`, { cause: error });
+        }
+        done.push(step.version);
+      }
+      return done;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_CLASS.migrate]);
+    }
+  } finally {
+    client.release();
+  }
+}

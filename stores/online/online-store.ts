@@ -1,4 +1,4 @@
-import type { ValueType } from '../../definitions/value-type.ts';
+import type { JoinKeyType, ValueType } from '../../definitions/value-type.ts';
 
 /**
  * The online store's contract: the latest row of each (view, entity) in one online generation.
@@ -34,6 +34,8 @@ export interface OnlineTarget {
   readonly view: string;
   readonly version: number;
   readonly generation: number;
+  /** The view's join keys, in the order of its entities: entity keys are checked and decoded with them. */
+  readonly joinKeys: readonly { readonly name: string; readonly type: JoinKeyType }[];
   readonly features: readonly { readonly name: string; readonly type: ValueType }[];
   readonly ttlSeconds: number;
 }
@@ -43,6 +45,11 @@ export interface WriteResult {
   readonly written: number;
   /** Rows not newer than what was stored: no-ops. */
   readonly skipped: number;
+  /**
+   * Rows newer than what was stored but already past their expiry (event time + TTL + grace):
+   * any older row is removed and nothing is kept. written + skipped + expired = rows.
+   */
+  readonly expired: number;
 }
 
 export interface OnlineRead {
@@ -61,7 +68,10 @@ export interface OnlineStore {
   markGeneration(target: OnlineTarget): Promise<void>;
   /** False when the marker is gone: Redis lost this generation's data. */
   hasGenerationMarker(target: OnlineTarget): Promise<boolean>;
-  /** Every row of a generation, in batches, in no particular order (for verify). */
+  /**
+   * Every row of a generation, in batches, in no particular order, each entity once (for verify).
+   * Rows past their expiry (row-expiry.ts) are not returned.
+   */
   scanRows(target: OnlineTarget, batchSize?: number): AsyncIterable<OnlineRow[]>;
   /** Deletes every key of a generation, marker included; returns how many keys went. */
   dropGeneration(target: OnlineTarget): Promise<number>;

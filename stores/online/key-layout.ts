@@ -1,0 +1,180 @@
+import type { JoinKeyType } from '../../definitions/value-type.ts';
+import type { EntityKey, OnlineTarget } from './online-store.ts';
+
+/**
+ * The Redis key layout of the online store: every key and reserved hash field Granary writes is
+ * named here, and nowhere else.
+ *
+ *   <prefix>:<project>:<view>:v<version>:g<generation>:e:<entity>   hash: one row
+ *   <prefix>:<project>:<view>:v<version>:g<generation>:marker       string: the generation marker
+ *
+ * - `<prefix>` is `online.keyPrefix` (default 'granary'), verbatim. Prefixes must not nest
+ *   ('granary' and 'granary:x' on one Redis could collide).
+ * - `<project>`, `<view>` are escaped (`%` -> `%25`, `:` -> `%3A`), so the part before `:e:` is
+ *   unique per (project, view, version, generation) and a glob on it matches nothing else
+ *   (`g1:` never matches `g10:`).
+ * - `<entity>` is the join-key values in the view's order, joined by `|`; inside a value `%` is
+ *   written `%25` and `|` is written `%7C`. Integers are plain decimals whether given as number
+ *   or bigint, so one entity has one key. Decoding needs the join-key types (int32 -> number,
+ *   int64 -> bigint, string -> string).
+ * - A row hash holds one field per non-null feature (a null is an absent field) and two reserved
+ *   fields, `__et` (event time, ms) and `__ct` (created time, ms). Feature names may not start
+ *   with `__` (definitions enforce it). The hash expires at event time + TTL + grace.
+ *
+ * Redis Cluster: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
+ * view on one slot, so one node would hold (and serve) all of it. Without one, rows spread over
+ * the cluster; the monotonic write touches a single key, so it is Cluster-safe as is. What a
+ * Cluster port must change: `scanRows`/`dropGeneration` SCAN every master with the same MATCH
+ * pattern, and write/read pipelines are split per node (ioredis refuses a pipeline whose keys
+ * span nodes). This store speaks to one standalone Redis. (A `{...}` inside an entity value acts
+ * as a hash tag on Cluster: deterministic, so harmless.)
+ *
+ * @example
+ *   const layout = new KeyLayout('granary');
+ *   layout.rowKey(target, ['u|1', 7n]) // => 'granary:fraud:user_spend:v1:g3:e:u%7C1|7'
+ *   layout.entityKeyOf(target, 'granary:fraud:user_spend:v1:g3:e:u%7C1|7') // => ['u|1', 7n]
+ */
+export const EVENT_TIME_FIELD = '__et';
+export const CREATED_TIME_FIELD = '__ct';
+
+/** Where a generation lives: the part of OnlineTarget the keys depend on. */
+export type GenerationRef = Pick<OnlineTarget, 'project' | 'view' | 'version' | 'generation'>;
+
+type JoinKeys = OnlineTarget['joinKeys'];
+
+const ROW_TAG = 'e:';
+const MARKER_TAG = 'marker';
+const ENTITY_SEPARATOR = '|';
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+export class KeyLayout {
+  constructor(readonly prefix: string) {
+    if (prefix === '') throw new Error('online key prefix must not be empty');
+  }
+
+  /** Every key of the generation starts with this. */
+  generationPrefix(ref: GenerationRef): string {
+    return `${this.prefix}:${escapeName(ref.project)}:${escapeName(ref.view)}:v${ref.version}:g${ref.generation}:`;
+  }
+
+  /** Row keys are this followed by the encoded entity key. */
+  rowKeyPrefix(ref: GenerationRef): string {
+    return this.generationPrefix(ref) + ROW_TAG;
+  }
+
+  rowKey(target: Pick<OnlineTarget, keyof GenerationRef | 'joinKeys'>, entityKey: EntityKey): string {
+    return this.rowKeyPrefix(target) + encodeEntityKey(entityKey, target.joinKeys);
+  }
+
+  markerKey(ref: GenerationRef): string {
+    return this.generationPrefix(ref) + MARKER_TAG;
+  }
+
+  /** SCAN MATCH pattern for the generation's rows. */
+  rowPattern(ref: GenerationRef): string {
+    return escapeGlob(this.rowKeyPrefix(ref)) + '*';
+  }
+
+  /** SCAN MATCH pattern for every key of the generation, marker included. */
+  generationPattern(ref: GenerationRef): string {
+    return escapeGlob(this.generationPrefix(ref)) + '*';
+  }
+
+  /** The entity key of a row key of this target. */
+  entityKeyOf(target: Pick<OnlineTarget, keyof GenerationRef | 'joinKeys'>, rowKey: string): EntityKey {
+    const prefix = this.rowKeyPrefix(target);
+    if (!rowKey.startsWith(prefix)) throw new Error(`key '${rowKey}' is not a row of '${prefix}*'`);
+    return decodeEntityKey(rowKey.slice(prefix.length), target.joinKeys);
+  }
+}
+
+/**
+ * The entity part of a row key. With the join keys, the arity and each value's type are checked
+ * (throws a TypeError); without them the same string comes out for valid keys, which makes it a
+ * canonical map key for entities of one view.
+ */
+export function encodeEntityKey(entityKey: EntityKey, joinKeys?: JoinKeys): string {
+  if (joinKeys && entityKey.length !== joinKeys.length) {
+    throw new TypeError(
+      `entity key ${show(entityKey)} has ${entityKey.length} value(s), expected ${joinKeys.length} (${joinKeys.map((k) => k.name).join(', ')})`,
+    );
+  }
+  if (entityKey.length === 1) return encodeJoinValue(entityKey[0], joinKeys?.[0]);
+  let out = '';
+  for (let i = 0; i < entityKey.length; i++) {
+    if (i > 0) out += ENTITY_SEPARATOR;
+    out += encodeJoinValue(entityKey[i], joinKeys?.[i]);
+  }
+  return out;
+}
+
+export function decodeEntityKey(text: string, joinKeys: JoinKeys): EntityKey {
+  const parts = joinKeys.length === 1 ? [text] : text.split(ENTITY_SEPARATOR);
+  if (parts.length !== joinKeys.length) {
+    throw new Error(`entity '${text}' has ${parts.length} part(s), expected ${joinKeys.length}`);
+  }
+  return parts.map((part, i) => decodeJoinValue(joinKeys[i]!.type, part));
+}
+
+function encodeJoinValue(value: unknown, joinKey: JoinKeys[number] | undefined): string {
+  switch (joinKey?.type) {
+    case undefined:
+      if (typeof value === 'string') return escapeValue(value);
+      if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) return String(value);
+      break;
+    case 'string':
+      if (typeof value === 'string') return escapeValue(value);
+      break;
+    case 'int32':
+      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return String(value);
+      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return value.toString();
+      break;
+    case 'int64':
+      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value.toString();
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+      break;
+  }
+  const which = joinKey ? `join key '${joinKey.name}' (${joinKey.type})` : 'entity key';
+  throw new TypeError(`${which}: invalid value ${show(value)}`);
+}
+
+function decodeJoinValue(type: JoinKeyType, text: string): string | number | bigint {
+  switch (type) {
+    case 'string':
+      return text.includes('%') ? unescapeValue(text) : text;
+    case 'int32':
+      return Number(text);
+    case 'int64':
+      return BigInt(text);
+  }
+}
+
+function escapeValue(value: string): string {
+  if (!value.includes('%') && !value.includes('|')) return value;
+  return value.replace(/%/g, '%25').replace(/\|/g, '%7C');
+}
+
+function unescapeValue(value: string): string {
+  return value.replace(/%(25|7C)/g, (_, code: string) => (code === '25' ? '%' : '|'));
+}
+
+function escapeName(name: string): string {
+  return name.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+/** Makes a literal safe inside a Redis glob pattern. */
+function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

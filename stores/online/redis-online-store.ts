@@ -1,0 +1,385 @@
+import { Redis, type ChainableCommander } from 'ioredis';
+import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, KeyLayout, decodeEntityKey, encodeEntityKey, type GenerationRef } from './key-layout.ts';
+import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
+import { OnlineStoreError, redactUrl } from './online-store-error.ts';
+import type { EntityKey, FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
+import { valueCodec, type ValueCodec } from './value-codec.ts';
+
+/**
+ * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
+ * monotonic write: see monotonic-write.lua.ts.
+ *
+ * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
+ * command fails after `maxRetriesPerRequest` reconnect attempts (about a second), every command
+ * after `commandTimeoutMs`; with `failFast` (for the serving path) a call made while
+ * disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
+ * back. Errors are OnlineStoreError, naming the URL.
+ *
+ * @example
+ *   const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:16379', keyPrefix: 'granary' });
+ *   await store.writeRows(target, [{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: Date.now(), createdTime: 0 }]);
+ *   // => { written: 1, skipped: 0, expired: 0 }
+ *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
+ *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
+ */
+export interface RedisOnlineStoreOptions {
+  /** redis:// or rediss:// URL (config `online.url`). */
+  readonly url: string;
+  /** Prefix of every key (config `online.keyPrefix`). */
+  readonly keyPrefix: string;
+  /** Reject calls at once while disconnected instead of queueing them (serving). Default false. */
+  readonly failFast?: boolean;
+  /** Default 2000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Deadline of one Redis call or pipeline, queued time included; 0 for none. Default 10000.
+   * Kept per call, not per command: a timer per command costs a third of a bulk write.
+   */
+  readonly commandTimeoutMs?: number;
+  /** Reconnect attempts a queued command waits through before failing. Default 1. */
+  readonly maxRetriesPerRequest?: number;
+  /** Rows per write pipeline. Default 1000. */
+  readonly writeChunkSize?: number;
+  /** Write pipelines in flight at once. Default 4. */
+  readonly writeChunksInFlight?: number;
+  /** SCAN COUNT hint. Default 1000. */
+  readonly scanCount?: number;
+  /** Rows expire at event time + TTL + grace; grace defaults to max(TTL, 1 hour). */
+  readonly expiryGraceSeconds?: number;
+}
+
+interface WithMonotonicWrite {
+  [MONOTONIC_WRITE_COMMAND](args: string[]): unknown;
+}
+
+interface FeatureCodec {
+  readonly name: string;
+  readonly codec: ValueCodec;
+}
+
+const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
+
+export class RedisOnlineStore implements OnlineStore {
+  readonly url: string;
+  readonly layout: KeyLayout;
+  private readonly redis: Redis;
+  private readonly options: RedisOnlineStoreOptions;
+  private connecting: Promise<void> | undefined;
+  private lastError: Error | undefined;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.options = options;
+    this.url = redactUrl(options.url);
+    this.layout = new KeyLayout(options.keyPrefix);
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
+      enableOfflineQueue: !options.failFast,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    });
+    this.redis.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    this.redis.on('ready', () => {
+      this.lastError = undefined;
+    });
+    this.redis.defineCommand(MONOTONIC_WRITE_COMMAND, { numberOfKeys: 1, lua: MONOTONIC_WRITE_LUA });
+  }
+
+  /**
+   * One monotonic script call per row, `writeChunkSize` rows per pipeline, `writeChunksInFlight`
+   * pipelines at once. A bad row (type, arity, non-finite time) throws a TypeError naming it. If
+   * Redis fails midway, some rows may be in: retrying the whole call is safe.
+   */
+  async writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult> {
+    const chunkSize = this.options.writeChunkSize ?? 1000;
+    const inFlight = this.options.writeChunksInFlight ?? 4;
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features);
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    const counts = { written: 0, skipped: 0, expired: 0 };
+    let next = 0;
+    let failed = false;
+
+    const writeChunk = async (start: number): Promise<void> => {
+      const pipeline = this.redis.pipeline();
+      const end = Math.min(start + chunkSize, rows.length);
+      for (let i = start; i < end; i++) {
+        const row = rows[i]!;
+        const args = rowArgs(target, rowPrefix, features, graceSeconds, row);
+        (pipeline as unknown as WithMonotonicWrite)[MONOTONIC_WRITE_COMMAND](args);
+      }
+      for (const result of await this.exec('writeRows', pipeline)) {
+        if (result === MONOTONIC_WRITE_RESULT.written) counts.written++;
+        else if (result === MONOTONIC_WRITE_RESULT.skipped) counts.skipped++;
+        else counts.expired++;
+      }
+    };
+    const worker = async (): Promise<void> => {
+      while (!failed && next < rows.length) {
+        const start = next;
+        next += chunkSize;
+        try {
+          await writeChunk(start);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    if (rows.length > 0) await this.connected('writeRows');
+    const workers = Array.from({ length: Math.min(inFlight, Math.ceil(rows.length / chunkSize)) }, worker);
+    const settled = await Promise.allSettled(workers);
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    return counts;
+  }
+
+  /** One pipeline of HMGETs (event time, created time, the features asked for) for all reads. */
+  async readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
+    const plans = reads.map((read) => {
+      const features = read.features ? pickFeatures(read.target, read.features) : codecsOf(read.target.features);
+      return { read, features, fields: [...TIME_FIELDS, ...features.map((f) => f.name)], rowPrefix: this.layout.rowKeyPrefix(read.target) };
+    });
+    const pipeline = this.redis.pipeline();
+    for (const { read, fields, rowPrefix } of plans) {
+      for (const entityKey of read.entityKeys) {
+        pipeline.hmget(rowPrefix + encodeEntityKey(entityKey, read.target.joinKeys), ...fields);
+      }
+    }
+    if (pipeline.length === 0) return reads.map(() => []);
+    await this.connected('readRows');
+    const results = await this.exec('readRows', pipeline);
+    let at = 0;
+    return plans.map(({ read, features }) =>
+      read.entityKeys.map((entityKey) => decodeRow(entityKey, features, results[at++] as (string | null)[])),
+    );
+  }
+
+  async markGeneration(target: GenerationRef): Promise<void> {
+    const marker = JSON.stringify({
+      project: target.project,
+      view: target.view,
+      version: target.version,
+      generation: target.generation,
+      createdAt: new Date().toISOString(),
+    });
+    await this.call('markGeneration', () => this.redis.set(this.layout.markerKey(target), marker, 'NX'));
+  }
+
+  async hasGenerationMarker(target: GenerationRef): Promise<boolean> {
+    return (await this.call('hasGenerationMarker', () => this.redis.exists(this.layout.markerKey(target)))) === 1;
+  }
+
+  /**
+   * SCANs the generation's row keys and reads them back (HMGET, pipelined per SCAN page). An
+   * entity is yielded once even if SCAN returns its key twice (that costs a set of the keys
+   * seen). Rows Redis has expired are not returned.
+   */
+  async *scanRows(target: OnlineTarget, batchSize = 1000): AsyncIterable<OnlineRow[]> {
+    const features = codecsOf(target.features);
+    const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const seen = new Set<string>();
+    let batch: OnlineRow[] = [];
+    for await (const keys of this.scanKeys('scanRows', this.layout.rowPattern(target))) {
+      const fresh = keys.filter((key) => !seen.has(key));
+      if (fresh.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const key of fresh) {
+        seen.add(key);
+        pipeline.hmget(key, ...fields);
+      }
+      const results = await this.exec('scanRows', pipeline);
+      fresh.forEach((key, i) => {
+        const entityKey = decodeEntityKey(key.slice(rowPrefix.length), target.joinKeys);
+        const row = decodeRow(entityKey, features, results[i] as (string | null)[]);
+        if (row) batch.push(row);
+      });
+      while (batch.length >= batchSize) {
+        yield batch.slice(0, batchSize);
+        batch = batch.slice(batchSize);
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async dropGeneration(target: GenerationRef): Promise<number> {
+    let dropped = 0;
+    for await (const keys of this.scanKeys('dropGeneration', this.layout.generationPattern(target))) {
+      if (keys.length > 0) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+    }
+    dropped += await this.call('dropGeneration', () => this.redis.unlink(this.layout.markerKey(target)));
+    return dropped;
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status === 'end' || this.redis.status === 'wait') {
+      this.redis.disconnect();
+      return;
+    }
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  /** Pages of keys matching a pattern; SCAN may repeat a key across pages. The next page is asked for before this one is used. */
+  private async *scanKeys(operation: string, pattern: string): AsyncIterable<string[]> {
+    const count = this.options.scanCount ?? 1000;
+    const scan = (cursor: string) => this.call(operation, () => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', count));
+    let page = scan('0');
+    for (;;) {
+      const [cursor, keys] = await page;
+      if (cursor !== '0') {
+        page = scan(cursor);
+        // Consumed on the next turn; a failure while this page is used is reported there.
+        page.catch(() => undefined);
+      }
+      yield keys;
+      if (cursor === '0') return;
+    }
+  }
+
+  private async call<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    await this.connected(operation);
+    try {
+      return await this.withDeadline(command());
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+  }
+
+  /** Runs a pipeline; the first failed command fails the call. */
+  private async exec(operation: string, pipeline: ChainableCommander): Promise<unknown[]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await this.withDeadline(pipeline.exec());
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+    if (!results) throw this.failure(operation, new Error('pipeline was discarded'));
+    const out = new Array<unknown>(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const [error, value] = results[i]!;
+      if (error) throw this.failure(operation, error);
+      out[i] = value;
+    }
+    return out;
+  }
+
+  /**
+   * Rejects when Redis has not answered in time. The commands stay in ioredis' queue and settle
+   * later (or fail when the connection drops); their replies are ignored.
+   */
+  private withDeadline<T>(promise: Promise<T>): Promise<T> {
+    const ms = this.options.commandTimeoutMs ?? 10_000;
+    if (ms === 0) return promise;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms (commandTimeoutMs)`)), ms);
+    });
+    return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** The first call connects (lazily, so building a store has no side effect). */
+  private async connected(operation: string): Promise<void> {
+    if (this.redis.status === 'wait') {
+      this.connecting = this.redis.connect().finally(() => {
+        this.connecting = undefined;
+      });
+    }
+    if (this.connecting) {
+      try {
+        await this.connecting;
+      } catch (error) {
+        throw this.failure(operation, error);
+      }
+    }
+  }
+
+  private failure(operation: string, error: unknown): OnlineStoreError {
+    if (error instanceof OnlineStoreError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    let reason = message;
+    if (message.startsWith("Stream isn't writeable")) reason = 'not connected (fail-fast: calls are not queued)';
+    else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') reason = 'not connected, gave up after reconnecting';
+    else if (message === 'Connection is closed.') reason = 'connection closed';
+    const last = this.lastError?.message;
+    if (last && last !== message) reason += ` (last connection error: ${last})`;
+    return new OnlineStoreError(this.options.url, operation, error, reason);
+  }
+}
+
+function codecsOf(features: OnlineTarget['features']): FeatureCodec[] {
+  return features.map((f) => {
+    if (f.name.startsWith('__')) throw new TypeError(`feature '${f.name}': names starting with '__' are reserved`);
+    return { name: f.name, codec: valueCodec(f.type) };
+  });
+}
+
+function pickFeatures(target: OnlineTarget, names: readonly string[]): FeatureCodec[] {
+  return names.map((name) => {
+    const feature = target.features.find((f) => f.name === name);
+    if (!feature) {
+      throw new TypeError(
+        `feature view '${target.view}' version ${target.version} has no feature '${name}' (it has: ${target.features.map((f) => f.name).join(', ')})`,
+      );
+    }
+    return { name, codec: valueCodec(feature.type) };
+  });
+}
+
+/** The script's arguments for one row: key, event time, created time, expire-at, then field/value pairs. */
+function rowArgs(target: OnlineTarget, rowPrefix: string, features: readonly FeatureCodec[], graceSeconds: number, row: OnlineRow): string[] {
+  const { eventTime, createdTime } = row;
+  if (!Number.isFinite(eventTime) || !Number.isFinite(createdTime)) {
+    throw new TypeError(
+      `feature view '${target.view}', entity ${describeKey(row.entityKey)}: eventTime and createdTime must be finite ms, got ${eventTime} and ${createdTime}`,
+    );
+  }
+  let key: string;
+  try {
+    key = rowPrefix + encodeEntityKey(row.entityKey, target.joinKeys);
+  } catch (error) {
+    throw new TypeError(`feature view '${target.view}': ${(error as Error).message}`);
+  }
+  const args = [key, String(eventTime), String(createdTime), String(rowExpiresAt(target.ttlSeconds, eventTime, graceSeconds))];
+  const values = row.values;
+  for (const { name, codec } of features) {
+    const value = values[name];
+    if (value === null || value === undefined) continue;
+    try {
+      args.push(name, codec.encode(value));
+    } catch (error) {
+      throw new TypeError(
+        `feature view '${target.view}', entity ${describeKey(row.entityKey)}, feature '${name}' (${codec.type}): ${(error as Error).message}`,
+      );
+    }
+  }
+  return args;
+}
+
+/** A row from HMGET [event time, created time, ...features]; null when the key is absent. */
+function decodeRow(entityKey: EntityKey, features: readonly FeatureCodec[], reply: readonly (string | null)[]): OnlineRow | null {
+  const eventTime = reply[0];
+  if (eventTime === null || eventTime === undefined) return null;
+  const values: Record<string, FeatureValue | null> = {};
+  for (let i = 0; i < features.length; i++) {
+    const text = reply[i + 2];
+    const { name, codec } = features[i]!;
+    values[name] = text === null || text === undefined ? null : codec.decode(text);
+  }
+  return { entityKey, values, eventTime: Number(eventTime), createdTime: Number(reply[1] ?? 0) };
+}
+
+function describeKey(entityKey: EntityKey): string {
+  return `[${entityKey.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))).join(', ')}]`;
+}

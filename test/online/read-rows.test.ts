@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { OnlineRow } from '../../stores/online/online-store.ts';
+import { openTestStore, testTarget } from './online-fixtures.ts';
+import { startPrivateRedis } from './private-redis.ts';
+
+/** A counter of Redis' INFO, e.g. stat(info, 'total_reads_processed'). */
+function stat(info: string, name: string): number {
+  const match = new RegExp(`(?:^|\\r?\\n)${name}:(?:calls=)?(\\d+)`).exec(info);
+  return match ? Number(match[1]) : 0;
+}
+
+test('readRows: 3 views x 100 entities in one pipeline, missing entities null, a subset of features', async (t) => {
+  // A private Redis, so its read and command counters see this store only.
+  const redis = await startPrivateRedis();
+  t.after(() => redis.stop());
+  const { store } = await openTestStore(t, { url: redis.url });
+  const observer = new Redis(redis.url);
+  observer.on('error', () => undefined);
+  t.after(() => observer.disconnect());
+
+  const now = Date.now();
+  const views = ['orders', 'clicks', 'profile'].map((view, v) =>
+    testTarget({
+      view,
+      joinKeys: [{ name: 'user_id', type: 'int64' }],
+      features: [
+        { name: 'a', type: 'float64' },
+        { name: 'b', type: 'string' },
+        { name: 'c', type: 'list<int32>' },
+      ],
+      ttlSeconds: 3600 * (v + 1),
+    }),
+  );
+  const entityKeys = Array.from({ length: 100 }, (_, i) => [BigInt(i)]);
+  const stored = (v: number, i: number): OnlineRow => ({
+    entityKey: [BigInt(i)],
+    values: { a: v * 1000 + i, b: `v${v}e${i}`, c: [i, null, v] },
+    eventTime: now - i,
+    createdTime: v,
+  });
+  // Each view holds a different 2/3 of the entities.
+  const present = (v: number, i: number): boolean => (i + v) % 3 !== 0;
+  for (const [v, target] of views.entries()) {
+    const rows = entityKeys.map((_, i) => stored(v, i)).filter((_, i) => present(v, i));
+    assert.equal((await store.writeRows(target, rows)).written, rows.length);
+  }
+
+  const before = await observer.info('all');
+  const result = await store.readRows([
+    { target: views[0]!, entityKeys },
+    { target: views[1]!, entityKeys, features: ['c', 'a'] },
+    { target: views[2]!, entityKeys, features: ['b'] },
+  ]);
+  const after = await observer.info('all');
+
+  assert.equal(result.length, 3);
+  for (const [v, rows] of result.entries()) {
+    assert.equal(rows.length, 100);
+    for (const [i, found] of rows.entries()) {
+      if (!present(v, i)) {
+        assert.equal(found, null, `view ${v} entity ${i}`);
+        continue;
+      }
+      const { values, ...rest } = stored(v, i);
+      const expected = v === 0 ? values : v === 1 ? { c: values.c, a: values.a } : { b: values.b };
+      assert.deepEqual(found, { ...rest, values: expected }, `view ${v} entity ${i}`);
+      if (v === 1) assert.deepEqual(Object.keys(found!.values), ['c', 'a']);
+    }
+  }
+  // 300 HMGETs, sent in one pipeline: the server read them in a handful of socket reads (not
+  // 300), plus the observer's own INFO.
+  assert.equal(stat(after, 'cmdstat_hmget') - stat(before, 'cmdstat_hmget'), 300);
+  const reads = stat(after, 'total_reads_processed') - stat(before, 'total_reads_processed');
+  t.diagnostic(`300 HMGETs: ${reads} socket reads`);
+  assert.ok(reads <= 6, `300 HMGETs took ${reads} socket reads: not one pipeline`);
+});
+
+test('readRows: an empty read makes no round trip; an unknown feature is refused', async (t) => {
+  const { store } = await openTestStore(t);
+  const target = testTarget();
+  assert.deepEqual(await store.readRows([]), []);
+  assert.deepEqual(await store.readRows([{ target, entityKeys: [] }]), [[]]);
+  await assert.rejects(store.readRows([{ target, entityKeys: [['u1']], features: ['nope'] }]), /has no feature 'nope' \(it has: spend, orders, country\)/);
+});
+
+test('generation marker: set, idempotent, missing after FLUSHALL', async (t) => {
+  const redis = await startPrivateRedis();
+  t.after(() => redis.stop());
+  const { store, raw } = await openTestStore(t, { url: redis.url });
+  const target = testTarget({ generation: 7 });
+  assert.equal(await store.hasGenerationMarker(target), false);
+  await store.markGeneration(target);
+  assert.equal(await store.hasGenerationMarker(target), true);
+  assert.equal(await store.hasGenerationMarker({ ...target, generation: 8 }), false);
+
+  const marker = JSON.parse((await raw.get(store.layout.markerKey(target)))!) as { createdAt: string; generation: number };
+  assert.equal(marker.generation, 7);
+  assert.ok(!Number.isNaN(Date.parse(marker.createdAt)));
+  assert.equal(await raw.pttl(store.layout.markerKey(target)), -1, 'the marker never expires');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await store.markGeneration(target);
+  assert.equal(JSON.parse((await raw.get(store.layout.markerKey(target)))!).createdAt, marker.createdAt, 'marking again keeps the first marker');
+
+  await raw.flushall();
+  assert.equal(await store.hasGenerationMarker(target), false);
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure this machine can run Granary's scripts: Node.js >= 20.3, and node_modules installed
-# from package-lock.json (`npm ci` when node_modules is missing or older than the lock file).
+# from package-lock.json (when node_modules is missing or older than the lock file).
 # Quiet and fast (a few milliseconds) when all is in place. Prints only to stderr, so
 # `npm run -s stack -- env` stays clean.
 set -euo pipefail
@@ -36,15 +36,10 @@ flock 9 2>/dev/null || true # another bootstrap may be installing right now: wai
 if [[ -f $stamp && ! package-lock.json -nt $stamp ]]; then
   exit 0
 fi
-echo "granary: installing node_modules (npm ci)..." >&2
-if ! npm ci --no-audit --no-fund >.granary/npm-ci.log 2>&1; then
-  # npm ci also refuses a lock file that merely lacks other platforms' optional packages (npm bug
-  # 4828, e.g. @swc/core-darwin-*), which npm install accepts, keeping the locked versions.
-  grep -m 12 'npm error' .granary/npm-ci.log >&2 || tail -n 12 .granary/npm-ci.log >&2
-  echo "granary: npm ci failed (above; all of it in .granary/npm-ci.log); trying npm install, which keeps" \
-    "package-lock.json's versions but may rewrite it: commit package-lock.json if it changed." >&2
-  npm install --no-audit --no-fund >&2 || fail "npm install failed too (see above)."
-else
-  grep -v '^npm warn' .granary/npm-ci.log >&2 || true
-fi
+# npm install, not npm ci: npm ci refuses a lock file that merely lacks other platforms' optional
+# packages (npm bug 4828: @swc/core-darwin-* and the like, which this registry mirror does not
+# list), while npm install accepts it and still installs the locked versions.
+echo "granary: installing node_modules (npm install from package-lock.json)..." >&2
+npm install --no-audit --no-fund >.granary/npm-install.log 2>&1 ||
+  { tail -n 20 .granary/npm-install.log >&2; fail "npm install failed (all of it in .granary/npm-install.log)."; }
 touch "$stamp"

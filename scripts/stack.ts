@@ -249,7 +249,7 @@ export async function ensureRunning(i: Instance, log: Log = toStdout): Promise<U
       await waitUntilAnswers(i, ours, `${def.title} (pid ${ours}) does not answer on ${addressOf(i)}`);
     } else if (await tcpAnswers(i.stack.host, portOf(i))) {
       const move = `stop it, or move ${def.title} to another port with ${STACK_PORT_VARIABLES[i.service]}`;
-      await waitUntilAnswers(i, null, `something answers on ${addressOf(i)} but it is not a working ${def.title}: ${move}`);
+      await waitUntilAnswers(i, null, `something answers on ${addressOf(i)} but it is not a working ${def.title}: ${move}`, false);
     } else {
       action = 'started';
       await def.install(log, i);
@@ -312,7 +312,7 @@ function ourPid(i: Instance): number | null {
   return null;
 }
 
-async function waitUntilAnswers(i: Instance, pid: number | null, failure: string): Promise<void> {
+async function waitUntilAnswers(i: Instance, pid: number | null, failure: string, showLog = true): Promise<void> {
   const def = SERVICES[i.service];
   const deadline = Date.now() + def.startTimeoutMs;
   for (;;) {
@@ -320,7 +320,7 @@ async function waitUntilAnswers(i: Instance, pid: number | null, failure: string
     const died = pid !== null && !isAlive(pid);
     if (died || Date.now() > deadline) {
       const why = died ? `the process (pid ${pid}) exited` : `no answer within ${def.startTimeoutMs / 1000} s`;
-      const log = pid === null && !existsSync(logFile(i)) ? '' : `\nIts log, ${logFile(i)}, ends with:\n${tail(logFile(i))}`;
+      const log = showLog ? `\nIts log, ${logFile(i)}, ends with:\n${tail(logFile(i))}` : '';
       throw new StackError(`${failure} (${why}).${log}`);
     }
     await sleep(250);
@@ -352,8 +352,9 @@ export function stackInstances(options: StackOptions = {}): Instance[] {
 /** Starts (or reuses) the four services in parallel; throws a StackError naming every failure. */
 export async function stackUp(options: StackOptions = {}): Promise<UpResult[]> {
   const log = options.log ?? toStdout;
+  const instances = stackInstances(options);
   const settled = await Promise.allSettled(
-    stackInstances(options).map(async (i) => {
+    instances.map(async (i) => {
       try {
         const result = await ensureRunning(i, log);
         const how = result.action === 'started'
@@ -367,7 +368,7 @@ export async function stackUp(options: StackOptions = {}): Promise<UpResult[]> {
       }
     }),
   );
-  const failures = settled.flatMap((s, n) => (s.status === 'rejected' ? [`${SERVICE_NAMES[n]}: ${messageOf(s.reason)}`] : []));
+  const failures = settled.flatMap((s, n) => (s.status === 'rejected' ? [`${instances[n]?.service}: ${messageOf(s.reason)}`] : []));
   if (failures.length > 0) throw new StackError(`the local stack is not up:\n${failures.join('\n\n')}`);
   return settled.map((s) => (s as PromiseFulfilledResult<UpResult>).value);
 }
@@ -924,10 +925,10 @@ export const messageOf = (error: unknown): string => (error instanceof Error ? e
 // The command line.
 
 const USAGE = `usage: npm run stack -- <command>   (ports: GRANARY_STACK_*_PORT; folder: GRANARY_STACK_DIR)
-  up             install what is missing, start the four services, wait until each answers
-  down           stop the services that 'up' started
+  up               install what is missing, start the four services, wait until each answers
+  down             stop the services that 'up' started
   status [--json]  each service: address, running or not, pid, started by granary or external
-  env            export lines for a shell: eval "$(npm run -s stack -- env)"`;
+  env              export lines for a shell: eval "$(npm run -s stack -- env)"`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: [...argv], allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });

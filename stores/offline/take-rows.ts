@@ -3,7 +3,7 @@ import { makeData, RecordBatch, Struct, Table, Type, type Data, type DataType } 
 /**
  * Copies the given rows of a table, in the given order, into one contiguous record batch with the
  * same schema. Works on raw buffers (no per-cell boxing), for the column types of view schemas:
- * fixed-width numbers and timestamps, bool, utf8, binary and lists of them.
+ * fixed-width numbers, timestamps and dates, bool, utf8, binary and lists of them (others throw).
  *
  * @example
  *   takeRows(table, Int32Array.of(4, 0)).numRows // => 2 (rows 4 then 0)
@@ -110,24 +110,28 @@ function takeData(datas: Data[], chunk: Int32Array, local: Int32Array): Data {
       return makeData({ type, length: n, nullCount, nullBitmap, valueOffsets: offsets, child } as never);
     }
     default: {
-      const sample = datas[0]!.values as Int32Array;
-      const width = sample.BYTES_PER_ELEMENT * (datas[0]!.stride || 1);
-      if (!ArrayBuffer.isView(sample) || width % 4 !== 0 || datas[0]!.valueOffsets || datas[0]!.children.length > 0) {
+      const first = datas[0]!;
+      const sample = first.values as Int32Array;
+      if (!ArrayBuffer.isView(sample) || first.valueOffsets || first.children.length > 0) {
         throw new TypeError(`takeRows does not support column type ${type}`);
       }
-      // Copy 32-bit words: exact for every width, and never boxes bigints or canonicalizes NaNs.
-      const words = width / 4;
-      const out = new (sample.constructor as new (n: number) => ArrayBufferView & { buffer: ArrayBuffer })(n * (datas[0]!.stride || 1));
-      const outWords = new Int32Array(out.buffer);
-      const inWords = datas.map((d) => {
+      const width = sample.BYTES_PER_ELEMENT * (first.stride || 1);
+      const out = new (sample.constructor as new (n: number) => Int32Array)(n * (first.stride || 1));
+      // Copy 32-bit words (or bytes for narrow types): exact, and never boxes bigints or canonicalizes NaNs.
+      const unit = width % 4 === 0 ? 4 : 1;
+      const View: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Int32Array | Uint8Array =
+        unit === 4 ? Int32Array : Uint8Array;
+      const per = width / unit;
+      const target = new View(out.buffer, out.byteOffset, (n * width) / unit);
+      const sources = datas.map((d) => {
         const v = d.values as ArrayBufferView;
-        return new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
+        return new View(v.buffer, v.byteOffset, v.byteLength / unit);
       });
       for (let i = 0; i < n; i++) {
-        const src = inWords[chunk[i]!]!;
-        const from = local[i]! * words;
-        const to = i * words;
-        for (let w = 0; w < words; w++) outWords[to + w] = src[from + w]!;
+        const src = sources[chunk[i]!]!;
+        const from = local[i]! * per;
+        const to = i * per;
+        for (let w = 0; w < per; w++) target[to + w] = src[from + w]!;
       }
       return makeData({ type, length: n, nullCount, nullBitmap, data: out } as never);
     }

@@ -11,9 +11,9 @@ import { valueCodec, type ValueCodec } from './value-codec.ts';
  * monotonic write: see monotonic-write.lua.ts.
  *
  * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
- * command fails after `maxRetriesPerRequest` reconnect attempts (about a second), every command
- * after `commandTimeoutMs`; with `failFast` (for the serving path) a call made while
- * disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
+ * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
+ * port refuses), any call or pipeline after `commandTimeoutMs`; with `failFast` (for the serving
+ * path) a call made while disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
  * back. Errors are OnlineStoreError, naming the URL.
  *
  * @example

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { TestContext } from 'node:test';
 import { localStack } from '../../config/local-stack.ts';
 import { entity } from '../../definitions/entity.ts';
-import { featureView, type FeatureView } from '../../definitions/feature-view.ts';
+import { featureView } from '../../definitions/feature-view.ts';
 import { parquetSource } from '../../definitions/source.ts';
 import { createOfflineStore } from '../../stores/offline/create-offline-store.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';

@@ -57,7 +57,8 @@ export function applyCommit(deps: ActivityDeps) {
               const rows = tableToOnlineRows(view, table, start, Math.min(start + CHUNK_ROWS, table.numRows));
               const result = await deps.online.writeRows(target, rows);
               written += result.written;
-              skipped += result.skipped;
+              // Rows already past their expiry are not kept: for the watermark they count as skipped.
+              skipped += result.skipped + result.expired;
               if (++chunks === 1) failpoint('mid-online-apply');
             }
             position = { object: i, rowGroup: rowGroup + 1 };

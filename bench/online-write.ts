@@ -4,6 +4,7 @@
  * a plain 10-field HSET, and the monotonic script alone (EVALSHA). Prints JSON.
  *
  *   node --import tsx bench/online-write.ts [--rows 1000000] [--entities 100000] [--url redis://...]
+ *     [--chunk-size 1000] [--in-flight 4] [--no-ceiling]
  *
  * Rows arrive the way materialization sends them: in slices of 100k (one Parquet row group),
  * event times rising, so the first slice creates every entity and the next ones replace them.
@@ -21,6 +22,7 @@ import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({
+  allowNegative: true,
   options: {
     rows: { type: 'string', default: '1000000' },
     entities: { type: 'string', default: '100000' },

@@ -10,4 +10,6 @@ export interface ActivityDeps {
   readonly offline: OfflineStore;
   readonly online: OnlineStore;
   readonly temporal: { readonly client: Client; readonly taskQueue: string };
+  /** What materialization does when Redis lost a generation: start a rebuild, or fail and say so. */
+  readonly onRedisLoss: 'rebuild' | 'fail';
 }

@@ -1,4 +1,7 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { OnlineTarget } from '../stores/online/online-store.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import { failureTypes } from '../workflows/contracts.ts';
 import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -10,6 +13,8 @@ import { onlineTarget, registeredView } from './registered-view.ts';
 export interface ApplyCommitInput extends ViewRef {
   readonly generation: number;
   readonly seq: number;
+  /** The commit the caller holds as the last one applied to this generation (its position). */
+  readonly after: number;
 }
 
 export interface AppliedCommit {
@@ -18,10 +23,14 @@ export interface AppliedCommit {
   readonly skipped: number;
 }
 
-/** Where an interrupted apply resumes: the object, and the row group inside it. */
+/**
+ * Where an interrupted apply resumes: the object, and the row group inside it, as long as the
+ * same Redis process is there (a restarted Redis may have lost the rows written before it).
+ */
 interface ApplyPosition {
   readonly object: number;
   readonly rowGroup: number;
+  readonly redis?: string;
 }
 
 /** Rows handed to the online store at a time. */
@@ -42,7 +51,13 @@ export function applyCommit(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable(`commit ${input.seq} of feature view '${input.view}' v${input.version} does not exist`);
     }
     const target = onlineTarget(input, view, input.generation);
-    let position: ApplyPosition = lastHeartbeat<ApplyPosition>() ?? { object: 0, rowGroup: 0 };
+    const redis = await deps.online.instanceId();
+    await checkRedisHoldsWatermark(deps, input, target);
+    const last = lastHeartbeat<ApplyPosition>();
+    let position: ApplyPosition = last?.redis === redis ? last : { object: 0, rowGroup: 0, redis };
+    if (last && last.redis !== redis) {
+      log.warn(`Redis restarted since the last attempt: re-applying commit ${input.seq} of '${input.view}' v${input.version} from its start`);
+    }
     let written = 0;
     let skipped = 0;
     let chunks = 0;
@@ -61,19 +76,56 @@ export function applyCommit(deps: ActivityDeps) {
               skipped += result.skipped + result.expired;
               if (++chunks === 1) failpoint('mid-online-apply');
             }
-            position = { object: i, rowGroup: rowGroup + 1 };
+            position = { object: i, rowGroup: rowGroup + 1, redis };
           }
-          position = { object: i + 1, rowGroup: 0 };
+          position = { object: i + 1, rowGroup: 0, redis };
         }
       },
       () => position,
     );
 
-    if (!(await deps.online.hasGenerationMarker(target))) {
+    if ((await deps.online.instanceId()) !== redis) {
+      // Writes acknowledged before the restart may be gone: the next attempt starts over.
+      throw new Error(`Redis restarted while commit ${input.seq} of '${input.view}' v${input.version} was being applied`);
+    }
+    if ((await deps.online.recordApplied(target, input.seq)) === null) {
+      // A generation retired and dropped by a rebuild meanwhile is not a Redis loss.
+      await checkGenerationLive(registry, input);
       throw redisDataLost(input, input.generation, await registry.watermark(input.view, input.version, input.generation));
     }
     failpoint('before-watermark');
     const watermark = await registry.advanceWatermark(input.view, input.version, input.generation, input.seq);
     return { watermark, written, skipped };
   };
+}
+
+/**
+ * Before writing: the generation's marker must be there, and must record every commit up to the
+ * caller's position. A lower applied seq means Redis came back from an older snapshot and the
+ * commits in between are gone; the workflow starts again from what Redis holds.
+ */
+async function checkRedisHoldsWatermark(deps: ActivityDeps, input: ApplyCommitInput, target: OnlineTarget): Promise<void> {
+  const registry = deps.registry(input.project);
+  await checkGenerationLive(registry, input);
+  const applied = await deps.online.appliedSeq(target);
+  if (applied === null) throw redisDataLost(input, input.generation, await registry.watermark(input.view, input.version, input.generation));
+  if (applied < input.after) {
+    throw ApplicationFailure.nonRetryable(
+      `online generation ${input.generation} of feature view '${input.view}' v${input.version} holds commits up to ${applied} ` +
+        `but ${input.after} was applied: Redis came back from an older snapshot; the commits after ${applied} are applied again`,
+      failureTypes.redisRolledBack,
+      { applied },
+    );
+  }
+}
+
+/** Only the active generation, or one a rebuild is building, takes writes; a retired one means a rebuild cut over. */
+async function checkGenerationLive(registry: Registry, input: ApplyCommitInput): Promise<void> {
+  const generation = (await registry.generations(input.view, input.version)).find((g) => g.generation === input.generation);
+  if (generation?.state === 'active' || generation?.state === 'building') return;
+  throw ApplicationFailure.nonRetryable(
+    `online generation ${input.generation} of feature view '${input.view}' v${input.version} is ${generation?.state ?? 'unknown'}: ` +
+      'a rebuild replaced it; materialization continues on the active generation',
+    failureTypes.generationRetired,
+  );
 }

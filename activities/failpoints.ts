@@ -13,6 +13,8 @@ export const FAILPOINTS = [
   'mid-online-apply',
   /** After a commit is online, before the watermark moves. */
   'before-watermark',
+  /** In a rebuild, after the first online write of a partition other than the first. */
+  'mid-rebuild',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];
@@ -22,4 +24,16 @@ export function failpoint(name: Failpoint): void {
   if (!armed || !armed.split(',').includes(name)) return;
   process.stderr.write(`granary: failpoint '${name}' reached: killing worker ${process.pid}\n`);
   process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * Like `failpoint`, for the places where a test must see the kill resume from a heartbeat: first
+ * waits until the SDK has sent the latest details (it throttles heartbeats to 80% of the
+ * heartbeat timeout), so the next attempt finds them.
+ */
+export async function failpointAfterHeartbeat(name: Failpoint, heartbeatTimeoutMs = 10_000): Promise<void> {
+  const armed = process.env.GRANARY_FAILPOINTS;
+  if (!armed || !armed.split(',').includes(name)) return;
+  await new Promise((resolve) => setTimeout(resolve, heartbeatTimeoutMs * 0.8 + 1500));
+  failpoint(name);
 }

@@ -1,9 +1,13 @@
 import type { ActivityDeps } from './activity-deps.ts';
 import { applyCommit } from './apply-commit.ts';
+import { beginRebuild } from './begin-rebuild.ts';
 import { commitBatch } from './commit-batch.ts';
+import { cutOver, dropRetiredGenerations, markRebuiltUpTo, verifyGeneration } from './finish-rebuild.ts';
 import { latestCommitSeq, pendingCommits } from './pending-commits.ts';
 import { prepareMaterialization } from './prepare-materialization.ts';
+import { rebuildPartition } from './rebuild-partition.ts';
 import { materializationState, requestMaterialization } from './request-materialization.ts';
+import { requestRebuild } from './request-rebuild.ts';
 import { writeBatchObjects } from './write-batch-objects.ts';
 
 export type { ActivityDeps } from './activity-deps.ts';
@@ -19,5 +23,12 @@ export function createActivities(deps: ActivityDeps) {
     applyCommit: applyCommit(deps),
     requestMaterialization: requestMaterialization(deps),
     materializationState: materializationState(deps),
+    requestRebuild: requestRebuild(deps),
+    beginRebuild: beginRebuild(deps),
+    rebuildPartition: rebuildPartition(deps),
+    markRebuiltUpTo: markRebuiltUpTo(deps),
+    verifyGeneration: verifyGeneration(deps),
+    cutOver: cutOver(deps),
+    dropRetiredGenerations: dropRetiredGenerations(deps),
   };
 }

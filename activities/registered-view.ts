@@ -19,6 +19,12 @@ export async function registeredView(registry: Registry, ref: ViewRef): Promise<
       failureTypes.unknownView,
     );
   }
+  if (object.status === 'removed') {
+    throw ApplicationFailure.nonRetryable(
+      `feature view '${ref.view}' version ${ref.version} was removed from project '${ref.project}' (it is no longer in the feature repo)`,
+      failureTypes.unknownView,
+    );
+  }
   return { view: featureViewFromSpec(object.spec), schemaVersion: object.schemaVersion };
 }
 

@@ -43,10 +43,17 @@ export interface VerifyStores {
 
 const MAX_EXAMPLES = 10;
 
-export async function verifyView(stores: VerifyStores, ref: ViewRef, now = Date.now()): Promise<VerifyReport> {
+export interface VerifyOptions {
+  /** The generation to check; the active one by default (a rebuild checks its new one before the cut-over). */
+  readonly generation?: number;
+  readonly now?: number;
+}
+
+export async function verifyView(stores: VerifyStores, ref: ViewRef, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { registry, offline, online } = stores;
+  const now = options.now ?? Date.now();
   const { view } = await registeredView(registry, ref);
-  const { generation } = await registry.activeGeneration(ref.view, ref.version);
+  const generation = options.generation ?? (await registry.activeGeneration(ref.view, ref.version)).generation;
   const watermark = await registry.watermark(ref.view, ref.version, generation);
   const latestSeq = await registry.latestCommitSeq(ref.view, ref.version);
   const target = onlineTarget(ref, view, generation);

@@ -30,7 +30,12 @@ export interface GranaryConfig {
   readonly project: string;
   readonly repoDir: string;
   readonly registry: { readonly url: string };
-  readonly online: { readonly url: string; readonly keyPrefix: string };
+  readonly online: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** When Redis lost a generation, materialization starts a rebuild ('rebuild', the default) or fails ('fail'). */
+    readonly onRedisLoss: 'rebuild' | 'fail';
+  };
   readonly offline: OfflineSettings;
   readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string };
   readonly serving: { readonly host: string; readonly port: number; readonly maxEntities: number; readonly timeoutMs: number };
@@ -51,6 +56,7 @@ export const CONFIG_VARIABLES = {
   GRANARY_POSTGRES_URL: 'registry.url',
   GRANARY_REDIS_URL: 'online.url',
   GRANARY_REDIS_KEY_PREFIX: 'online.keyPrefix',
+  GRANARY_ON_REDIS_LOSS: 'online.onRedisLoss',
   GRANARY_OFFLINE_URL: 'offline.url',
   GRANARY_S3_ENDPOINT: 'offline.s3.endpoint',
   GRANARY_S3_REGION: 'offline.s3.region',
@@ -68,7 +74,7 @@ export const CONFIG_VARIABLES = {
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
   project: null,
   registry: ['url'],
-  online: ['url', 'keyPrefix'],
+  online: ['url', 'keyPrefix', 'onRedisLoss'],
   offline: ['url', 's3'],
   temporal: ['address', 'namespace', 'taskQueue'],
   serving: ['host', 'port', 'maxEntities', 'timeoutMs'],
@@ -124,6 +130,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
     online: {
       url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
+      onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
     },
     offline: parseOffline(where('offline.url'), offlineUrl, offlineBase, s3),
     temporal: {
@@ -138,6 +145,12 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       timeoutMs: int(where('serving.timeoutMs'), pick('GRANARY_SERVING_TIMEOUT_MS', section('serving').timeoutMs, 1000), 1, 600_000),
     },
   });
+}
+
+function oneOf<T extends string>(where: string, value: unknown, allowed: readonly T[]): T {
+  const text = str(where, value);
+  if (!(allowed as readonly string[]).includes(text)) throw new ConfigError(`${where}: must be one of ${allowed.join(', ')}, got '${text}'`);
+  return text as T;
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -58,6 +58,7 @@ export async function createGranaryWorker(
       return stores.online;
     },
     temporal: { client, taskQueue },
+    onRedisLoss: config.online.onRedisLoss,
   });
   const worker = await Worker.create({
     connection,

@@ -1,4 +1,5 @@
 /** Every workflow the Granary worker runs (its workflowsPath). Workflow code only: no I/O. */
 export { ingestWorkflow } from './ingest-workflow.ts';
 export { materializeWorkflow } from './materialize-workflow.ts';
+export { rebuildOnlineWorkflow } from './rebuild-online-workflow.ts';
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';

@@ -9,13 +9,15 @@ import type * as activities from '../activities/index.ts';
 import { longActivity, shortActivity } from './activity-options.ts';
 import {
   commitsAvailableSignal,
+  failureTypes,
   materializeProgressQuery,
   type MaterializeInput,
   type MaterializeProgress,
   type MaterializeResult,
 } from './contracts.ts';
+import { failureType } from './failure-type.ts';
 
-const { prepareMaterialization, pendingCommits } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
+const { prepareMaterialization, pendingCommits, requestRebuild } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
 const { applyCommit } = proxyActivities<ReturnType<typeof activities.createActivities>>(longActivity);
 
 /** Commits applied before continuing as new, to keep the history short. */
@@ -28,6 +30,11 @@ const COMMITS_PER_LOOKUP = 50;
  * each. Rows that arrive late are applied like any other; the online store's monotonic write
  * keeps newer values. Runs until no commit is pending, then finishes; ingestion signals it (or
  * starts it) when new commits land.
+ *
+ * When Redis lost the generation (no marker), it does not trust its watermark: it starts the
+ * view's rebuild (rebuild-online-workflow.ts) and finishes, or fails if the worker is configured
+ * so. When a rebuild cut over, or Redis came back from an older snapshot, it starts again from
+ * what the active generation holds.
  */
 export async function materializeWorkflow(input: MaterializeInput): Promise<MaterializeResult> {
   let progress: MaterializeProgress = input.carried ?? {
@@ -45,34 +52,67 @@ export async function materializeWorkflow(input: MaterializeInput): Promise<Mate
   });
   setHandler(materializeProgressQuery, () => progress);
 
+  try {
+    progress = await applyPending(input, progress, () => signalled, (v) => (signalled = v), (p) => (progress = p));
+  } catch (error) {
+    const type = failureType(error);
+    if (type === failureTypes.redisRolledBack || type === failureTypes.generationRetired) {
+      await continueAsNew<typeof materializeWorkflow>({ ...input, carried: { ...progress, state: 'starting' } });
+    }
+    if (type === failureTypes.redisDataLost && (await requestRebuild(input))) {
+      progress = { ...progress, state: 'rebuild-requested' };
+      return progress;
+    }
+    throw error;
+  }
+  progress = { ...progress, state: 'done' };
+  return progress;
+}
+
+/** The loop: prepare, then apply pending commits in order until none is left and no signal came. */
+async function applyPending(
+  input: MaterializeInput,
+  initial: MaterializeProgress,
+  signalled: () => boolean,
+  setSignalled: (value: boolean) => void,
+  report: (progress: MaterializeProgress) => void,
+): Promise<MaterializeProgress> {
+  let progress = initial;
+  const update = (next: MaterializeProgress) => {
+    progress = next;
+    report(next);
+  };
   const start = await prepareMaterialization(input);
-  progress = { ...progress, generation: start.generation, watermark: start.watermark, target: start.latestSeq, state: 'applying' };
+  update({ ...progress, generation: start.generation, watermark: start.watermark, target: start.latestSeq, state: 'applying' });
 
   let appliedThisRun = 0;
   for (;;) {
-    signalled = false;
+    setSignalled(false);
     const pending = await pendingCommits({ ...input, generation: progress.generation, after: progress.watermark, limit: COMMITS_PER_LOOKUP });
-    progress = { ...progress, target: Math.max(progress.target, pending.latestSeq) };
+    if (pending.activeGeneration !== progress.generation) {
+      // A rebuild cut over: continue on the new active generation.
+      await continueAsNew<typeof materializeWorkflow>({ ...input, carried: { ...progress, state: 'starting' } });
+    }
+    update({ ...progress, target: Math.max(progress.target, pending.latestSeq) });
     if (pending.seqs.length === 0) {
       // Nothing pending: finish, unless a new commit was announced meanwhile.
-      if (signalled || (await condition(() => signalled, '1s'))) continue;
-      break;
+      if (signalled() || (await condition(signalled, '1s'))) continue;
+      return progress;
     }
     for (const seq of pending.seqs) {
-      const applied = await applyCommit({ ...input, generation: progress.generation, seq });
-      progress = {
+      const applied = await applyCommit({ ...input, generation: progress.generation, seq, after: progress.watermark });
+      update({
         ...progress,
-        watermark: applied.watermark,
+        // This run's position: the registry's watermark may be ahead of it after a Redis rollback.
+        watermark: seq,
         commitsApplied: progress.commitsApplied + 1,
         rowsWritten: progress.rowsWritten + applied.written,
         rowsSkipped: progress.rowsSkipped + applied.skipped,
-      };
+      });
       appliedThisRun += 1;
     }
     if (appliedThisRun >= COMMITS_PER_RUN || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof materializeWorkflow>({ ...input, carried: progress });
     }
   }
-  progress = { ...progress, state: 'done' };
-  return progress;
 }

@@ -24,12 +24,20 @@ export function registerMaterializeCommand(program: Command): void {
           const results = await withFeatureStore(options, (store) => store.materialize(views, { onProgress: progress.update }));
           progress.stop();
           if (options.json) return printJson(results);
+          // The bar does not say it: say it in a line.
+          if (process.stdout.isTTY) for (const r of results) if (r.state === 'rebuild-requested') printLines(`generation ${r.generation}${stateNote(r)}`);
           if (results.length === 0) printLines('No online feature views to materialize (run granary apply first).');
         } finally {
           progress.stop();
         }
       }),
     );
+}
+
+function stateNote(p: MaterializeProgress): string {
+  if (p.state === 'done') return ' - done';
+  if (p.state === 'rebuild-requested') return ' - Redis lost this generation: a rebuild was started (follow it with granary rebuild-online --wait)';
+  return '';
 }
 
 function progressDisplay(tty: boolean) {
@@ -39,7 +47,7 @@ function progressDisplay(tty: boolean) {
     update(ref: ViewRef, p: MaterializeProgress) {
       const name = `${ref.view} v${ref.version}`;
       const total = Math.max(p.target, p.watermark, 1);
-      const line = `${name}: watermark ${p.watermark}/${p.target}, ${p.commitsApplied} commits, ${p.rowsWritten} rows written, ${p.rowsSkipped} skipped (older)${p.state === 'done' ? ' - done' : ''}`;
+      const line = `${name}: watermark ${p.watermark}/${p.target}, ${p.commitsApplied} commits, ${p.rowsWritten} rows written, ${p.rowsSkipped} skipped (older)${stateNote(p)}`;
       if (!tty) {
         if (lastLine.get(name) !== line) printLines(line);
         lastLine.set(name, line);

@@ -6,7 +6,7 @@ import type { EntityKey, OnlineTarget } from './online-store.ts';
  * named here, and nowhere else.
  *
  *   <prefix>:<project>:<view>:v<version>:g<generation>:e:<entity>   hash: one row
- *   <prefix>:<project>:<view>:v<version>:g<generation>:marker       string: the generation marker
+ *   <prefix>:<project>:<view>:v<version>:g<generation>:marker       hash: the generation marker
  *
  * - `<prefix>` is `online.keyPrefix` (default 'granary'), verbatim. Prefixes must not nest
  *   ('granary' and 'granary:x' on one Redis could collide).
@@ -20,6 +20,9 @@ import type { EntityKey, OnlineTarget } from './online-store.ts';
  * - A row hash holds one field per non-null feature (a null is an absent field) and two reserved
  *   fields, `__et` (event time, ms) and `__ct` (created time, ms). Feature names may not start
  *   with `__` (definitions enforce it). The hash expires at event time + TTL + grace.
+ * - The marker hash holds `createdAt` (ISO time) and `applied`: the last commit seq whose rows
+ *   are all in this generation, raised after them on the same connection (so a snapshot that
+ *   holds `applied = n` holds the rows of every commit up to n). It never expires.
  *
  * Redis Cluster: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
  * view on one slot, so one node would hold (and serve) all of it. Without one, rows spread over
@@ -44,6 +47,9 @@ type JoinKeys = OnlineTarget['joinKeys'];
 
 const ROW_TAG = 'e:';
 const MARKER_TAG = 'marker';
+/** Marker hash fields. */
+export const MARKER_CREATED_FIELD = 'createdAt';
+export const MARKER_APPLIED_FIELD = 'applied';
 const ENTITY_SEPARATOR = '|';
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;

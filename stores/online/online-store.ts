@@ -64,10 +64,26 @@ export interface OnlineStore {
   writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult>;
   /** Every read in one round trip; result[i][j] is reads[i].entityKeys[j]'s row, or null. */
   readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]>;
-  /** Writes the generation marker (idempotent). */
+  /** Writes the generation marker (idempotent; keeps its applied seq). */
   markGeneration(target: OnlineTarget): Promise<void>;
   /** False when the marker is gone: Redis lost this generation's data. */
   hasGenerationMarker(target: OnlineTarget): Promise<boolean>;
+  /**
+   * The last commit seq recorded as applied in the generation's marker (0 when none yet), or
+   * null when the marker is gone. Lower than the registry's watermark means Redis came back from
+   * an older snapshot: the commits after it must be applied again.
+   */
+  appliedSeq(target: OnlineTarget): Promise<number | null>;
+  /**
+   * Raises the marker's applied seq to `seq` (never lowers it), after the commit's rows were
+   * written on this connection; returns the stored seq, or null when the marker is gone.
+   */
+  recordApplied(target: OnlineTarget, seq: number): Promise<number | null>;
+  /**
+   * Identifies the running server process (Redis' run_id): it changes when Redis restarts or
+   * fails over, when writes not yet persisted may have been lost.
+   */
+  instanceId(): Promise<string>;
   /**
    * Every row of a generation, in batches, in no particular order, each entity once (for verify).
    * Rows past their expiry (row-expiry.ts) are not returned.

@@ -1,5 +1,14 @@
 import { Redis, type ChainableCommander } from 'ioredis';
-import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, KeyLayout, decodeEntityKey, encodeEntityKey, type GenerationRef } from './key-layout.ts';
+import {
+  CREATED_TIME_FIELD,
+  EVENT_TIME_FIELD,
+  KeyLayout,
+  MARKER_APPLIED_FIELD,
+  MARKER_CREATED_FIELD,
+  decodeEntityKey,
+  encodeEntityKey,
+  type GenerationRef,
+} from './key-layout.ts';
 import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
 import type { EntityKey, FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
@@ -53,6 +62,23 @@ interface WithMonotonicWrite {
   [MONOTONIC_WRITE_COMMAND](args: string[]): unknown;
 }
 
+interface WithRecordApplied {
+  [RECORD_APPLIED_COMMAND](key: string, seq: string): Promise<number>;
+}
+
+const RECORD_APPLIED_COMMAND = 'granaryRecordApplied';
+/** Raises the marker's applied seq, never lowers it; -1 when the marker is gone. */
+const RECORD_APPLIED_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local stored = tonumber(redis.call('HGET', KEYS[1], '${MARKER_APPLIED_FIELD}') or '0')
+local seq = tonumber(ARGV[1])
+if seq > stored then
+  redis.call('HSET', KEYS[1], '${MARKER_APPLIED_FIELD}', ARGV[1])
+  return seq
+end
+return stored
+`;
+
 interface FeatureCodec {
   readonly name: string;
   readonly codec: ValueCodec;
@@ -86,6 +112,7 @@ export class RedisOnlineStore implements OnlineStore {
       this.lastError = undefined;
     });
     this.redis.defineCommand(MONOTONIC_WRITE_COMMAND, { numberOfKeys: 1, lua: MONOTONIC_WRITE_LUA });
+    this.redis.defineCommand(RECORD_APPLIED_COMMAND, { numberOfKeys: 1, lua: RECORD_APPLIED_LUA });
   }
 
   /**
@@ -159,14 +186,28 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async markGeneration(target: GenerationRef): Promise<void> {
-    const marker = JSON.stringify({
-      project: target.project,
-      view: target.view,
-      version: target.version,
-      generation: target.generation,
-      createdAt: new Date().toISOString(),
-    });
-    await this.call('markGeneration', () => this.redis.set(this.layout.markerKey(target), marker, 'NX'));
+    await this.call('markGeneration', () => this.redis.hsetnx(this.layout.markerKey(target), MARKER_CREATED_FIELD, new Date().toISOString()));
+  }
+
+  async appliedSeq(target: GenerationRef): Promise<number | null> {
+    const key = this.layout.markerKey(target);
+    const [exists, applied] = await this.exec('appliedSeq', this.redis.pipeline().exists(key).hget(key, MARKER_APPLIED_FIELD));
+    return exists === 1 ? Number(applied ?? 0) : null;
+  }
+
+  async recordApplied(target: GenerationRef, seq: number): Promise<number | null> {
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new TypeError(`applied seq must be a whole number >= 0, got ${seq}`);
+    const stored = await this.call('recordApplied', () =>
+      (this.redis as unknown as WithRecordApplied)[RECORD_APPLIED_COMMAND](this.layout.markerKey(target), String(seq)),
+    );
+    return stored < 0 ? null : stored;
+  }
+
+  async instanceId(): Promise<string> {
+    const info = await this.call('instanceId', () => this.redis.info('server'));
+    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+    if (!runId) throw this.failure('instanceId', new Error('INFO server has no run_id'));
+    return runId;
   }
 
   async hasGenerationMarker(target: GenerationRef): Promise<boolean> {

@@ -3,7 +3,16 @@ import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
 import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
 import { selectHistory, selectObjects } from './object-queries.ts';
-import { advanceWatermarkTo, selectActiveGeneration, selectWatermark } from './online-state-queries.ts';
+import {
+  activateGenerationTx,
+  advanceWatermarkTo,
+  markDropped,
+  selectActiveGeneration,
+  selectBuildingGeneration,
+  selectGenerations,
+  selectNewestEventTime,
+  selectWatermark,
+} from './online-state-queries.ts';
 import { planChanges } from './plan-changes.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
 import type { Commit, CommitRange, Generation, NewCommit, ObjectKind, Plan, RegisteredObject, Registry } from './registry.ts';
@@ -95,6 +104,26 @@ export class PostgresRegistry implements Registry {
 
   async activeGeneration(view: string, version: number): Promise<Generation> {
     return this.run(() => selectActiveGeneration(this.pool, this.project, view, version));
+  }
+
+  async generations(view: string, version: number): Promise<Generation[]> {
+    return this.run(() => selectGenerations(this.pool, this.project, view, version));
+  }
+
+  async newestEventTime(view: string, version: number, upTo: number): Promise<Date | undefined> {
+    return this.run(() => selectNewestEventTime(this.pool, this.project, view, version, upTo));
+  }
+
+  async buildingGeneration(view: string, version: number): Promise<Generation> {
+    return this.run(() => selectBuildingGeneration(this.pool, this.project, view, version));
+  }
+
+  async activateGeneration(view: string, version: number, generation: number): Promise<Generation> {
+    return this.run(() => activateGenerationTx(this.pool, this.project, view, version, generation));
+  }
+
+  async markGenerationDropped(view: string, version: number, generation: number): Promise<void> {
+    return this.run(() => markDropped(this.pool, this.project, view, version, generation));
   }
 
   /** Ends the pool; safe to call more than once. */

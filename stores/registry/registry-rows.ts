@@ -42,6 +42,10 @@ export interface GenerationRow {
   generation: number;
   state: Generation['state'];
   created_at: Date;
+  activated_at: Date | null;
+  retired_at: Date | null;
+  watermark?: string | null;
+  watermark_updated_at?: Date | null;
 }
 
 export const OBJECT_COLUMNS = 'kind, name, version, schema_version, spec, content_hash, status, applied_at';
@@ -91,5 +95,15 @@ export function toCommit(row: CommitRow): Commit {
 }
 
 export function toGeneration(row: GenerationRow): Generation {
-  return { view: row.view, version: row.version, generation: row.generation, state: row.state, createdAt: row.created_at };
+  return {
+    view: row.view,
+    version: row.version,
+    generation: row.generation,
+    state: row.state,
+    createdAt: row.created_at,
+    activatedAt: row.activated_at ?? undefined,
+    retiredAt: row.retired_at ?? undefined,
+    ...(row.watermark === undefined ? {} : { watermark: Number(row.watermark ?? 0) }),
+    ...(row.watermark_updated_at ? { watermarkUpdatedAt: row.watermark_updated_at } : {}),
+  };
 }

@@ -91,8 +91,17 @@ export interface Generation {
   readonly view: string;
   readonly version: number;
   readonly generation: number;
-  readonly state: 'building' | 'active' | 'retired';
+  /**
+   * building (a rebuild fills it; at most one) -> active (serving reads it; exactly one) ->
+   * retired (replaced by a newer one; its keys are still in Redis) -> dropped (keys deleted).
+   */
+  readonly state: 'building' | 'active' | 'retired' | 'dropped';
   readonly createdAt: Date;
+  readonly activatedAt?: Date;
+  readonly retiredAt?: Date;
+  /** Set by `generations()`: the generation's watermark and when it last moved. */
+  readonly watermark?: number;
+  readonly watermarkUpdatedAt?: Date;
 }
 
 export interface Registry {
@@ -132,6 +141,20 @@ export interface Registry {
 
   /** The generation serving reads; creates generation 1 as active when there is none. */
   activeGeneration(view: string, version: number): Promise<Generation>;
+  /** The greatest event time in the commits up to `upTo` (undefined when there are none). */
+  newestEventTime(view: string, version: number, upTo: number): Promise<Date | undefined>;
+  /** Every generation of the view version, newest first, with its watermark. */
+  generations(view: string, version: number): Promise<Generation[]>;
+  /** The generation being built, or a new one (the next number) in state 'building'. Idempotent. */
+  buildingGeneration(view: string, version: number): Promise<Generation>;
+  /**
+   * The cut-over, in one transaction: the active generation becomes retired and `generation`
+   * (building, or already active: a repeat is a no-op) becomes active. Throws when it is
+   * retired or dropped.
+   */
+  activateGeneration(view: string, version: number, generation: number): Promise<Generation>;
+  /** Records that a retired generation's keys were deleted. */
+  markGenerationDropped(view: string, version: number, generation: number): Promise<void>;
 
   close(): Promise<void>;
 }

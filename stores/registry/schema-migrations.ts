@@ -97,6 +97,18 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       CREATE UNIQUE INDEX granary_generations_one_active ON granary_generations (project, view, version) WHERE state = 'active';
     `,
   },
+  {
+    version: 2,
+    name: 'generation life cycle: building, active, retired, dropped',
+    sql: `
+      ALTER TABLE granary_generations DROP CONSTRAINT granary_generations_state_check;
+      ALTER TABLE granary_generations ADD CONSTRAINT granary_generations_state_check
+        CHECK (state IN ('building', 'active', 'retired', 'dropped'));
+      ALTER TABLE granary_generations ADD COLUMN activated_at timestamptz, ADD COLUMN retired_at timestamptz;
+      UPDATE granary_generations SET activated_at = created_at WHERE state = 'active';
+      CREATE UNIQUE INDEX granary_generations_one_building ON granary_generations (project, view, version) WHERE state = 'building';
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

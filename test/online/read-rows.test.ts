@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
+import { startPrivateRedis } from '../../scripts/private-services.ts';
 import type { OnlineRow } from '../../stores/online/online-store.ts';
 import { openTestStore, testTarget } from './online-fixtures.ts';
-import { startPrivateRedis } from './private-redis.ts';
 
 /** A counter of Redis' INFO, e.g. stat(info, 'total_reads_processed'). */
 function stat(info: string, name: string): number {
@@ -14,7 +14,7 @@ function stat(info: string, name: string): number {
 test('readRows: 3 views x 100 entities in one pipeline, missing entities null, a subset of features', async (t) => {
   // A private Redis, so its read and command counters see this store only.
   const redis = await startPrivateRedis();
-  t.after(() => redis.stop());
+  t.after(() => redis.dispose());
   const { store } = await openTestStore(t, { url: redis.url });
   const observer = new Redis(redis.url);
   observer.on('error', () => undefined);
@@ -85,24 +85,40 @@ test('readRows: an empty read makes no round trip; an unknown feature is refused
   await assert.rejects(store.readRows([{ target, entityKeys: [['u1']], features: ['nope'] }]), /has no feature 'nope' \(it has: spend, orders, country\)/);
 });
 
-test('generation marker: set, idempotent, missing after FLUSHALL', async (t) => {
+test('generation marker: set, idempotent, records the applied seq forward only, missing after FLUSHALL', async (t) => {
   const redis = await startPrivateRedis();
-  t.after(() => redis.stop());
+  t.after(() => redis.dispose());
   const { store, raw } = await openTestStore(t, { url: redis.url });
   const target = testTarget({ generation: 7 });
   assert.equal(await store.hasGenerationMarker(target), false);
+  assert.equal(await store.appliedSeq(target), null);
+  assert.equal(await store.recordApplied(target, 3), null, 'no marker: nothing is recorded');
   await store.markGeneration(target);
   assert.equal(await store.hasGenerationMarker(target), true);
   assert.equal(await store.hasGenerationMarker({ ...target, generation: 8 }), false);
+  assert.equal(await store.appliedSeq(target), 0);
 
-  const marker = JSON.parse((await raw.get(store.layout.markerKey(target)))!) as { createdAt: string; generation: number };
-  assert.equal(marker.generation, 7);
-  assert.ok(!Number.isNaN(Date.parse(marker.createdAt)));
-  assert.equal(await raw.pttl(store.layout.markerKey(target)), -1, 'the marker never expires');
+  const key = store.layout.markerKey(target);
+  const createdAt = await raw.hget(key, 'createdAt');
+  assert.ok(createdAt && !Number.isNaN(Date.parse(createdAt)));
+  assert.equal(await raw.pttl(key), -1, 'the marker never expires');
+  assert.equal(await store.recordApplied(target, 12), 12);
+  assert.equal(await store.recordApplied(target, 9), 12, 'never lowered');
+  assert.equal(await store.appliedSeq(target), 12);
   await new Promise((resolve) => setTimeout(resolve, 5));
   await store.markGeneration(target);
-  assert.equal(JSON.parse((await raw.get(store.layout.markerKey(target)))!).createdAt, marker.createdAt, 'marking again keeps the first marker');
+  assert.equal(await raw.hget(key, 'createdAt'), createdAt, 'marking again keeps the first marker');
+  assert.equal(await store.appliedSeq(target), 12, 'and its applied seq');
+  await assert.rejects(store.recordApplied(target, -1), /whole number >= 0/);
 
+  const before = await store.instanceId();
+  assert.match(before, /^[0-9a-f]{40}$/);
+  assert.equal(await store.instanceId(), before, 'the same process, the same id');
   await raw.flushall();
   assert.equal(await store.hasGenerationMarker(target), false);
+  assert.equal(await store.appliedSeq(target), null);
+
+  await redis.stop();
+  await redis.start();
+  assert.notEqual(await store.instanceId(), before, 'a restarted Redis has a new instance id');
 });

@@ -1,0 +1,107 @@
+import { log } from '@temporalio/activity';
+import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
+import { encodeEntityKey } from '../stores/online/key-layout.ts';
+import type { OnlineRow } from '../stores/online/online-store.ts';
+import type { ViewRef } from '../workflows/contracts.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import { entityPartition } from './entity-partition.ts';
+import { failpointAfterHeartbeat } from './failpoints.ts';
+import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import { onlineTarget, registeredView } from './registered-view.ts';
+
+export interface RebuildPartitionInput extends ViewRef {
+  readonly generation: number;
+  readonly upTo: number;
+  readonly partition: number;
+  readonly partitions: number;
+}
+
+export interface RebuiltPartition {
+  readonly partition: number;
+  /** Entities of the partition (each written once). */
+  readonly entities: number;
+  /** Offline rows read (all partitions read every object; each keeps its own entities). */
+  readonly rowsRead: number;
+  readonly written: number;
+  /** Newer rows were already there (a catch-up or materialization got there first). */
+  readonly skipped: number;
+  /** Past their expiry: not kept. */
+  readonly expired: number;
+  /** The entity this attempt resumed at (0 when it started from the beginning). */
+  readonly resumedAt: number;
+}
+
+/** Where a partition resumes: entities written, in key order, on this Redis process. */
+interface PartitionPosition {
+  readonly written: number;
+  readonly redis: string;
+}
+
+/** Entities per online write. */
+const CHUNK_ENTITIES = 2000;
+/** Commits looked up at a time. */
+const COMMITS_PER_PAGE = 200;
+
+/**
+ * Rebuilds one entity-hash partition of a generation: reads every committed object up to
+ * `upTo`, keeps the latest row (event time, then created time) of each entity of the partition,
+ * and writes each entity once, in key order, heartbeating how many are written. A retry on the
+ * same Redis process reduces again and resumes at that entity; after a Redis restart it writes
+ * them all again (monotonic writes make repeats harmless).
+ */
+export function rebuildPartition(deps: ActivityDeps) {
+  return async function rebuildPartition(input: RebuildPartitionInput): Promise<RebuiltPartition> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    const target = onlineTarget(input, view, input.generation);
+    const redis = await deps.online.instanceId();
+    const last = lastHeartbeat<PartitionPosition>();
+    const resumedAt = last?.redis === redis ? last.written : 0;
+    const name = `rebuild of '${input.view}' v${input.version} generation ${input.generation}, partition ${input.partition}/${input.partitions}`;
+    let position: PartitionPosition = { written: resumedAt, redis };
+
+    return withHeartbeat(
+      async () => {
+        const latest = new Map<string, OnlineRow>();
+        let rowsRead = 0;
+        for (let after = 0; ; ) {
+          const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
+          if (commits.length === 0) break;
+          after = commits[commits.length - 1]!.seq;
+          for (const commit of commits) {
+            for (const object of commit.objects) {
+              for await (const { table } of deps.offline.readTable(object.key)) {
+                rowsRead += table.numRows;
+                for (const row of tableToOnlineRows(view, table)) {
+                  const key = encodeEntityKey(row.entityKey);
+                  if (entityPartition(key, input.partitions) !== input.partition) continue;
+                  const current = latest.get(key);
+                  if (!current || row.eventTime > current.eventTime || (row.eventTime === current.eventTime && row.createdTime > current.createdTime)) {
+                    latest.set(key, row);
+                  }
+                }
+              }
+            }
+          }
+        }
+
+        const keys = [...latest.keys()].sort();
+        if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${keys.length} (from the last heartbeat)`);
+        else log.info(`${name}: starting, ${keys.length} entities from ${rowsRead} offline rows`);
+        const counts = { written: 0, skipped: 0, expired: 0 };
+        for (let start = resumedAt; start < keys.length; start += CHUNK_ENTITIES) {
+          const rows = keys.slice(start, start + CHUNK_ENTITIES).map((key) => latest.get(key)!);
+          const result = await deps.online.writeRows(target, rows);
+          counts.written += result.written;
+          counts.skipped += result.skipped;
+          counts.expired += result.expired;
+          position = { written: Math.min(start + CHUNK_ENTITIES, keys.length), redis };
+          if (input.partition > 0 && start === resumedAt) await failpointAfterHeartbeat('mid-rebuild');
+        }
+        log.info(`${name}: done, ${keys.length} entities`);
+        return { partition: input.partition, entities: keys.length, rowsRead, ...counts, resumedAt };
+      },
+      () => position,
+    );
+  };
+}

@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import type { RebuildProgress, ViewRef } from '../../workflows/contracts.ts';
+import { commandAction } from '../command-action.ts';
+import { globalOptions } from '../global-options.ts';
+import { withFeatureStore } from '../open-feature-store.ts';
+import { printJson, printLines } from '../output.ts';
+
+/**
+ * `granary rebuild-online [VIEW...] [--wait]`: disaster recovery. Starts each view's rebuild
+ * workflow (or attaches to the running one) and, with --wait, shows its progress (partitions
+ * done, entities written, ETA) until the cut-over is done.
+ */
+export function registerRebuildOnlineCommand(program: Command): void {
+  program
+    .command('rebuild-online')
+    .description('rebuild the online store from the offline store into a new generation, then cut over (all online views when none are named)')
+    .argument('[views...]', 'feature views to rebuild')
+    .option('--wait', 'wait for the rebuild to finish, showing its progress')
+    .option('--partitions <n>', 'entity-hash partitions, one activity each (default 8)', positiveInt)
+    .option('--parallelism <n>', 'partitions rebuilt at once (default 2)', positiveInt)
+    .option('--retire-after <seconds>', 'seconds between the cut-over and dropping the old generation (default 60)', wholeNumber)
+    .action(
+      commandAction(async (views: string[], opts: { wait?: boolean; partitions?: number; parallelism?: number; retireAfter?: number }, command: Command) => {
+        const options = globalOptions(command);
+        const display = progressDisplay(!options.json && process.stdout.isTTY === true);
+        try {
+          const handles = await withFeatureStore(options, (store) =>
+            store.rebuildOnline(views, {
+              wait: opts.wait === true,
+              onProgress: display.update,
+              ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+              ...(opts.parallelism === undefined ? {} : { parallelism: opts.parallelism }),
+              ...(opts.retireAfter === undefined ? {} : { retireAfterSeconds: opts.retireAfter }),
+            }),
+          );
+          display.stop();
+          if (options.json) return printJson(handles);
+          if (handles.length === 0) return printLines('No online feature views to rebuild (run granary apply first).');
+          for (const h of handles) {
+            const p = h.progress;
+            printLines(
+              opts.wait
+                ? `${h.ref.view} v${h.ref.version}: generation ${p.generation} active (was ${p.previousGeneration}), ${p.entitiesWritten} entities rebuilt, ` +
+                    `${p.verifiedEntities ?? 0} verified, watermark ${p.watermark}`
+                : `${h.ref.view} v${h.ref.version}: rebuild ${h.workflowId} is ${p.state} (generation ${p.generation}); follow it with granary rebuild-online ${h.ref.view} --wait`,
+            );
+          }
+        } finally {
+          display.stop();
+        }
+      }),
+    );
+}
+
+function progressDisplay(tty: boolean) {
+  const bars = new Map<string, SingleBar>();
+  const lastLine = new Map<string, string>();
+  return {
+    update(ref: ViewRef, p: RebuildProgress) {
+      const name = `${ref.view} v${ref.version}`;
+      const eta = etaSeconds(p);
+      const line =
+        `${name}: ${p.state}, partitions ${p.partitionsDone}/${p.partitions}, ${p.entitiesWritten} entities written` +
+        (eta === undefined ? '' : `, ETA ${eta}s`);
+      if (!tty) {
+        if (lastLine.get(name) !== line) printLines(line);
+        lastLine.set(name, line);
+        return;
+      }
+      let bar = bars.get(name);
+      if (!bar) {
+        bar = new SingleBar(
+          { format: `${name} [{bar}] {value}/{total} partitions | {entities} entities | {state} | ETA {eta_formatted}`, hideCursor: true },
+          Presets.shades_classic,
+        );
+        bar.start(p.partitions, p.partitionsDone, { entities: p.entitiesWritten, state: p.state });
+        bars.set(name, bar);
+      }
+      bar.update(p.partitionsDone, { entities: p.entitiesWritten, state: p.state });
+    },
+    stop() {
+      for (const bar of bars.values()) bar.stop();
+      bars.clear();
+    },
+  };
+}
+
+/** From the partitions done so far and the time they took. */
+function etaSeconds(p: RebuildProgress): number | undefined {
+  if (p.state !== 'building' || p.partitionsDone === 0) return undefined;
+  const elapsed = (Date.now() - p.startedAt) / 1000;
+  return Math.round((elapsed / p.partitionsDone) * (p.partitions - p.partitionsDone));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`must be a whole number >= 1, got '${value}'`);
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`must be a whole number >= 0, got '${value}'`);
+  return n;
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import { startPrivateRedis } from '../../scripts/private-services.ts';
+import { rebuildProgressQuery, workflowIds } from '../../workflows/contracts.ts';
+import { onlineTarget } from '../../activities/registered-view.ts';
+import { driverRows, driverStats } from '../support/driver-stats.ts';
+import { pipelineFixture } from '../support/pipeline-fixture.ts';
+import { sleep } from '../support/worker-process.ts';
+
+/**
+ * Disaster recovery (issue 6): the online store rebuilt from the offline store into a new
+ * generation, then cut over. Each test ends with verify on the active generation.
+ */
+async function fixtureOnPrivateRedis(name: string) {
+  const redis = await startPrivateRedis();
+  const f = await pipelineFixture(name, { GRANARY_REDIS_URL: redis.url });
+  const raw = new Redis(redis.url);
+  return { ...f, redis, raw, async dispose() { raw.disconnect(); await redis.dispose(); } };
+}
+
+async function verifyOk(f: Awaited<ReturnType<typeof pipelineFixture>>, entities: number) {
+  const [report] = await f.store.verify(['driver_stats']);
+  assert.equal(report!.ok, true, report!.examples.join('\n'));
+  assert.equal(report!.matching, entities);
+  assert.equal(report!.watermark, report!.latestSeq, 'every commit is online');
+  return report!;
+}
+
+test('Redis flushed: materialization refuses its watermark and starts a rebuild; the rebuild cuts over to a new generation and drops the old', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_flush');
+  t.after(() => f.dispose());
+  await f.startWorker();
+  await f.store.push('driver_stats', driverRows(6000, { entities: 3000 }), { batchId: 'b1' });
+  await verifyOk(f, 3000);
+
+  await f.raw.flushall();
+  const [lost] = await f.store.verify(['driver_stats']);
+  assert.equal(lost!.missing, 3000, 'verify sees the loss');
+
+  const [materialized] = await f.store.materialize(['driver_stats']);
+  assert.equal(materialized!.state, 'rebuild-requested', 'the watermark is not trusted');
+  const [rebuilt] = await f.store.rebuildOnline(['driver_stats'], { wait: true });
+  assert.equal(rebuilt!.progress.state, 'done');
+  assert.equal(rebuilt!.progress.previousGeneration, 1);
+  assert.equal(rebuilt!.progress.generation, 2);
+  assert.equal(rebuilt!.progress.entitiesWritten, 3000, 'each entity written once: the latest row, reduced before writing');
+  // It attached to the rebuild materialization had started (default partitions): one rebuild, not two.
+  assert.equal(rebuilt!.progress.partitionsDone, rebuilt!.progress.partitions);
+
+  const report = await verifyOk(f, 3000);
+  assert.equal(report.generation, 2);
+  const generations = await f.registry.generations('driver_stats', 1);
+  assert.deepEqual(generations.map((g) => [g.generation, g.state]), [[2, 'active'], [1, 'dropped']]);
+  assert.equal((await f.raw.keys(`*:g1:*`)).length, 0, 'the old generation has no key left');
+  const [status] = await f.store.status(['driver_stats']);
+  assert.equal(status!.activeGeneration, 2);
+  assert.equal(status!.rebuild?.status, 'COMPLETED');
+  assert.equal(status!.stale, false);
+
+  // Started again once finished: a new rebuild (generation 3), as an operator would expect.
+  const [again] = await f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 0 });
+  assert.equal(again!.progress.generation, 3);
+  await verifyOk(f, 3000);
+});
+
+test('the worker killed mid-rebuild: a new worker resumes from the last heartbeat, not from zero, and the result is exact', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_kill');
+  t.after(() => f.dispose());
+  const first = await f.startWorker();
+  await f.store.push('driver_stats', driverRows(24_000, { entities: 12_000 }), { batchId: 'b1' });
+  await first.kill('SIGTERM');
+
+  const doomed = await f.startWorker({ GRANARY_FAILPOINTS: 'mid-rebuild', GRANARY_LOG_LEVEL: 'INFO' });
+  const [started] = await f.store.rebuildOnline(['driver_stats'], { partitions: 4, parallelism: 1, retireAfterSeconds: 0 });
+  // Started twice: the second start attaches to the first.
+  const [second] = await f.store.rebuildOnline(['driver_stats'], { partitions: 4, parallelism: 1, retireAfterSeconds: 0 });
+  assert.equal(second!.workflowId, started!.workflowId);
+  assert.equal(await doomed.exited, 'SIGKILL', doomed.output());
+  assert.match(doomed.output(), /partition 0\/4: done/);
+
+  const rescuer = await f.startWorker({ GRANARY_LOG_LEVEL: 'INFO' });
+  const handle = (await f.store.temporal()).workflow.getHandle(workflowIds.rebuild(f.ref));
+  const result = await handle.result();
+  assert.equal(result.state, 'done');
+  assert.match(rescuer.output(), /partition 1\/4: resuming at entity 2000 of \d+ \(from the last heartbeat\)/);
+  assert.doesNotMatch(rescuer.output(), /partition 0\/4/, 'the partition finished before the kill is not done again');
+  assert.equal(result.entitiesWritten, 12_000);
+  const report = await verifyOk(f, 12_000);
+  assert.equal(report.generation, 2);
+});
+
+test('a rebuild while serving and ingesting: reads never miss an entity, before or after the cut-over, and rows ingested meanwhile are in the new generation', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_live');
+  t.after(() => f.dispose());
+  await f.startWorker();
+  await f.startWorker();
+  await f.store.push('driver_stats', driverRows(40_000, { entities: 20_000 }), { batchId: 'b1' });
+  const sample = Array.from({ length: 200 }, (_, i) => [BigInt(1 + i * 100)] as const);
+
+  // A reader as serving does it: look up the active generation, read from it.
+  let reads = 0;
+  let stop = false;
+  const generationsSeen = new Set<number>();
+  const reader = (async () => {
+    while (!stop) {
+      const { generation } = await f.registry.activeGeneration('driver_stats', 1);
+      const rows = await f.store.stores.online.readRows([{ target: onlineTarget(f.ref, driverStats, generation), entityKeys: sample }]);
+      const missing = rows[0]!.findIndex((r) => r === null);
+      assert.equal(missing, -1, `entity ${sample[missing]?.[0]} read as not found from generation ${generation}`);
+      generationsSeen.add(generation);
+      reads += 1;
+      await sleep(20);
+    }
+  })();
+
+  const rebuild = f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 8, parallelism: 1, retireAfterSeconds: 1 });
+  const client = await f.store.temporal();
+  const handle = client.workflow.getHandle(workflowIds.rebuild(f.ref));
+  let upTo = 0;
+  for (let i = 0; i < 200 && upTo === 0; i++) {
+    upTo = await handle.query(rebuildProgressQuery).then((p) => p.upTo, () => 0);
+    if (upTo === 0) await sleep(25);
+  }
+  assert.ok(upTo > 0, 'the rebuild fixed its commit range');
+  const lateRows = driverRows(500, { entities: 500, now: Date.now() + 60_000, salt: 3 });
+  const late = await f.store.push('driver_stats', lateRows, { batchId: 'b2' });
+  assert.ok(late.seq > upTo, 'the second batch committed after the rebuild fixed its range');
+  const [result] = await rebuild;
+  stop = true;
+  await reader;
+
+  assert.equal(result!.progress.generation, 2);
+  assert.ok(result!.progress.watermark >= late.seq, 'the catch-up applied the commit that landed during the rebuild');
+  assert.ok(generationsSeen.has(1) && generationsSeen.has(2), `reads ran before and after the cut-over (${[...generationsSeen]}, ${reads} reads)`);
+  const report = await verifyOk(f, 20_000);
+  assert.equal(report.generation, 2);
+  const newest = await f.store.stores.online.readRows([{ target: onlineTarget(f.ref, driverStats, 2), entityKeys: [[1n]] }]);
+  assert.equal(newest[0]![0]!.eventTime, lateRows[0]!.event_timestamp.getTime(), 'entity 1 holds the row ingested during the rebuild');
+});

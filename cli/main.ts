@@ -4,11 +4,16 @@ import { Command } from 'commander';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerDescribeCommand } from './commands/describe.ts';
 import { registerGcCommand } from './commands/gc.ts';
+import { registerGetOnlineFeaturesCommand } from './commands/get-online-features.ts';
+import { registerHistoricalCommand } from './commands/historical.ts';
 import { registerIngestCommand } from './commands/ingest.ts';
 import { registerListCommand } from './commands/list.ts';
 import { registerMaterializeCommand } from './commands/materialize.ts';
 import { registerPlanCommand } from './commands/plan.ts';
+import { registerRebuildOnlineCommand } from './commands/rebuild-online.ts';
 import { registerScheduleCommand } from './commands/schedule.ts';
+import { registerServeCommand } from './commands/serve.ts';
+import { registerStatusCommand } from './commands/status.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
 import { registerWorkerCommand } from './commands/worker.ts';
 import { addGlobalOptions } from './global-options.ts';
@@ -38,6 +43,11 @@ export function buildProgram(): Command {
   registerMaterializeCommand(program);
   registerVerifyCommand(program);
   registerScheduleCommand(program);
+  registerRebuildOnlineCommand(program);
+  registerStatusCommand(program);
+  registerHistoricalCommand(program);
+  registerGetOnlineFeaturesCommand(program);
+  registerServeCommand(program);
   registerGcCommand(program);
   registerWorkerCommand(program);
 

@@ -3,10 +3,15 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
+import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
+import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
+import { viewStatus, type ViewStatus } from './view-status.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
+import { OnlineFeatureReader } from '../serving/online-feature-reader.ts';
+import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/online-features.ts';
 import { toViewTable, type BatchInput } from '../stores/offline/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
 import { openStores, type Stores } from '../stores/open-stores.ts';
@@ -45,6 +50,7 @@ export interface MaterializeOptions {
  */
 export class FeatureStore {
   private client: Client | undefined;
+  private reader: OnlineFeatureReader | undefined;
 
   private constructor(
     readonly config: GranaryConfig,
@@ -157,12 +163,56 @@ export class FeatureStore {
     return reports;
   }
 
+  /**
+   * Rebuilds the online store of the views (all online views when none are named) from the
+   * offline store into a new generation, then cuts over (sdk/online-rebuild.ts).
+   */
+  async rebuildOnline(viewNames: readonly string[] = [], options: RebuildOnlineOptions = {}): Promise<RebuildHandle[]> {
+    const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
+    const refs = views.map((v) => ({ project: this.project, view: v.name, version: v.version }));
+    return rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options);
+  }
+
+  /** Per view: generations, watermark, last materialization and rebuild, freshness (sdk/view-status.ts). */
+  async status(viewNames: readonly string[] = []): Promise<ViewStatus[]> {
+    const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
+    const client = await this.temporal();
+    return Promise.all(views.map((v) => viewStatus(this.stores.registry(), client, this.project, v)));
+  }
+
+  /**
+   * A point-in-time-correct training set (or, without entities, a snapshot) from the committed
+   * offline objects, as an Arrow table (sdk/historical-features.ts).
+   *
+   * @example
+   *   await store.getHistoricalFeatures({ entities: labels, featureService: 'fraud_model_v1' })
+   */
+  async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<Table> {
+    return getHistoricalFeatures(this.stores.registry(), this.stores.offline, options);
+  }
+
+  /**
+   * The latest feature values of entities, from the online store (never through Temporal): for
+   * every entity row, the values in the order of the request or the feature service, each with
+   * its status (PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE: stale values are null) and its
+   * view row's event timestamp. One Redis round trip per call; definitions and active
+   * generations are cached and refreshed in the background. See serving/online-features.ts.
+   *
+   * @example
+   *   const { featureNames, rows } = await store.getOnlineFeatures({ featureService: 'fraud_model_v1', entityRows: [{ user_id: 'u1' }] });
+   */
+  async getOnlineFeatures(request: OnlineFeaturesRequest): Promise<OnlineFeaturesResult> {
+    this.reader ??= new OnlineFeatureReader({ registry: this.stores.registry(), online: this.stores.online });
+    return this.reader.getOnlineFeatures(request);
+  }
+
   async temporal(): Promise<Client> {
     this.client ??= await connectClient(this.config.temporal);
     return this.client;
   }
 
   async close(): Promise<void> {
+    this.reader?.close();
     await Promise.allSettled([this.stores.close(), this.client?.connection.close()]);
   }
 }

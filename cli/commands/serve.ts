@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/granary-config.ts';
+import { commandAction } from '../command-action.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { globalOptions } from '../global-options.ts';
+import { printLines } from '../output.ts';
+
+interface Options {
+  readonly host?: string;
+  readonly port?: string;
+  readonly maxEntities?: string;
+  readonly timeoutMs?: string;
+  readonly bodyLimit?: string;
+  readonly hotKeyCacheMs?: string;
+}
+
+/**
+ * `granary serve [--port N]`: the HTTP feature server (Feast-compatible POST
+ * /get-online-features, GET /health, GET /metrics), reading the registry's definitions (not the
+ * repo's files) and the online store. Settings default to the config's `serving` section.
+ * SIGTERM or SIGINT shuts it down gracefully: in-flight requests finish.
+ *
+ * @example
+ *   granary serve --port 6566
+ *   // serving project 'fraud' on http://127.0.0.1:6566 (POST /get-online-features, GET /health, GET /metrics)
+ */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP feature server (Feast-compatible POST /get-online-features, /health, /metrics)')
+    .option('--host <host>', 'address to listen on (default: serving.host, 127.0.0.1)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default: serving.port, 6566)')
+    .option('--max-entities <n>', 'entity rows per request at most (default: serving.maxEntities, 1000)')
+    .option('--timeout-ms <ms>', 'deadline of Redis calls, health checks and registry reads (default: serving.timeoutMs, 1000)')
+    .option('--body-limit <bytes>', 'largest request body accepted (default: 1048576)')
+    .option('--hot-key-cache-ms <ms>', 'opt-in: reuse rows of hot entities in-process for this long (default: off)')
+    .action(
+      commandAction(async (opts: Options, command: Command) => {
+        const options = globalOptions(command);
+        const config = loadConfig({ repoDir: options.repo });
+        const host = opts.host ?? config.serving.host;
+        const port = whole('--port', opts.port, config.serving.port, 0);
+        const maxEntities = whole('--max-entities', opts.maxEntities, config.serving.maxEntities, 1);
+        const timeoutMs = whole('--timeout-ms', opts.timeoutMs, config.serving.timeoutMs, 1);
+        const bodyLimitBytes = whole('--body-limit', opts.bodyLimit, 1 << 20, 1);
+        const hotKeyCacheMs = whole('--hot-key-cache-ms', opts.hotKeyCacheMs, 0, 0);
+
+        const { FeatureServer } = await import('../../serving/feature-server.ts');
+        const { RedisOnlineStore } = await import('../../stores/online/redis-online-store.ts');
+        const { PostgresRegistry } = await import('../../stores/registry/postgres-registry.ts');
+        const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
+        const online = new RedisOnlineStore({
+          url: config.online.url,
+          keyPrefix: config.online.keyPrefix,
+          failFast: true,
+          commandTimeoutMs: timeoutMs,
+          connectTimeoutMs: timeoutMs,
+        });
+        const server = new FeatureServer({
+          registry,
+          online,
+          maxEntities,
+          timeoutMs,
+          bodyLimitBytes,
+          hotKeyCache: hotKeyCacheMs > 0 ? { ttlMs: hotKeyCacheMs } : undefined,
+        });
+        try {
+          await registry.migrate();
+          // Connect now; when Redis is down the server still starts (503s until it is back).
+          await online.ping().catch((error: Error) => process.stderr.write(`warning: ${error.message}\n`));
+          const url = await server.listen({ host, port });
+          printLines(`serving project '${config.project}' on ${url} (POST /get-online-features, GET /health, GET /metrics)`);
+          const signal = await new Promise<NodeJS.Signals>((resolve) => {
+            process.once('SIGTERM', resolve);
+            process.once('SIGINT', resolve);
+          });
+          printLines(`${signal}: shutting down (in-flight requests finish)`);
+        } finally {
+          await server.close();
+          await Promise.allSettled([online.close(), registry.close()]);
+        }
+        return EXIT_CODES.ok;
+      }),
+    );
+}
+
+function whole(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number >= ${min}, got '${value}'`);
+  return n;
+}

@@ -1,0 +1,124 @@
+import type { JoinKeyType } from '../definitions/value-type.ts';
+import type { FeaturePlan } from './serving-catalog.ts';
+import type { JoinKeyValue } from './online-features.ts';
+import { ServingError } from './serving-error.ts';
+
+/**
+ * The entities of a request, checked against the declared type of each join key the plan needs,
+ * as columns in the plan's join-key order. A value of the wrong type is an error naming the join
+ * key and the entity row, never a miss: a string where an int64 is declared would otherwise read
+ * a key that cannot exist and answer NOT_FOUND.
+ *
+ *   string  a string
+ *   int32   a whole number in range (a bigint in range too)
+ *   int64   a safe-integer number (JSON numbers beyond 2^53 are not exact) or a bigint in range
+ *
+ * Join-key columns the plan does not need are ignored (as Feast does).
+ *
+ * @example
+ *   entityColumnsFromColumns({ driver_id: [1001, 1002] }, plan) // => { rowCount: 2, columns: [[1001, 1002]] }
+ *   entityColumnsFromColumns({ driver_id: ['1001'] }, plan)
+ *   // throws ServingError INVALID_ENTITY_KEY: entity row 0: join key 'driver_id' is int64, got string "1001"
+ */
+export interface EntityColumns {
+  readonly rowCount: number;
+  /** columns[k][r]: the plan's join key k of entity row r. */
+  readonly columns: readonly (readonly JoinKeyValue[])[];
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Feast's shape: `{ join_key: [v1, v2, ...], ... }`. */
+export function entityColumnsFromColumns(entities: unknown, plan: FeaturePlan, maxEntities = Infinity): EntityColumns {
+  if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) {
+    throw new ServingError('INVALID_REQUEST', `'entities' must be an object of join-key columns, e.g. {"user_id": ["u1", "u2"]}, got ${describe(entities)}`);
+  }
+  const given = entities as Record<string, unknown>;
+  let rowCount = -1;
+  let first = '';
+  const raw = plan.joinKeys.map(({ name }) => {
+    if (!Object.hasOwn(given, name)) throw missingKey(name, plan, Object.keys(given));
+    const column = given[name];
+    if (!Array.isArray(column)) {
+      throw new ServingError('INVALID_REQUEST', `entities.${name} must be a list of values, got ${describe(column)}`);
+    }
+    if (rowCount < 0) {
+      rowCount = column.length;
+      first = name;
+    } else if (column.length !== rowCount) {
+      throw new ServingError('INVALID_REQUEST', `entities.${name} has ${column.length} value(s) but entities.${first} has ${rowCount}: every join-key column needs one value per entity row`);
+    }
+    return column as unknown[];
+  });
+  rowCount = Math.max(rowCount, 0);
+  checkCount(rowCount, maxEntities);
+  return { rowCount, columns: raw.map((column, k) => column.map((value, r) => checkJoinValue(value, plan.joinKeys[k]!, r))) };
+}
+
+/** The SDK's shape: `[{ join_key: v, ... }, ...]`. */
+export function entityColumnsFromRows(rows: unknown, plan: FeaturePlan, maxEntities = Infinity): EntityColumns {
+  if (!Array.isArray(rows)) throw new ServingError('INVALID_REQUEST', `'entityRows' must be a list of objects, got ${describe(rows)}`);
+  checkCount(rows.length, maxEntities);
+  const columns = plan.joinKeys.map(() => new Array<JoinKeyValue>(rows.length));
+  rows.forEach((row: unknown, r) => {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      throw new ServingError('INVALID_REQUEST', `entity row ${r} must be an object of join-key values, got ${describe(row)}`);
+    }
+    plan.joinKeys.forEach((key, k) => {
+      if (!Object.hasOwn(row, key.name)) throw missingKey(key.name, plan, Object.keys(row), r);
+      columns[k]![r] = checkJoinValue((row as Record<string, unknown>)[key.name], key, r);
+    });
+  });
+  return { rowCount: rows.length, columns };
+}
+
+export function checkJoinValue(value: unknown, key: { readonly name: string; readonly type: JoinKeyType }, row: number): JoinKeyValue {
+  switch (key.type) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      break;
+    case 'int32':
+      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return value;
+      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return Number(value);
+      break;
+    case 'int64':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value;
+      if (typeof value === 'number' && Number.isInteger(value)) {
+        throw new ServingError(
+          'INVALID_ENTITY_KEY',
+          `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53 and not exact as a JSON number`,
+        );
+      }
+      break;
+  }
+  throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${key.name}' is ${key.type}, got ${describe(value)}`);
+}
+
+function checkCount(count: number, maxEntities: number): void {
+  if (count > maxEntities) {
+    throw new ServingError('TOO_MANY_ENTITIES', `${count} entity rows in one request; the limit is ${maxEntities} (serving.maxEntities)`);
+  }
+}
+
+function missingKey(name: string, plan: FeaturePlan, given: readonly string[], row?: number): ServingError {
+  const needing = plan.views.filter((v) => v.view.entities.some((e) => e.joinKey === name)).map((v) => `'${v.view.name}'`);
+  const where = row === undefined ? 'entities' : `entity row ${row}`;
+  return new ServingError(
+    'MISSING_JOIN_KEY',
+    `${where}: missing join key '${name}' (needed by feature view ${needing.join(', ')}; given: ${given.join(', ') || 'none'})`,
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'bigint') return `bigint ${value}`;
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return `${typeof value} ${shown.length > 40 ? shown.slice(0, 37) + '...' : shown}`;
+}

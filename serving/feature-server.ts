@@ -1,0 +1,221 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { OnlineStore } from '../stores/online/online-store.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import { entityColumnsFromColumns } from './entity-columns.ts';
+import { feastResponse, parseFeastRequest } from './feast-format.ts';
+import type { HotKeyCacheOptions } from './hot-key-cache.ts';
+import { OnlineFeatureReader } from './online-feature-reader.ts';
+import { ServingError } from './serving-error.ts';
+import { ServingMetrics } from './serving-metrics.ts';
+import { ViewFreshness } from './view-freshness.ts';
+import { withDeadline } from './with-deadline.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The feature service a request read, for the latency histogram's label. */
+    featureService: string;
+  }
+}
+
+/**
+ * The HTTP feature server (Fastify), compatible with Feast's: a client written for Feast's
+ * feature server works unchanged.
+ *
+ *   POST /get-online-features   Feast's request and response shapes (feast-format.ts)
+ *   GET  /health                200 when Redis and the registry answer, else 503
+ *   GET  /metrics               Prometheus (serving-metrics.ts)
+ *
+ * Bad input is a 4xx with `{"code": ..., "message": ...}` saying what is wrong (malformed JSON,
+ * unknown feature or service, wrong key type, missing join key, too many entities, oversized
+ * body); Redis or the registry unavailable is a fast 503, never a hang. Definitions and active
+ * generations are cached and refreshed in the background (no restart after an apply or a
+ * rebuild). `close()` is graceful: in-flight requests finish, new ones get 503.
+ *
+ * @example
+ *   const server = new FeatureServer({ registry, online: new RedisOnlineStore({ url, keyPrefix, failFast: true, commandTimeoutMs: 1000 }) });
+ *   const url = await server.listen({ host: '127.0.0.1', port: 6566 });
+ *   // curl -s $url/get-online-features -d '{"feature_service": "fraud_model_v1", "entities": {"user_id": ["u1"]}}'
+ *   await server.close();
+ */
+export interface FeatureServerOptions {
+  readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration' | 'watermark' | 'commits' | 'newestEventTime'>;
+  /** Give the serving store `failFast` and a command timeout, so Redis down is a fast 503. */
+  readonly online: Pick<OnlineStore, 'readRows' | 'ping'>;
+  /** Entity rows per request at most. Default 1000 (config serving.maxEntities). */
+  readonly maxEntities?: number;
+  /** Deadline of health checks and registry reads a request waits on. Default 1000 ms (config serving.timeoutMs). */
+  readonly timeoutMs?: number;
+  /** Request bodies larger than this are refused (413). Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** How often definitions are checked for changes. Default 2000 ms. */
+  readonly definitionsRefreshMs?: number;
+  /** How often active generations are re-read. Default 1000 ms. */
+  readonly generationRefreshMs?: number;
+  /** Opt-in in-process cache of hot entities' rows; off when omitted. */
+  readonly hotKeyCache?: HotKeyCacheOptions;
+  /** How long close() lets in-flight requests finish before cutting connections. Default 10000 ms. */
+  readonly shutdownGraceMs?: number;
+}
+
+export const ROUTES = {
+  getOnlineFeatures: '/get-online-features',
+  health: '/health',
+  metrics: '/metrics',
+} as const;
+
+export class FeatureServer {
+  readonly app: FastifyInstance;
+  readonly reader: OnlineFeatureReader;
+  readonly metrics = new ServingMetrics();
+  private readonly freshness: ViewFreshness;
+  private readonly options: FeatureServerOptions;
+  private readonly timeoutMs: number;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: FeatureServerOptions) {
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? 1000;
+    const maxEntities = options.maxEntities ?? 1000;
+    this.freshness = new ViewFreshness(options.registry);
+    this.reader = new OnlineFeatureReader({
+      registry: options.registry,
+      online: options.online,
+      definitionsRefreshMs: options.definitionsRefreshMs,
+      generationRefreshMs: options.generationRefreshMs,
+      registryTimeoutMs: this.timeoutMs,
+      hotKeyCache: options.hotKeyCache,
+      onOnlineStoreError: () => this.metrics.redisErrors.inc(),
+      onStatuses: (counts) => this.metrics.countStatuses(counts),
+    });
+
+    const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 1 << 20, logger: false, return503OnClosing: true });
+    this.app = app;
+    app.decorateRequest('featureService', '');
+
+    // Every body is read as JSON whatever its content type (curl -d sends a form type), with
+    // the parser's own message when it is not JSON.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+      const text = body as string;
+      if (text.trim() === '') return done(new ServingError('INVALID_JSON', 'the request body is empty; send a JSON object'), undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch (error) {
+        done(new ServingError('INVALID_JSON', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+      }
+    });
+
+    app.post(ROUTES.getOnlineFeatures, async (request, reply) => {
+      const { plan: planRequest, entities } = parseFeastRequest(request.body);
+      const plan = await this.reader.plan(planRequest);
+      request.featureService = plan.service ?? '';
+      const checked = entityColumnsFromColumns(entities, plan, maxEntities);
+      const table = await this.reader.read(plan, checked);
+      void reply.type('application/json; charset=utf-8');
+      return JSON.stringify(feastResponse(table));
+    });
+
+    app.get(ROUTES.health, async (_request, reply) => {
+      const [redis, registry] = await Promise.allSettled([
+        withDeadline(options.online.ping(), this.timeoutMs, () => new Error(`Redis did not answer within ${this.timeoutMs} ms`)),
+        this.reader.catalog.refresh(),
+      ]);
+      if (redis.status === 'rejected') this.metrics.redisErrors.inc();
+      if (registry.status === 'rejected') this.metrics.registryErrors.inc();
+      const ok = redis.status === 'fulfilled' && registry.status === 'fulfilled';
+      void reply.code(ok ? 200 : 503);
+      return {
+        status: ok ? 'ok' : 'unavailable',
+        project: options.registry.project,
+        redis: redis.status === 'fulfilled' ? 'ok' : messageOf(redis.reason),
+        registry: registry.status === 'fulfilled' ? 'ok' : messageOf(registry.reason),
+      };
+    });
+
+    app.get(ROUTES.metrics, async (_request, reply) => {
+      try {
+        const catalog = await this.reader.catalog.current();
+        const figures = await withDeadline(
+          this.freshness.update(catalog.onlineViews(), (view) => this.reader.generations.get(view.name, view.version)),
+          this.timeoutMs,
+          () => new Error(`the registry did not answer within ${this.timeoutMs} ms`),
+        );
+        this.metrics.setFreshness(figures);
+      } catch {
+        // The request figures are still worth serving; the ages keep their last values.
+        this.metrics.registryErrors.inc();
+      }
+      void reply.type(this.metrics.registry.contentType);
+      return this.metrics.registry.metrics();
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      void reply.code(404).send({
+        code: 'NOT_FOUND',
+        message: `no route ${request.method} ${request.url}; routes: POST ${ROUTES.getOnlineFeatures}, GET ${ROUTES.health}, GET ${ROUTES.metrics}`,
+      });
+    });
+
+    app.setErrorHandler((error: FastifyError | ServingError, _request, reply) => {
+      const { statusCode, code, message } = describeError(error);
+      if (code === 'REGISTRY_UNAVAILABLE') this.metrics.registryErrors.inc();
+      void reply.code(statusCode).send({ code, message });
+    });
+
+    // Responses finishing after close() began end their connection, so close() need not wait
+    // for idle keep-alive connections.
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (this.closing) void reply.header('connection', 'close');
+      return payload;
+    });
+
+    app.addHook('onResponse', async (request, reply) => {
+      const endpoint = request.routeOptions.url ?? 'unmatched';
+      this.metrics.requests.inc({ endpoint, status: String(reply.statusCode) });
+      if (endpoint === ROUTES.getOnlineFeatures) {
+        this.metrics.requestDuration.observe({ endpoint, feature_service: request.featureService }, reply.elapsedTime / 1000);
+      }
+    });
+  }
+
+  /** Starts listening; returns the server's URL (port 0 picks a free port). */
+  async listen(options: { readonly host?: string; readonly port?: number } = {}): Promise<string> {
+    // Load definitions before the first request when the registry answers; a failure is not fatal
+    // (requests get 503 until it answers, /health says why).
+    await this.reader.catalog.current().catch(() => undefined);
+    const address = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6566 });
+    return address;
+  }
+
+  /** Stops accepting connections, lets in-flight requests finish (up to shutdownGraceMs), stops the refreshes. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const grace = setTimeout(() => this.app.server.closeAllConnections(), this.options.shutdownGraceMs ?? 10_000);
+      grace.unref();
+      try {
+        await this.app.close();
+      } finally {
+        clearTimeout(grace);
+        this.reader.close();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+function describeError(error: FastifyError | ServingError): { statusCode: number; code: string; message: string } {
+  if (error instanceof ServingError) return { statusCode: error.statusCode, code: error.code, message: error.message };
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { statusCode: 413, code: 'BODY_TOO_LARGE', message: `the request body is larger than the limit (${error.message})` };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: error.message };
+  }
+  const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+  if (statusCode < 500) return { statusCode, code: 'INVALID_REQUEST', message: error.message };
+  return { statusCode: 500, code: 'INTERNAL', message: `internal error: ${error.message}` };
+}
+
+function messageOf(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}

@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FEATURE_STATUSES, type FeatureStatus } from './feature-status.ts';
+import type { ViewFreshnessFigures } from './view-freshness.ts';
+
+/**
+ * The feature server's Prometheus metrics, on a registry of its own (several servers in one
+ * process do not mix):
+ *
+ *   granary_serving_request_duration_seconds{endpoint, feature_service}  histogram
+ *   granary_serving_requests_total{endpoint, status}                     HTTP status codes
+ *   granary_serving_feature_values_total{status}                         PRESENT, NOT_FOUND, ...
+ *   granary_serving_redis_errors_total                                   failed online reads
+ *   granary_serving_registry_errors_total                                failed registry reads
+ *   granary_view_newest_row_age_seconds{view, version}                   now - newest online event time
+ *   granary_view_watermark_age_seconds{view, version}                    now - watermark commit time
+ *   granary_view_watermark_seq{view, version, generation}                the watermark itself
+ *
+ * plus Node's default process metrics. `feature_service` is empty for requests by feature list.
+ *
+ * @example
+ *   const metrics = new ServingMetrics();
+ *   metrics.requestDuration.observe({ endpoint: '/get-online-features', feature_service: 'fraud_v1' }, 0.0012);
+ *   await metrics.registry.metrics() // => '# HELP granary_serving_request_duration_seconds ...'
+ */
+export class ServingMetrics {
+  readonly registry = new Registry();
+  readonly requestDuration = new Histogram({
+    name: 'granary_serving_request_duration_seconds',
+    help: 'Feature server request latency, by endpoint and feature service',
+    labelNames: ['endpoint', 'feature_service'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly requests = new Counter({
+    name: 'granary_serving_requests_total',
+    help: 'Feature server requests, by endpoint and HTTP status',
+    labelNames: ['endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly featureValues = new Counter({
+    name: 'granary_serving_feature_values_total',
+    help: 'Served feature values, by status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'granary_serving_redis_errors_total',
+    help: 'Online store (Redis) calls that failed',
+    registers: [this.registry],
+  });
+  readonly registryErrors = new Counter({
+    name: 'granary_serving_registry_errors_total',
+    help: 'Registry (PostgreSQL) reads that failed',
+    registers: [this.registry],
+  });
+  readonly newestRowAge = new Gauge({
+    name: 'granary_view_newest_row_age_seconds',
+    help: 'Age of the newest online row of each view (newest event time committed up to the watermark)',
+    labelNames: ['view', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly watermarkAge = new Gauge({
+    name: 'granary_view_watermark_age_seconds',
+    help: 'Time since the commit at the watermark of each view was made',
+    labelNames: ['view', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly watermarkSeq = new Gauge({
+    name: 'granary_view_watermark_seq',
+    help: 'The watermark (commit seq materialized) of the active generation of each view',
+    labelNames: ['view', 'version', 'generation'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { readonly defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    for (const status of FEATURE_STATUSES) this.featureValues.inc({ status }, 0);
+    this.redisErrors.inc(0);
+    this.registryErrors.inc(0);
+  }
+
+  countStatuses(counts: Readonly<Record<FeatureStatus, number>>): void {
+    for (const status of FEATURE_STATUSES) if (counts[status] > 0) this.featureValues.inc({ status }, counts[status]);
+  }
+
+  setFreshness(figures: readonly ViewFreshnessFigures[], now = Date.now()): void {
+    this.newestRowAge.reset();
+    this.watermarkAge.reset();
+    this.watermarkSeq.reset();
+    for (const f of figures) {
+      const labels = { view: f.view, version: String(f.version) };
+      this.watermarkSeq.set({ ...labels, generation: String(f.generation) }, f.watermark);
+      if (f.newestEventTime !== null) this.newestRowAge.set(labels, Math.max(0, (now - f.newestEventTime) / 1000));
+      if (f.watermarkCommittedAt !== null) this.watermarkAge.set(labels, Math.max(0, (now - f.watermarkCommittedAt) / 1000));
+    }
+  }
+}

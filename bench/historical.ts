@@ -1,0 +1,214 @@
+/**
+ * Historical retrieval, Parquet in to Parquet out: 1M label rows against 2M committed feature
+ * rows (200k entities, 8 features, TTL 2 days, created-timestamp ties), next to DuckDB's ASOF
+ * JOIN with the created-timestamp tie-break on the same files in the same run. Prints JSON.
+ *
+ *   node --import tsx bench/historical.ts [--labels 1000000] [--rows 2000000] [--entities 200000] [--runs 3]
+ *     [--partition-rows N]   # force the partitioned (spill) path
+ *
+ * The offline store is a local folder (GRANARY_OFFLINE_URL), so both engines read the same
+ * local Parquet files (DuckDB here cannot read s3://). Granary's time covers reading the label
+ * file, listing the commits in the registry, reading the committed objects, the join, and
+ * writing the output file; DuckDB's covers the same query from the same files to a Parquet file.
+ * The two outputs are compared row for row at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from 'apache-arrow';
+import { loadConfig } from '../config/granary-config.ts';
+import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
+import { seededRandom } from '../definitions/examples/seeded-random.ts';
+import { historicalFeatureBatches } from '../sdk/historical-features.ts';
+import { readInputFile } from '../stores/offline/batch-validation.ts';
+import { buildColumn } from '../stores/offline/build-column.ts';
+import { encodeParquet } from '../stores/offline/encode-parquet.ts';
+import { LocalOfflineStore } from '../stores/offline/local-offline-store.ts';
+import { objectKey } from '../stores/offline/object-key.ts';
+import { viewSchema } from '../stores/offline/view-schema.ts';
+import { writeParquetFile } from '../stores/offline/write-parquet-file.ts';
+import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
+import type { CommitObject } from '../stores/registry/registry.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    labels: { type: 'string', default: '1000000' },
+    rows: { type: 'string', default: '2000000' },
+    entities: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    commits: { type: 'string', default: '4' },
+    'partition-rows': { type: 'string' },
+  },
+});
+const LABELS = Number(args.labels);
+const ROWS = Number(args.rows);
+const ENTITIES = Number(args.entities);
+const RUNS = Number(args.runs);
+const COMMITS = Number(args.commits);
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 0, 1);
+const FEATURES = ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'c0', 'c1'];
+
+const user = entity({ name: 'user', joinKey: 'user_id', valueType: 'int64' });
+const view = featureView({
+  name: 'user_activity',
+  entities: [user],
+  source: parquetSource({ name: 'activity', path: 'data/activity', createdTimestampColumn: 'created_timestamp' }),
+  schema: [...FEATURES.slice(0, 6).map((name) => ({ name, type: 'float64' as const })), ...FEATURES.slice(6).map((name) => ({ name, type: 'int64' as const }))],
+  ttl: '2d',
+});
+
+const dir = join(process.cwd(), '.granary', 'tmp', `bench-historical-${randomBytes(4).toString('hex')}`);
+const project = `bench_historical_${randomBytes(4).toString('hex')}`;
+const config = loadConfig({ repoDir: process.cwd(), env: { ...process.env, GRANARY_PROJECT: project, GRANARY_OFFLINE_URL: join(dir, 'offline') } });
+const offline = new LocalOfflineStore({ path: join(dir, 'offline') });
+const registry = new PostgresRegistry({ url: config.registry.url, project });
+const random = seededRandom(7);
+
+function table(schema: Schema, children: Data[]): Table {
+  return new Table([new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: children[0]!.length, nullCount: 0, children }))]);
+}
+
+/** One commit's rows: random entities and event times over 30 days; ~2% repeat an earlier (entity, event time) with a later created time. */
+function featureRows(count: number): Table {
+  const ids: bigint[] = new Array(count);
+  const events: number[] = new Array(count);
+  const created: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && random() < 0.02) {
+      const j = Math.floor(random() * i);
+      ids[i] = ids[j]!;
+      events[i] = events[j]!;
+      created[i] = created[j]! + 1000 + Math.floor(random() * 60_000);
+    } else {
+      ids[i] = BigInt(Math.floor(random() * ENTITIES));
+      events[i] = T0 + Math.floor(random() * 30 * 86_400) * 1000;
+      created[i] = events[i]! + Math.floor(random() * 3600) * 1000;
+    }
+  }
+  const floats = Array.from({ length: 6 }, (_, f) => Array.from({ length: count }, () => (random() < 0.05 ? null : Math.round(random() * 1e6) / (f + 1))));
+  const ints = Array.from({ length: 2 }, () => Array.from({ length: count }, () => (random() < 0.05 ? null : BigInt(Math.floor(random() * 1e6)))));
+  return table(viewSchema(view), [
+    buildColumn('int64', ids),
+    buildColumn('timestamp', events),
+    buildColumn('timestamp', created),
+    ...floats.map((v) => buildColumn('float64', v)),
+    ...ints.map((v) => buildColumn('int64', v)),
+  ]);
+}
+
+async function setUp(): Promise<{ labelsPath: string; objectPaths: string[] }> {
+  await mkdir(dir, { recursive: true });
+  await offline.ensureReady();
+  await registry.migrate();
+  await registry.apply(buildFeatureRepo('.', [{ definition: view }]));
+  const objectPaths: string[] = [];
+  for (let c = 0; c < COMMITS; c++) {
+    const rows = featureRows(Math.ceil(ROWS / COMMITS));
+    const key = objectKey({ project, view: view.name, version: 1, eventDate: '2024-01-01', batchId: `batch-${c}` });
+    const info = await offline.writeTable(key, rows);
+    const object: CommitObject = {
+      key,
+      rowCount: info.rowCount,
+      bytes: info.bytes,
+      checksum: info.checksum,
+      minEventTime: new Date(T0),
+      maxEventTime: new Date(T0 + 31 * DAY),
+    };
+    await registry.commit({ view: view.name, version: 1, batchId: `batch-${c}`, schemaVersion: 1, objects: [object] });
+    objectPaths.push(offline.localPath(key));
+  }
+  const labelSchema = new Schema([new Field('user_id', viewSchema(view).fields[0]!.type, false), new Field('event_timestamp', viewSchema(view).fields[1]!.type, false), new Field('label', buildColumn('int32', [0]).type, false)]);
+  const labels = table(labelSchema, [
+    buildColumn('int64', Array.from({ length: LABELS }, () => BigInt(Math.floor(random() * ENTITIES * 1.1)))), // ~10% with no history
+    buildColumn('timestamp', Array.from({ length: LABELS }, () => T0 + DAY + Math.floor(random() * 30 * 86_400) * 1000)),
+    buildColumn('int32', Array.from({ length: LABELS }, () => (random() < 0.1 ? 1 : 0))),
+  ]);
+  const labelsPath = join(dir, 'labels.parquet');
+  await writeFile(labelsPath, await encodeParquet(labels));
+  return { labelsPath, objectPaths };
+}
+
+async function runGranary(labelsPath: string, out: string): Promise<number> {
+  const started = performance.now();
+  const entities = await readInputFile(labelsPath);
+  const { schema, batches } = await historicalFeatureBatches(registry, offline, {
+    entities,
+    features: FEATURES.map((f) => `${view.name}:${f}`),
+    ...(args['partition-rows'] ? { partitionRows: Number(args['partition-rows']), tempDir: dir } : {}),
+  });
+  await writeParquetFile(out, schema, batches);
+  return performance.now() - started;
+}
+
+function duckSql(labelsPath: string, objectPaths: string[], out: string): string {
+  const files = objectPaths.map((p) => `'${p}'`).join(', ');
+  const features = FEATURES.map((f) => `CASE WHEN f.event_timestamp >= l.event_timestamp - INTERVAL 2 DAY THEN f.${f} END AS ${f}`).join(', ');
+  return `COPY (
+    WITH labels AS (SELECT * FROM read_parquet('${labelsPath}', file_row_number = true)),
+    feats AS (
+      SELECT * FROM read_parquet([${files}])
+      QUALIFY row_number() OVER (PARTITION BY user_id, event_timestamp ORDER BY created_timestamp DESC NULLS LAST) = 1
+    )
+    SELECT l.user_id, l.event_timestamp, l.label, ${features}
+    FROM labels l ASOF LEFT JOIN feats f ON l.user_id = f.user_id AND l.event_timestamp >= f.event_timestamp
+    ORDER BY l.file_row_number
+  ) TO '${out}' (FORMAT parquet, COMPRESSION zstd)`;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+try {
+  const { labelsPath, objectPaths } = await setUp();
+  const duck = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+  const connection = await duck.connect();
+  const granaryMs: number[] = [];
+  const duckMs: number[] = [];
+  let peakRss = process.memoryUsage().rss;
+  const outG = join(dir, 'granary.parquet');
+  const outD = join(dir, 'duckdb.parquet');
+  for (let r = 0; r < RUNS; r++) {
+    granaryMs.push(await runGranary(labelsPath, outG));
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const started = performance.now();
+    await connection.run(duckSql(labelsPath, objectPaths, outD));
+    duckMs.push(performance.now() - started);
+  }
+  const distinct = FEATURES.map((f) => `g.${f} IS DISTINCT FROM d.${f}`).join(' OR ');
+  const check = await connection.runAndReadAll(
+    `SELECT count(*) AS rows, count(*) FILTER (WHERE g.user_id <> d.user_id OR g.label <> d.label OR ${distinct}) AS mismatched,
+            count(g.f0) AS matched
+       FROM read_parquet('${outG}') g POSITIONAL JOIN read_parquet('${outD}') d`,
+  );
+  const [rows, mismatched, matched] = check.getRows()[0]!.map(Number) as [number, number, number];
+  connection.closeSync();
+  duck.closeSync();
+  const g = median(granaryMs);
+  const d = median(duckMs);
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: 'historical',
+        labels: LABELS,
+        featureRows: ROWS,
+        entities: ENTITIES,
+        features: FEATURES.length,
+        ttl: '2d',
+        offlineStore: 'local folder (both engines read the same Parquet files)',
+        partitionRows: args['partition-rows'] ? Number(args['partition-rows']) : 'default (one in-memory partition)',
+        granary: { medianMs: Math.round(g), runsMs: granaryMs.map(Math.round), rowsPerSecond: Math.round(LABELS / (g / 1000)) },
+        duckdb: { medianMs: Math.round(d), runsMs: duckMs.map(Math.round), query: 'ASOF LEFT JOIN, QUALIFY row_number() by created_timestamp, TTL after the join' },
+        ratio: Number((g / d).toFixed(2)),
+        outputsAgree: { rows, mismatched, labelsWithFeatures: matched },
+        peakRssMiB: Math.round(peakRss / 2 ** 20),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await registry.close();
+  await rm(dir, { recursive: true, force: true });
+}

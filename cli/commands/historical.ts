@@ -1,0 +1,124 @@
+import { resolve } from 'node:path';
+import type { RecordBatch } from 'apache-arrow';
+import type { Command } from 'commander';
+import { commandAction } from '../command-action.ts';
+import { globalOptions } from '../global-options.ts';
+import { withFeatureStore } from '../open-feature-store.ts';
+import { formatTable, printJson, printLines } from '../output.ts';
+
+interface HistoricalOptions {
+  entities?: string;
+  service?: string;
+  features?: string;
+  out: string;
+  fullFeatureNames?: boolean;
+  eventTimestampColumn?: string;
+  start?: string;
+  end?: string;
+  head?: number;
+  partitionRows?: number;
+  tempDir?: string;
+}
+
+/**
+ * `granary historical --entities labels.parquet (--service NAME | --features view:f,...) --out
+ * train.parquet`: a point-in-time-correct training set from the committed offline objects,
+ * streamed to a Parquet file with a progress bar; `--start/--end` without --entities gives a
+ * snapshot (every entity's latest values as of --end); `--head N` prints the first rows.
+ */
+export function registerHistoricalCommand(program: Command): void {
+  program
+    .command('historical')
+    .description('build a point-in-time-correct training set (or a snapshot) from the offline store into a Parquet file')
+    .option('--entities <file>', 'entity rows: a .parquet or .csv file with the join keys, an event timestamp and any label columns')
+    .option('--service <name>', 'a feature service: its features in its order')
+    .option('--features <list>', "comma-separated 'view:feature' (or 'view' for all its features), in output order")
+    .requiredOption('--out <file>', 'the Parquet file to write')
+    .option('--full-feature-names', 'name feature columns view__feature')
+    .option('--event-timestamp-column <name>', "the entity file's event-timestamp column", 'event_timestamp')
+    .option('--start <time>', 'snapshot (no --entities): only rows with event time >= start (default: end - TTL)')
+    .option('--end <time>', 'snapshot (no --entities): latest values as of this time')
+    .option('--head <n>', 'print the first n rows of the result', (v) => Number(v))
+    .option('--partition-rows <n>', 'feature rows per entity-hash partition before spilling to disk (default 4194304)', (v) => Number(v))
+    .option('--temp-dir <dir>', 'where partitions spill (default: the OS temporary folder)')
+    .action(
+      commandAction(async (opts: HistoricalOptions, command: Command) => {
+        const options = globalOptions(command);
+        if (!opts.entities && !opts.end) throw new Error('pass --entities FILE, or --end (and --start) for a snapshot');
+        const started = Date.now();
+        const { readInputFile } = await import('../../stores/offline/batch-validation.ts');
+        const { writeParquetFile } = await import('../../stores/offline/write-parquet-file.ts');
+        const { historicalFeatureBatches } = await import('../../sdk/historical-features.ts');
+        const entities = opts.entities ? await readInputFile(opts.entities) : undefined;
+        const bar = await progressBar(!options.json && process.stderr.isTTY === true);
+        const head: RecordBatch[] = [];
+        const wanted = opts.head ?? 0;
+        try {
+          const summary = await withFeatureStore(options, async (store) => {
+            const { schema, batches } = await historicalFeatureBatches(store.stores.registry(), store.stores.offline, {
+              ...(entities ? { entities } : {}),
+              ...(opts.service ? { featureService: opts.service } : {}),
+              ...(opts.features ? { features: opts.features.split(',').map((f) => f.trim()).filter(Boolean) } : {}),
+              fullFeatureNames: opts.fullFeatureNames === true,
+              ...(opts.eventTimestampColumn ? { eventTimestampColumn: opts.eventTimestampColumn } : {}),
+              ...(opts.start ? { start: opts.start } : {}),
+              ...(opts.end ? { end: opts.end } : {}),
+              ...(opts.partitionRows ? { partitionRows: opts.partitionRows } : {}),
+              ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
+              onProgress: (p) => bar.update(p.done, p.total, p.stage),
+            });
+            let kept = 0;
+            const tee = async function* () {
+              for await (const batch of batches) {
+                if (kept < wanted) {
+                  head.push(batch.slice(0, wanted - kept));
+                  kept += Math.min(batch.numRows, wanted - kept);
+                }
+                yield batch;
+              }
+            };
+            const written = await writeParquetFile(resolve(opts.out), schema, tee());
+            return { ...written, columns: schema.fields.map((f) => f.name), times: schema.fields.map((f) => String(f.type).startsWith('Timestamp')) };
+          });
+          bar.stop();
+          const seconds = (Date.now() - started) / 1000;
+          if (options.json) return printJson({ out: opts.out, rows: summary.rows, bytes: summary.bytes, columns: summary.columns, seconds });
+          printLines(`${opts.out}: ${summary.rows} rows x ${summary.columns.length} columns (${summary.columns.join(', ')}) in ${seconds.toFixed(1)} s`);
+          if (head.length > 0) printLines(formatTable(summary.columns, head.flatMap((b) => b.toArray().map((row) => summary.columns.map((c, i) => cell(row[c], summary.times[i]!))))));
+        } finally {
+          bar.stop();
+        }
+      }),
+    );
+}
+
+function cell(value: unknown, time = false): string {
+  if (value === null || value === undefined) return 'null';
+  if (time && typeof value === 'number') return new Date(value).toISOString();
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'number') return Number.isInteger(value) || !Number.isFinite(value) ? String(value) : String(Number(value.toPrecision(6)));
+  if (value instanceof Uint8Array) return `bytes(${value.length})`;
+  if (typeof value === 'object' && Symbol.iterator in value) return `[${Array.from(value as Iterable<unknown>, (v) => cell(v)).join(', ')}]`;
+  return String(value);
+}
+
+async function progressBar(tty: boolean) {
+  if (!tty) return { update: () => undefined, stop: () => undefined };
+  const { SingleBar, Presets } = await import('cli-progress');
+  const bar = new SingleBar({ format: 'historical [{bar}] {percentage}% | {stage}', hideCursor: true }, Presets.shades_classic);
+  let started = false;
+  return {
+    update(done: number, total: number, stage: string) {
+      if (!started) {
+        bar.start(Math.max(total, 1), done, { stage });
+        started = true;
+      }
+      bar.setTotal(Math.max(total, 1));
+      bar.update(done, { stage });
+    },
+    stop() {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}

@@ -4,6 +4,7 @@
  *
  * @example
  *   npm run bench -- online-write
+ *   npm run bench -- materialize --repetitions 3
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

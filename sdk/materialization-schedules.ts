@@ -6,7 +6,7 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { parseDurationSeconds } from '../definitions/duration.ts';
+import { formatDuration, parseDurationSeconds } from '../definitions/duration.ts';
 import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
 import type { scheduledMaterializeWorkflow } from '../workflows/scheduled-materialize-workflow.ts';
 
@@ -48,17 +48,25 @@ export class MaterializationSchedules {
   async upsert(ref: ViewRef, when: ScheduleWhen): Promise<'created' | 'updated'> {
     const options = this.options(ref, when);
     try {
-      await this.client.schedule.create(options);
-      return 'created';
+      try {
+        await this.client.schedule.create(options);
+        return 'created';
+      } catch (error) {
+        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+        await this.client.schedule.getHandle(options.scheduleId).update((previous) => ({
+          ...previous,
+          spec: options.spec,
+          action: options.action,
+          policies: { ...previous.policies, ...options.policies },
+        }));
+        return 'updated';
+      }
     } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      await this.client.schedule.getHandle(options.scheduleId).update((previous) => ({
-        ...previous,
-        spec: options.spec,
-        action: options.action,
-        policies: { ...previous.policies, ...options.policies },
-      }));
-      return 'updated';
+      // The Temporal client reports a spec the server refuses (e.g. a bad cron string) as a bare TypeError.
+      if (error instanceof TypeError && when.cron) {
+        throw new Error(`schedule for feature view '${ref.view}': --cron '${when.cron}' is not a valid cron expression: ${error.message}`);
+      }
+      throw error;
     }
   }
 
@@ -123,7 +131,7 @@ export class MaterializationSchedules {
       policies: {
         // A run still going when the next is due: skip it (the running one catches up anyway).
         overlap: ScheduleOverlapPolicy.SKIP,
-        catchupWindow: when.catchupWindow ?? '1h',
+        catchupWindow: catchupWindow(ref, when.catchupWindow ?? '1h'),
         pauseOnFailure: false,
       },
     };
@@ -142,7 +150,18 @@ function scheduleSpec(ref: ViewRef, when: ScheduleWhen): ScheduleSpec {
   return { cronExpressions: [when.cron!] };
 }
 
+function catchupWindow(ref: ViewRef, value: string): string {
+  const seconds = parseDurationSeconds(value);
+  if (seconds === undefined || seconds < 1) {
+    throw new Error(`schedule for feature view '${ref.view}': --catchup-window must be a duration such as 10m or 1h, got '${value}'`);
+  }
+  return `${seconds}s`;
+}
+
 function describeSpec(spec: { intervals?: readonly { every: unknown }[]; calendars?: readonly unknown[] }): string {
-  if (spec.intervals?.length) return spec.intervals.map((i) => `every ${String(i.every)}`).join(', ');
+  // Described intervals are in milliseconds.
+  if (spec.intervals?.length) {
+    return spec.intervals.map((i) => `every ${typeof i.every === 'number' ? formatDuration(i.every / 1000) : String(i.every)}`).join(', ');
+  }
   return spec.calendars?.length ? 'calendar' : 'none';
 }

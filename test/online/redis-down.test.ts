@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
+import { startPrivateRedis } from '../../scripts/private-services.ts';
 import { OnlineStoreError } from '../../stores/online/online-store-error.ts';
 import type { OnlineRow } from '../../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { testTarget } from './online-fixtures.ts';
-import { startPrivateRedis } from './private-redis.ts';
 
 const target = testTarget();
 const row = (spend: number): OnlineRow => ({ entityKey: ['u1'], values: { spend }, eventTime: Date.now(), createdTime: 0 });
@@ -39,7 +39,7 @@ async function eventually(what: string, attempt: () => Promise<unknown>, withinM
 
 test('Redis stopped: writes and reads fail fast naming the URL, and work again after a restart', async (t) => {
   const redis = await startPrivateRedis();
-  t.after(() => redis.stop());
+  t.after(() => redis.dispose());
   const queueing = new RedisOnlineStore({ url: redis.url, keyPrefix: 'down-test' });
   const failFast = new RedisOnlineStore({ url: redis.url, keyPrefix: 'down-test', failFast: true });
   t.after(() => Promise.all([queueing.close(), failFast.close()]));
@@ -47,7 +47,7 @@ test('Redis stopped: writes and reads fail fast naming the URL, and work again a
   assert.equal((await queueing.writeRows(target, [row(1)])).written, 1);
   assert.equal((await failFast.readRows([{ target, entityKeys: [['u1']] }]))[0]![0]!.values.spend, 1);
 
-  await redis.shutdown();
+  await redis.stop();
   const writeError = await failsFast(queueing.writeRows(target, [row(2)]), redis.url, 3000);
   t.diagnostic(writeError.message);
   await failsFast(queueing.readRows([{ target, entityKeys: [['u1']] }]), redis.url, 3000);
@@ -59,7 +59,7 @@ test('Redis stopped: writes and reads fail fast naming the URL, and work again a
   assert.match(writeError.message, /not connected.*ECONNREFUSED/);
 
   // Back (empty: no persistence); both stores reconnect on their own.
-  await redis.restart();
+  await redis.start();
   await eventually('queueing store', () => queueing.ping());
   await eventually('fail-fast store', () => failFast.ping());
   assert.equal((await queueing.writeRows(target, [row(3)])).written, 1);
@@ -69,7 +69,7 @@ test('Redis stopped: writes and reads fail fast naming the URL, and work again a
 
 test('Redis never reachable: the first call fails fast naming the URL', async (t) => {
   const redis = await startPrivateRedis();
-  await redis.stop();
+  await redis.dispose();
   const store = new RedisOnlineStore({ url: `redis://:s3cret@127.0.0.1:${redis.port}/0`, keyPrefix: 'down-test', failFast: true });
   const queueing = new RedisOnlineStore({ url: redis.url, keyPrefix: 'down-test' });
   t.after(() => Promise.all([store.close(), queueing.close()]));
@@ -81,7 +81,7 @@ test('Redis never reachable: the first call fails fast naming the URL', async (t
 
 test('a call Redis does not answer in time fails with the deadline', async (t) => {
   const redis = await startPrivateRedis();
-  t.after(() => redis.stop());
+  t.after(() => redis.dispose());
   const store = new RedisOnlineStore({ url: redis.url, keyPrefix: 'down-test', commandTimeoutMs: 200 });
   t.after(() => store.close());
   await store.ping();

@@ -87,6 +87,8 @@ interface ServiceDef {
   pidAfterStart?(i: Instance): number | null;
   /** Whether a working server of this kind answers at the instance's address. */
   answers(i: Instance): Promise<boolean>;
+  /** What it answers instead, for the error message when it never answers as it should. */
+  probe?(i: Instance): Promise<string>;
   /** Once it answers: creates what Granary expects in it (database, bucket). */
   prepare?(i: Instance): Promise<void>;
 }
@@ -109,6 +111,7 @@ const SERVICES: Record<ServiceName, ServiceDef> = {
     },
     pidAfterStart: (i) => readPid(join(i.dir, 'redis-server.pid')),
     answers: async (i) => (await redisCommand(i.stack.host, i.stack.redis.port, ['PING']).catch(() => '')) === '+PONG',
+    probe: async (i) => `PING got ${await redisCommand(i.stack.host, i.stack.redis.port, ['PING']).then(JSON.stringify, (e: Error) => e.message)}`,
   },
 
   postgres: {
@@ -262,7 +265,7 @@ export async function ensureRunning(i: Instance, log: Log = toStdout): Promise<U
         rmSync(pidFile(i), { force: true });
         throw error;
       }
-      pid ??= def.pidAfterStart?.(i) ?? null;
+      pid ??= await pidOnceWritten(def, i);
       if (pid !== null) writeFileSync(pidFile(i), `${pid}\n`);
     }
     await def.prepare?.(i);
@@ -281,8 +284,12 @@ export async function stopInstance(i: Instance): Promise<'stopped' | 'not runnin
 
 /** Kills the instance at once (SIGKILL to its process group), as a crash would. */
 export async function killInstance(i: Instance): Promise<void> {
-  const pid = ourPid(i);
-  if (pid !== null) await signalAndWait(pid, 'SIGKILL', 10_000, true);
+  const pid = ourPid(i) ?? liveDaemonPid(i);
+  if (pid === null) return;
+  // A killed process holds its listening socket until the kernel has torn it down (slow on a
+  // loaded machine): wait for the process and the port, so a restart finds the port free.
+  const exited = await signalAndWait(pid, 'SIGKILL', 60_000, true);
+  for (const deadline = Date.now() + 30_000; exited && (await tcpAnswers(i.stack.host, portOf(i))) && Date.now() < deadline; ) await sleep(100);
   rmSync(pidFile(i), { force: true });
 }
 
@@ -303,6 +310,24 @@ export async function instanceStatus(i: Instance): Promise<ServiceStatus> {
   return { service: i.service, address: addressOf(i), running, pid, startedBy, log: logFile(i) };
 }
 
+/**
+ * A daemonized server's pid from its own pid file: it may write the file a moment after it
+ * answers, so wait for it (up to 5 s) rather than lose track of the process.
+ */
+async function pidOnceWritten(def: ServiceDef, i: Instance): Promise<number | null> {
+  if (!def.pidAfterStart) return null;
+  for (const deadline = Date.now() + 5000; ; await sleep(50)) {
+    const pid = def.pidAfterStart(i);
+    if (pid !== null || Date.now() > deadline) return pid;
+  }
+}
+
+/** The live server named by a daemonized server's own pid file, when ours lost track of it. */
+function liveDaemonPid(i: Instance): number | null {
+  const pid = SERVICES[i.service].pidAfterStart?.(i) ?? null;
+  return pid !== null && isAlive(pid) && commandLine(pid).includes(SERVICES[i.service].processName) ? pid : null;
+}
+
 /** The live pid from the instance's pid file, or null (a stale file is removed). */
 function ourPid(i: Instance): number | null {
   const pid = readPid(pidFile(i));
@@ -319,7 +344,8 @@ async function waitUntilAnswers(i: Instance, pid: number | null, failure: string
     if (await def.answers(i)) return;
     const died = pid !== null && !isAlive(pid);
     if (died || Date.now() > deadline) {
-      const why = died ? `the process (pid ${pid}) exited` : `no answer within ${def.startTimeoutMs / 1000} s`;
+      const probe = died || !def.probe ? '' : `; ${await def.probe(i)}`;
+      const why = died ? `the process (pid ${pid}) exited` : `no answer within ${def.startTimeoutMs / 1000} s${probe}`;
       const log = showLog ? `\nIts log, ${logFile(i)}, ends with:\n${tail(logFile(i))}` : '';
       throw new StackError(`${failure} (${why}).${log}`);
     }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
-import type { MaterializeProgress, ViewRef } from '../../workflows/contracts.ts';
+import type { MaterializeProgress } from '../../workflows/contracts.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { printJson, printLines } from '../output.ts';
+import { viewProgress } from '../view-progress.ts';
 
 /**
  * `granary materialize [VIEW...]`: brings the online store up to the latest offline commits,
@@ -41,30 +41,10 @@ function stateNote(p: MaterializeProgress): string {
 }
 
 function progressDisplay(tty: boolean) {
-  const bars = new Map<string, SingleBar>();
-  const lastLine = new Map<string, string>();
-  return {
-    update(ref: ViewRef, p: MaterializeProgress) {
-      const name = `${ref.view} v${ref.version}`;
-      const total = Math.max(p.target, p.watermark, 1);
-      const line = `${name}: watermark ${p.watermark}/${p.target}, ${p.commitsApplied} commits, ${p.rowsWritten} rows written, ${p.rowsSkipped} skipped (older)${stateNote(p)}`;
-      if (!tty) {
-        if (lastLine.get(name) !== line) printLines(line);
-        lastLine.set(name, line);
-        return;
-      }
-      let bar = bars.get(name);
-      if (!bar) {
-        bar = new SingleBar({ format: `${name} [{bar}] {value}/{total} commit seq | {rows} rows`, hideCursor: true }, Presets.shades_classic);
-        bar.start(total, p.watermark, { rows: p.rowsWritten });
-        bars.set(name, bar);
-      }
-      bar.setTotal(total);
-      bar.update(p.watermark, { rows: p.rowsWritten });
-    },
-    stop() {
-      for (const bar of bars.values()) bar.stop();
-      bars.clear();
-    },
-  };
+  return viewProgress<MaterializeProgress>(tty, '{value}/{total} commit seq | {rows} rows', (p) => ({
+    value: p.watermark,
+    total: Math.max(p.target, p.watermark, 1),
+    payload: { rows: p.rowsWritten },
+    line: `watermark ${p.watermark}/${p.target}, ${p.commitsApplied} commits, ${p.rowsWritten} rows written, ${p.rowsSkipped} skipped (older)${stateNote(p)}`,
+  }));
 }

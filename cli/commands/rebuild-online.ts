@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
-import type { RebuildProgress, ViewRef } from '../../workflows/contracts.ts';
+import type { RebuildProgress } from '../../workflows/contracts.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { printJson, printLines } from '../output.ts';
+import { viewProgress } from '../view-progress.ts';
 
 /**
  * `granary rebuild-online [VIEW...] [--wait]`: disaster recovery. Starts each view's rebuild
@@ -54,36 +54,15 @@ export function registerRebuildOnlineCommand(program: Command): void {
 }
 
 function progressDisplay(tty: boolean) {
-  const bars = new Map<string, SingleBar>();
-  const lastLine = new Map<string, string>();
-  return {
-    update(ref: ViewRef, p: RebuildProgress) {
-      const name = `${ref.view} v${ref.version}`;
-      const eta = etaSeconds(p);
-      const line =
-        `${name}: ${p.state}, partitions ${p.partitionsDone}/${p.partitions}, ${p.entitiesWritten} entities written` +
-        (eta === undefined ? '' : `, ETA ${eta}s`);
-      if (!tty) {
-        if (lastLine.get(name) !== line) printLines(line);
-        lastLine.set(name, line);
-        return;
-      }
-      let bar = bars.get(name);
-      if (!bar) {
-        bar = new SingleBar(
-          { format: `${name} [{bar}] {value}/{total} partitions | {entities} entities | {state} | ETA {eta_formatted}`, hideCursor: true },
-          Presets.shades_classic,
-        );
-        bar.start(p.partitions, p.partitionsDone, { entities: p.entitiesWritten, state: p.state });
-        bars.set(name, bar);
-      }
-      bar.update(p.partitionsDone, { entities: p.entitiesWritten, state: p.state });
-    },
-    stop() {
-      for (const bar of bars.values()) bar.stop();
-      bars.clear();
-    },
-  };
+  return viewProgress<RebuildProgress>(tty, '{value}/{total} partitions | {entities} entities | {state} | ETA {eta_formatted}', (p) => {
+    const eta = etaSeconds(p);
+    return {
+      value: p.partitionsDone,
+      total: p.partitions,
+      payload: { entities: p.entitiesWritten, state: p.state },
+      line: `${p.state}, partitions ${p.partitionsDone}/${p.partitions}, ${p.entitiesWritten} entities written` + (eta === undefined ? '' : `, ETA ${eta}s`),
+    };
+  });
 }
 
 /** From the partitions done so far and the time they took. */

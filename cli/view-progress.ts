@@ -1,0 +1,54 @@
+import { Presets, SingleBar } from 'cli-progress';
+import type { ViewRef } from '../workflows/contracts.ts';
+import { printLines } from './output.ts';
+
+/** What one progress report of a view shows: a bar position and a plain line. */
+export interface ProgressFrame {
+  /** The bar's position and end. */
+  readonly value: number;
+  readonly total: number;
+  /** Values for the bar's `{placeholders}`. */
+  readonly payload: Readonly<Record<string, string | number>>;
+  /** The same progress as one plain line (without the view's name). */
+  readonly line: string;
+}
+
+/**
+ * Progress of per-view workflows at a terminal: one bar per view on a TTY, else a plain line
+ * each time a view's progress line changes (so logs stay short).
+ *
+ * @example
+ *   const display = viewProgress<RebuildProgress>(tty, '{value}/{total} partitions | {entities} entities', (p) => ({
+ *     value: p.partitionsDone, total: p.partitions, payload: { entities: p.entitiesWritten }, line: `${p.partitionsDone}/${p.partitions} partitions`,
+ *   }));
+ *   await store.rebuildOnline(views, { wait: true, onProgress: display.update });
+ *   display.stop();
+ */
+export function viewProgress<P>(tty: boolean, barFormat: string, frame: (p: P) => ProgressFrame) {
+  const bars = new Map<string, SingleBar>();
+  const lastLine = new Map<string, string>();
+  return {
+    update(ref: ViewRef, p: P): void {
+      const name = `${ref.view} v${ref.version}`;
+      const f = frame(p);
+      if (!tty) {
+        const line = `${name}: ${f.line}`;
+        if (lastLine.get(name) !== line) printLines(line);
+        lastLine.set(name, line);
+        return;
+      }
+      let bar = bars.get(name);
+      if (!bar) {
+        bar = new SingleBar({ format: `${name} [{bar}] ${barFormat}`, hideCursor: true }, Presets.shades_classic);
+        bar.start(f.total, f.value, f.payload);
+        bars.set(name, bar);
+      }
+      bar.setTotal(f.total);
+      bar.update(f.value, f.payload);
+    },
+    stop(): void {
+      for (const bar of bars.values()) bar.stop();
+      bars.clear();
+    },
+  };
+}

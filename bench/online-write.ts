@@ -19,6 +19,7 @@ import { localStack } from '../config/local-stack.ts';
 import { MONOTONIC_WRITE_LUA } from '../stores/online/monotonic-write.lua.ts';
 import type { OnlineRow, OnlineTarget } from '../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
+import { deleteByPattern } from './support/redis-ceiling.ts';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({
@@ -84,15 +85,6 @@ async function redisBenchmark(command: string[]): Promise<{ rps: number; p50Ms: 
   const rps = /([\d.]+) requests per second/.exec(last);
   const p50 = /p50=([\d.]+) msec/.exec(last);
   return { rps: rps ? Math.round(Number(rps[1])) : NaN, p50Ms: p50 ? Number(p50[1]) : null };
-}
-
-async function deleteByPattern(raw: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 async function commandStats(raw: Redis): Promise<Record<string, number>> {

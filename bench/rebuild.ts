@@ -1,0 +1,358 @@
+/**
+ * Disaster recovery throughput (issue 6): entities/s to rebuild the online store of 2M entities x
+ * 10 features from 10M committed offline rows, next to a redis-benchmark ceiling on the same
+ * Redis (pipelined HSET of the same 10 fields, one per entity) measured in the same run, and the
+ * time extrapolated to 100M entities. Prints JSON.
+ *
+ *   npm run bench -- rebuild [--rows 10000000] [--entities 2000000] [--batches 10]
+ *     [--partitions <workflow default, 8>] [--parallelism <workflow default, 2>] [--runs 1]
+ *     [--retire-after 0] [--max-minutes 60] [--offline s3://granary/bench/<id> | /a/folder] [--no-ceiling]
+ *   e.g. first small: npm run bench -- rebuild --rows 1000000 --entities 200000
+ *
+ * The objects are written once, untimed (one per batch of rows/batches rows; row i is entity
+ * i % entities, event times rising with i, so each entity has rows/entities rows and the last
+ * one wins). Each run commits those same objects in a fresh project (no materialization: Redis
+ * holds nothing of it, as after a loss) and runs FeatureStore.rebuildOnline with an in-process
+ * worker: the rebuild workflow and its activities (begin, one activity per entity-hash partition,
+ * mark, catch-up, verify, cut-over, retire, drop), timed from the call to the workflow's result.
+ * The retire grace is --retire-after seconds (0 by default), so the end-to-end figure includes
+ * the drop of the old generation but no 60 s wait; the cut-over time is reported next to it.
+ * Per-phase times come from the workflow history (activity scheduled to completed). A rebuild
+ * still running after --max-minutes is terminated and the bench fails naming the pending
+ * activities and their attempts (heartbeat-timeout retries would otherwise go on forever).
+ */
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time.js';
+import { FeatureStore } from '../sdk/feature-store.ts';
+import { rebuildProgressQuery, workflowIds, type RebuildProgress, type ViewRef } from '../workflows/contracts.ts';
+import { benchConfig } from './support/bench-config.ts';
+import { startBenchHarness } from './support/bench-harness.ts';
+import { median } from './support/median.ts';
+import { deleteByPattern, redisBenchmarkHset } from './support/redis-ceiling.ts';
+import { commitUserFeatureObjects, userFeatures, userFeaturesRepo, writeUserFeatureObjects } from './support/user-features-data.ts';
+
+const { values: args } = parseArgs({
+  allowNegative: true,
+  options: {
+    rows: { type: 'string', default: '10000000' },
+    entities: { type: 'string', default: '2000000' },
+    batches: { type: 'string', default: '10' },
+    partitions: { type: 'string' },
+    parallelism: { type: 'string' },
+    runs: { type: 'string', default: '1' },
+    'retire-after': { type: 'string', default: '0' },
+    'max-minutes': { type: 'string', default: '60' },
+    offline: { type: 'string' },
+    ceiling: { type: 'boolean', default: true },
+  },
+});
+const positiveInt = (name: string, text: string | undefined, min = 1): number | undefined => {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
+  return n;
+};
+const totalRows = positiveInt('rows', args.rows)!;
+const entities = positiveInt('entities', args.entities)!;
+const batches = positiveInt('batches', args.batches)!;
+const runs = positiveInt('runs', args.runs)!;
+const retireAfterSeconds = positiveInt('retire-after', args['retire-after'], 0)!;
+const partitions = positiveInt('partitions', args.partitions);
+const parallelism = positiveInt('parallelism', args.parallelism);
+const maxMinutes = positiveInt('max-minutes', args['max-minutes'])!;
+if (totalRows < entities) throw new Error(`--rows (${totalRows}) must be at least --entities (${entities}): every entity needs a row`);
+const layout = { rows: totalRows, entities, batches };
+/** An HSET per entity, and at least 1M so the rate is not mostly connection set-up. */
+const ceilingRequests = Math.max(entities, 1_000_000);
+
+const id = `bench_rebuild_${randomBytes(4).toString('hex')}`;
+const keyPrefix = `granary-bench-${id}`;
+const configOf = (project: string) => benchConfig(id, project, args.offline);
+const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
+
+/** One activity type in the workflow history: how many ran, and from the first scheduled to the last completed. */
+interface ActivitySpan {
+  count: number;
+  firstScheduledMs: number;
+  lastClosedMs: number;
+  /** Each activity's scheduled-to-closed time. */
+  durationsMs: number[];
+  /** Attempts beyond the first (heartbeat timeouts, failures), summed over the type's activities. */
+  retries: number;
+}
+
+/** Per activity type, and the workflow's start and completion, in ms since epoch (server clock). */
+function historyTimes(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>) {
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const spans = new Map<string, ActivitySpan>();
+  const retries = new Map<string, number>();
+  let started = NaN;
+  let completed = NaN;
+  for (const event of history.events ?? []) {
+    const at = tsToMs(event.eventTime);
+    const eventId = String(event.eventId);
+    if (event.workflowExecutionStartedEventAttributes) started = at;
+    if (event.workflowExecutionCompletedEventAttributes) completed = at;
+    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (type) scheduled.set(eventId, { type, at });
+    const attempt = event.activityTaskStartedEventAttributes?.attempt ?? 0;
+    const retried = attempt > 1 ? scheduled.get(String(event.activityTaskStartedEventAttributes!.scheduledEventId)) : undefined;
+    if (retried) retries.set(retried.type, (retries.get(retried.type) ?? 0) + attempt - 1);
+    const closed =
+      event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
+    const from = closed ? scheduled.get(String(closed.scheduledEventId)) : undefined;
+    if (from) {
+      const span = spans.get(from.type) ?? { count: 0, firstScheduledMs: from.at, lastClosedMs: at, durationsMs: [], retries: 0 };
+      span.count += 1;
+      span.firstScheduledMs = Math.min(span.firstScheduledMs, from.at);
+      span.lastClosedMs = Math.max(span.lastClosedMs, at);
+      span.durationsMs.push(at - from.at);
+      spans.set(from.type, span);
+    }
+  }
+  for (const [type, n] of retries) {
+    const span = spans.get(type);
+    if (span) span.retries = n;
+  }
+  return { started, completed, spans };
+}
+
+/**
+ * The rebuild's phases and the activity types each is made of. The partitions run side by side,
+ * so the build is their span (first scheduled to last completed); every other phase runs one
+ * activity at a time, so it is the sum of its activities' times (the two catch-ups together).
+ */
+const PHASES: Record<string, readonly string[]> = {
+  begin: ['beginRebuild'],
+  build: ['rebuildPartition'],
+  mark: ['markRebuiltUpTo'],
+  catchUp: ['pendingCommits', 'applyCommit'],
+  verify: ['verifyGeneration'],
+  cutOver: ['cutOver'],
+  drop: ['dropRetiredGenerations'],
+};
+
+function phaseTimes(spans: ReadonlyMap<string, ActivitySpan>, workflowMs: number): Record<string, number> {
+  const phases: Record<string, number> = {};
+  for (const [phase, types] of Object.entries(PHASES)) {
+    const parts = types.flatMap((type) => spans.get(type) ?? []);
+    phases[phase] = phase === 'build'
+      ? parts.reduce((ms, span) => Math.max(ms, span.lastClosedMs - span.firstScheduledMs), 0)
+      : parts.reduce((ms, span) => ms + span.durationsMs.reduce((a, b) => a + b, 0), 0);
+  }
+  const inActivities = Object.values(phases).reduce((a, b) => a + b, 0);
+  return { ...phases, betweenActivities: workflowMs - inActivities, workflow: workflowMs };
+}
+
+/**
+ * Terminates a rebuild still running after `ms` (a retry storm would otherwise wait forever) and
+ * returns what it was doing then; `cancel` when it finished in time.
+ */
+function deadline(ref: ViewRef, ms: number): { readonly stopped: () => string | undefined; cancel(): void } {
+  let summary: string | undefined;
+  const stop = async (): Promise<void> => {
+    const handle = client.workflow.getHandle(workflowIds.rebuild(ref));
+    let pending: string;
+    try {
+      const { raw: described } = await handle.describe();
+      pending = (described.pendingActivities ?? [])
+        .map((a) => `${a.activityType?.name} ${a.activityId}: attempt ${a.attempt}, last failure '${a.lastFailure?.message ?? 'none'}'`)
+        .join('; ') || 'none';
+    } catch (error) {
+      pending = `unknown (describe failed: ${(error as Error).message})`;
+    }
+    summary = `still running after ${Math.round(ms / 60_000)} min; pending: ${pending}`;
+    await handle.terminate(`bench rebuild ${summary}`).catch((error: Error) => console.error(`could not terminate ${handle.workflowId}: ${error.message}`));
+  };
+  const timer = setTimeout(() => void stop(), ms);
+  return { stopped: () => summary, cancel: () => clearTimeout(timer) };
+}
+
+interface RunFigures {
+  wallMs: number;
+  toCutOverMs: number;
+  phasesMs: Record<string, number>;
+  partitionMs: number[];
+  progress: RebuildProgress;
+  rssPeakMiB: number;
+  /** Activity attempts beyond the first, by type (only types that had any). */
+  retries: Record<string, number>;
+  eventLoopDelayMaxMs: number;
+  eventLoopDelayP99Ms: number;
+}
+
+const dataConfig = configOf(`${id}_data`);
+const harness = await startBenchHarness(dataConfig);
+const { stores, raw, client } = harness;
+try {
+  // The objects, written once (not timed in the figure).
+  const dataRegistry = stores.registry();
+  await dataRegistry.migrate();
+  await dataRegistry.apply(userFeaturesRepo);
+  const baseTime = Date.now() - 3_600_000;
+  const writeStarted = performance.now();
+  const objects = await writeUserFeatureObjects(stores.offline, dataConfig.project, layout, baseTime);
+  const writeMs = performance.now() - writeStarted;
+  const rssAfterSetupMiB = mib(process.memoryUsage.rss());
+
+  const figures: RunFigures[] = [];
+  const ceilingRps: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const project = `${id}_r${r}`;
+    await commitUserFeatureObjects(stores.registry(project), objects);
+    const store = await FeatureStore.open({ config: configOf(project) });
+    try {
+      let rssPeak = process.memoryUsage.rss();
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 200);
+      const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+      loopDelay.enable();
+      const t0 = performance.now();
+      const ref = { project, view: userFeatures.name, version: 1 };
+      const stop = deadline(ref, maxMinutes * 60_000);
+      // Progress on stderr, queried on the harness's client (open until the end, unlike the store's).
+      let seen = '';
+      const progressTimer = setInterval(() => {
+        client.workflow.getHandle(workflowIds.rebuild(ref)).query(rebuildProgressQuery).then((p) => {
+          const line = `${p.state}, partitions ${p.partitionsDone}/${p.partitions}, ${p.entitiesWritten} entities written`;
+          if (line !== seen) console.error(`rebuild run ${r + 1}/${runs} at ${Math.round((performance.now() - t0) / 1000)} s: ${(seen = line)}`);
+        }, () => undefined);
+      }, 1000);
+      let handle;
+      try {
+        [handle] = await store.rebuildOnline([userFeatures.name], {
+          wait: true,
+          retireAfterSeconds,
+          ...(partitions === undefined ? {} : { partitions }),
+          ...(parallelism === undefined ? {} : { parallelism }),
+        });
+      } catch (error) {
+        const stopped = stop.stopped();
+        throw stopped ? new Error(`rebuild of ${project} (${entities} entities, ${totalRows} offline rows) ${stopped}`, { cause: error }) : error;
+      } finally {
+        stop.cancel();
+        clearInterval(progressTimer);
+        clearInterval(sampler);
+        loopDelay.disable();
+      }
+      const wallMs = performance.now() - t0;
+      const progress = handle!.progress;
+      if (progress.state !== 'done' || progress.entitiesWritten !== entities || progress.verifiedEntities !== entities) {
+        throw new Error(
+          `rebuild of ${project} ended in state '${progress.state}' with ${progress.entitiesWritten} entities written and ` +
+            `${progress.verifiedEntities} verified (expected ${entities})`,
+        );
+      }
+      const { started, completed, spans } = historyTimes(await client.workflow.getHandle(handle!.workflowId).fetchHistory());
+      figures.push({
+        wallMs,
+        toCutOverMs: (spans.get('cutOver')?.lastClosedMs ?? NaN) - started,
+        phasesMs: phaseTimes(spans, completed - started),
+        partitionMs: spans.get('rebuildPartition')?.durationsMs ?? [],
+        progress,
+        rssPeakMiB: mib(rssPeak),
+        retries: Object.fromEntries([...spans].filter(([, span]) => span.retries > 0).map(([type, span]) => [type, span.retries])),
+        eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+      });
+    } finally {
+      await store.close();
+    }
+    await deleteByPattern(raw, `${keyPrefix}:${project}:*`);
+
+    if (args.ceiling) {
+      ceilingRps.push(await redisBenchmarkHset(dataConfig.online.url, { requests: ceilingRequests, keyspace: entities, key: `${keyPrefix}-rb:h:__rand_int__` }));
+      await deleteByPattern(raw, `${keyPrefix}-rb:*`);
+    }
+  }
+
+  const entitiesPerSecond = figures.map((f) => entities / (f.wallMs / 1000));
+  const rate = median(entitiesPerSecond);
+  const ceiling = args.ceiling ? median(ceilingRps) : null;
+  const last = figures.at(-1)!;
+  const phaseNames = Object.keys(last.phasesMs);
+  const result = {
+    bench: 'rebuild',
+    redis: dataConfig.online.url,
+    offline: stores.offline.root,
+    offlineRows: totalRows,
+    entities,
+    offlineRowsPerEntity: totalRows / entities,
+    features: userFeatures.features.length,
+    objects: batches,
+    partitions: last.progress.partitions,
+    parallelism: parallelism ?? 'workflow default',
+    retireAfterSeconds,
+    runs,
+    worker: 'in-process (one Node thread runs every activity of the rebuild)',
+    setup: {
+      note: 'objects written and committed directly, not timed in the figures',
+      writeObjectsMs: Math.round(writeMs),
+      objectBytes: objects.reduce((n, o) => n + o.bytes, 0),
+    },
+    rebuild: {
+      note:
+        'FeatureStore.rebuildOnline({ wait: true }) on a fresh project (old generation empty), from the call to the workflow result: ' +
+        `begin, partitions, mark, catch-up, verify, cut-over, ${retireAfterSeconds} s retire grace, drop of the old generation`,
+      entitiesPerSecondMedian: rate,
+      entitiesPerSecond: entitiesPerSecond.map(Math.round),
+      offlineRowsPerSecondMedian: median(figures.map((f) => totalRows / (f.wallMs / 1000))),
+      wallMs: figures.map((f) => Math.round(f.wallMs)),
+      wallMsMedian: median(figures.map((f) => f.wallMs)),
+      toCutOverMsMedian: median(figures.map((f) => f.toCutOverMs)),
+      toCutOverNote: 'workflow start to the cut-over activity completed (serving reads the new generation from then on)',
+      rowsReadByPartitions: last.progress.rowsRead,
+      rowsReadNote: 'each partition reads every committed object (partitions x offline rows are read), but converts only the rows of its own entities that are newer than what it holds',
+      rowsReadPerSecondOfBuildMedian: median(figures.map((f) => f.progress.rowsRead / ((f.phasesMs.build ?? NaN) / 1000))),
+      phasesMsMedian: {
+        note:
+          'from the workflow history: build is the partitions\' span (first scheduled to last completed); the others the sum of their activities, ' +
+          'scheduled to completed (catchUp: pendingCommits + applyCommit, both catch-ups); betweenActivities: workflow tasks, the retire timer, queueing; ' +
+          'workflow: started to completed',
+        ...Object.fromEntries(phaseNames.map((name) => [name, median(figures.map((f) => f.phasesMs[name] ?? NaN))])),
+      },
+      partitionMs: last.partitionMs,
+      partitionMsNote: 'each partition activity, scheduled to completed (last run)',
+      activityRetries: last.retries,
+      activityRetriesNote: 'attempts beyond the first, by activity type, from the history (last run); a heartbeat timeout (10 s) restarts a partition\'s read',
+      entitiesWritten: last.progress.entitiesWritten,
+      verifiedEntities: last.progress.verifiedEntities,
+      generation: last.progress.generation,
+    },
+    memory: {
+      rssPeakDuringRebuildMiB: Math.max(...figures.map((f) => f.rssPeakMiB)),
+      rssPeakNote: 'sampled every 200 ms during the rebuild; the worker runs in this process',
+      rssAfterSetupMiB,
+      maxRssProcessMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
+    eventLoop: {
+      note: 'this process\'s event-loop delay during the rebuild (it runs the activities, which must heartbeat within 10 s)',
+      delayMaxMs: Math.max(...figures.map((f) => f.eventLoopDelayMaxMs)),
+      delayP99MsMedian: median(figures.map((f) => f.eventLoopDelayP99Ms)),
+    },
+    ...(ceiling !== null
+      ? {
+          ceiling: {
+            note: `redis-benchmark hset, 10 fields, -n ${ceilingRequests} -P 16 -c 50 -r ${entities}, same Redis, after each run`,
+            hset10FieldsRpsMedian: ceiling,
+            hset10FieldsRps: ceilingRps,
+          },
+          ratio: { rebuildToCeiling: Number((rate / ceiling).toFixed(4)) },
+        }
+      : {}),
+    extrapolated100MEntitiesSeconds: Math.round(100_000_000 / rate),
+    extrapolation: {
+      note:
+        `linear in entities at the measured end-to-end rate (${rate} entities/s), with the same ${totalRows / entities} offline rows per entity, ` +
+        `${last.progress.partitions} partitions and one worker. The work is mostly per offline row (every partition reads every row's key and times, ` +
+        'verify decodes them once more), so more rows per entity make it slower in proportion. Not linear in memory: each partition ' +
+        'holds its entities\' latest rows and verify holds every entity, in one process; 100M entities need more partitions and more workers.',
+      ceiling100MEntitiesSeconds: ceiling === null ? null : Math.round(100_000_000 / ceiling),
+    },
+  };
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await harness.close();
+}

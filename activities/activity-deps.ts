@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { FeatureRepo } from '../definitions/feature-repo.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import type { OnlineStore } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
@@ -12,4 +13,9 @@ export interface ActivityDeps {
   readonly temporal: { readonly client: Client; readonly taskQueue: string };
   /** What materialization does when Redis lost a generation: start a rebuild, or fail and say so. */
   readonly onRedisLoss: 'rebuild' | 'fail';
+  /**
+   * The feature repo the worker was started with (`granary worker --repo DIR`), loaded on first
+   * use: only migrations with a TypeScript transform need it.
+   */
+  readonly featureRepo?: { readonly dir: string; load(): Promise<FeatureRepo> };
 }

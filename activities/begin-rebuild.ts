@@ -1,5 +1,6 @@
 import type { RebuildInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
+import { checkNotRetired } from './migration-context.ts';
 import { onlineTarget, registeredView } from './registered-view.ts';
 
 export interface RebuildStart {
@@ -19,6 +20,7 @@ export function beginRebuild(deps: ActivityDeps) {
   return async function beginRebuild(input: RebuildInput): Promise<RebuildStart> {
     const registry = deps.registry(input.project);
     const { view } = await registeredView(registry, input);
+    await checkNotRetired(registry, input);
     const active = await registry.activeGeneration(input.view, input.version);
     const building = await registry.buildingGeneration(input.view, input.version);
     await deps.online.markGeneration(onlineTarget(input, view, building.generation));

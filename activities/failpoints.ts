@@ -15,6 +15,8 @@ export const FAILPOINTS = [
   'before-watermark',
   /** In a rebuild, after the first online write of a partition other than the first. */
   'mid-rebuild',
+  /** In a migration's backfill, after its first old-version commit is rewritten and committed. */
+  'mid-backfill',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

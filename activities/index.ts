@@ -1,9 +1,20 @@
 import type { ActivityDeps } from './activity-deps.ts';
 import { applyCommit } from './apply-commit.ts';
+import { backfillMigration } from './backfill-migration.ts';
 import { beginRebuild } from './begin-rebuild.ts';
 import { commitBatch } from './commit-batch.ts';
 import { cutOver, dropRetiredGenerations, markRebuiltUpTo, verifyGeneration } from './finish-rebuild.ts';
 import { latestCommitSeq, pendingCommits } from './pending-commits.ts';
+import { migrateCommit, migrationTargets } from './migrate-commit.ts';
+import {
+  beginMigration,
+  failMigration,
+  pinnedServices,
+  removeOldOnlineKeys,
+  rollBackMigration,
+  switchServices,
+  verifyMigration,
+} from './migration-steps.ts';
 import { prepareMaterialization } from './prepare-materialization.ts';
 import { rebuildPartition } from './rebuild-partition.ts';
 import { materializationState, requestMaterialization } from './request-materialization.ts';
@@ -30,5 +41,15 @@ export function createActivities(deps: ActivityDeps) {
     verifyGeneration: verifyGeneration(deps),
     cutOver: cutOver(deps),
     dropRetiredGenerations: dropRetiredGenerations(deps),
+    migrationTargets: migrationTargets(deps),
+    migrateCommit: migrateCommit(deps),
+    beginMigration: beginMigration(deps),
+    backfillMigration: backfillMigration(deps),
+    verifyMigration: verifyMigration(deps),
+    switchServices: switchServices(deps),
+    pinnedServices: pinnedServices(deps),
+    removeOldOnlineKeys: removeOldOnlineKeys(deps),
+    failMigration: failMigration(deps),
+    rollBackMigration: rollBackMigration(deps),
   };
 }

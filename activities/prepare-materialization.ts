@@ -1,6 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
+import { checkNotRetired } from './migration-context.ts';
 import { onlineTarget, registeredView } from './registered-view.ts';
 
 export interface MaterializationStart {
@@ -20,6 +21,8 @@ export function prepareMaterialization(deps: ActivityDeps) {
   return async function prepareMaterialization(ref: ViewRef): Promise<MaterializationStart> {
     const registry = deps.registry(ref.project);
     const { view } = await registeredView(registry, ref);
+    // A version retired by a migration has no online keys any more, on purpose: not a Redis loss.
+    await checkNotRetired(registry, ref);
     const { generation } = await registry.activeGeneration(ref.view, ref.version);
     const watermark = await registry.watermark(ref.view, ref.version, generation);
     const target = onlineTarget(ref, view, generation);

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
-import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
-import { encodeEntityKey } from '../stores/online/key-layout.ts';
+import { replaces, rowKeysAndTimes, tableToOnlineRows } from '../stores/offline/row-conversion.ts';
+import { takeRows } from '../stores/offline/take-rows.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -20,7 +20,7 @@ export interface RebuiltPartition {
   readonly partition: number;
   /** Entities of the partition (each written once). */
   readonly entities: number;
-  /** Offline rows read (all partitions read every object; each keeps its own entities). */
+  /** Offline rows read (all partitions read every object; each converts only its own entities' newest rows). */
   readonly rowsRead: number;
   readonly written: number;
   /** Newer rows were already there (a catch-up or materialization got there first). */
@@ -72,14 +72,22 @@ export function rebuildPartition(deps: ActivityDeps) {
             for (const object of commit.objects) {
               for await (const { table } of deps.offline.readTable(object.key)) {
                 rowsRead += table.numRows;
-                for (const row of tableToOnlineRows(view, table)) {
-                  const key = encodeEntityKey(row.entityKey);
-                  if (entityPartition(key, input.partitions) !== input.partition) continue;
-                  const current = latest.get(key);
-                  if (!current || row.eventTime > current.eventTime || (row.eventTime === current.eventTime && row.createdTime > current.createdTime)) {
-                    latest.set(key, row);
+                // Keys and times first: only the partition's rows newer than what it holds are converted.
+                const { keys, eventTimes, createdTimes } = rowKeysAndTimes(view, table);
+                const picked: number[] = [];
+                for (let i = 0; i < keys.length; i++) {
+                  if (entityPartition(keys[i]!, input.partitions) !== input.partition) continue;
+                  if (replaces(eventTimes[i]!, createdTimes[i]!, latest.get(keys[i]!))) picked.push(i);
+                }
+                if (picked.length > 0) {
+                  const rows = tableToOnlineRows(view, takeRows(table, Int32Array.from(picked)));
+                  for (let j = 0; j < rows.length; j++) {
+                    const key = keys[picked[j]!]!;
+                    const row = rows[j]!;
+                    if (replaces(row.eventTime, row.createdTime, latest.get(key))) latest.set(key, row);
                   }
                 }
+                await yieldToEventLoop(); // heartbeats and Redis replies get their turn between row groups
               }
             }
           }
@@ -104,4 +112,8 @@ export function rebuildPartition(deps: ActivityDeps) {
       () => position,
     );
   };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

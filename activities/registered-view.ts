@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
-import type { OnlineTarget } from '../stores/online/online-store.ts';
+import { onlineTargetOf, type OnlineTarget } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
 
@@ -29,13 +29,5 @@ export async function registeredView(registry: Registry, ref: ViewRef): Promise<
 }
 
 export function onlineTarget(ref: ViewRef, view: FeatureView, generation: number): OnlineTarget {
-  return {
-    project: ref.project,
-    view: ref.view,
-    version: ref.version,
-    generation,
-    joinKeys: view.entities.map((e) => ({ name: e.joinKey, type: e.valueType })),
-    features: view.features.map((f) => ({ name: f.name, type: f.type })),
-    ttlSeconds: view.ttlSeconds,
-  };
+  return { ...onlineTargetOf(ref.project, view, generation), view: ref.view, version: ref.version };
 }

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
+import { replaces, rowKeysAndTimes, tableToOnlineRows } from '../stores/offline/row-conversion.ts';
+import { takeRows } from '../stores/offline/take-rows.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { FeatureValue, OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
@@ -58,17 +59,30 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
   const latestSeq = await registry.latestCommitSeq(ref.view, ref.version);
   const target = onlineTarget(ref, view, generation);
 
-  // Latest row per entity: up to the watermark (what must be online), and over every commit.
-  const upToWatermark = new Map<string, Latest>();
-  const overAll = new Map<string, Latest>();
+  // Latest row per entity: up to the watermark (what must be online), and over every commit (one
+  // map when the watermark is the latest commit). Keys and times first: only rows that replace
+  // what a map holds are converted.
+  const upToWatermark = new Map<string, OnlineRow>();
+  const overAll = watermark >= latestSeq ? upToWatermark : new Map<string, OnlineRow>();
   for (const commit of await registry.commits(ref.view, ref.version)) {
+    const committed = commit.seq <= watermark;
     for (const object of commit.objects) {
       for await (const { table } of offline.readTable(object.key)) {
-        for (const row of tableToOnlineRows(view, table, 0, table.numRows)) {
-          const key = encodeEntityKey(row.entityKey);
-          if (commit.seq <= watermark) keepLatest(upToWatermark, key, row);
-          keepLatest(overAll, key, row);
+        const { keys, eventTimes, createdTimes } = rowKeysAndTimes(view, table);
+        const picked: number[] = [];
+        for (let i = 0; i < keys.length; i++) {
+          const wanted = replaces(eventTimes[i]!, createdTimes[i]!, overAll.get(keys[i]!)) || (committed && replaces(eventTimes[i]!, createdTimes[i]!, upToWatermark.get(keys[i]!)));
+          if (wanted) picked.push(i);
         }
+        if (picked.length === 0) continue;
+        const rows = tableToOnlineRows(view, takeRows(table, Int32Array.from(picked)));
+        for (let j = 0; j < rows.length; j++) {
+          const key = keys[picked[j]!]!;
+          const row = rows[j]!;
+          if (committed && replaces(row.eventTime, row.createdTime, upToWatermark.get(key))) upToWatermark.set(key, row);
+          if (overAll !== upToWatermark && replaces(row.eventTime, row.createdTime, overAll.get(key))) overAll.set(key, row);
+        }
+        await new Promise((resolve) => setImmediate(resolve)); // let heartbeats through between row groups
       }
     }
   }
@@ -88,14 +102,15 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
       seen.add(key);
       const actual = signature(row);
       const expected = upToWatermark.get(key);
-      if (expected?.signature === actual) matching += 1;
-      else if (overAll.get(key)?.signature === actual) ahead += 1;
+      const newest = overAll.get(key);
+      if (expected && signature(expected) === actual) matching += 1;
+      else if (newest && signature(newest) === actual) ahead += 1;
       else if (!overAll.has(key)) {
         extra += 1;
         example(`extra: entity ${key} is online but was never committed offline`);
       } else {
         stale += 1;
-        example(`stale: entity ${key} online ${describe(row)}, offline ${expected ? describe(expected.row) : 'nothing up to the watermark'}`);
+        example(`stale: entity ${key} online ${describe(row)}, offline ${expected ? describe(expected) : 'nothing up to the watermark'}`);
       }
     }
   }
@@ -103,10 +118,10 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
   let expired = 0;
   for (const [key, expected] of upToWatermark) {
     if (seen.has(key)) continue;
-    if (rowExpiresAt(view.ttlSeconds, expected.row.eventTime) <= now) expired += 1;
+    if (rowExpiresAt(view.ttlSeconds, expected.eventTime) <= now) expired += 1;
     else {
       missing += 1;
-      example(`missing: entity ${key} (offline ${describe(expected.row)}) is not online`);
+      example(`missing: entity ${key} (offline ${describe(expected)}) is not online`);
     }
   }
   return {
@@ -125,22 +140,6 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
     examples,
     ok: missing + stale + extra === 0,
   };
-}
-
-interface Latest {
-  readonly row: OnlineRow;
-  readonly signature: string;
-}
-
-function keepLatest(map: Map<string, Latest>, key: string, row: OnlineRow): void {
-  const current = map.get(key)?.row;
-  if (
-    !current ||
-    row.eventTime > current.eventTime ||
-    (row.eventTime === current.eventTime && row.createdTime > current.createdTime)
-  ) {
-    map.set(key, { row, signature: signature(row) });
-  }
 }
 
 /** A row's times and values as one comparable string; null and absent features are the same. */

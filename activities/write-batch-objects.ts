@@ -5,6 +5,7 @@ import type { IngestInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
+import { checkNotRetired } from './migration-context.ts';
 import { registeredView } from './registered-view.ts';
 
 export interface WrittenBatch {
@@ -24,6 +25,7 @@ export function writeBatchObjects(deps: ActivityDeps) {
   return async function writeBatchObjects(input: IngestInput): Promise<WrittenBatch> {
     const registry = deps.registry(input.project);
     const { view, schemaVersion } = await registeredView(registry, input);
+    await checkNotRetired(registry, input);
     const committed = await registry.commitFor(input.view, input.version, input.batchId);
     if (committed) {
       const rows = committed.objects.reduce((n, o) => n + o.rowCount, 0);

@@ -60,6 +60,9 @@ export function formatDescription({ object, versions, source, history }: ObjectD
         const view = item.version === null ? item.view : `${item.view}@${item.version}`;
         lines.push(`    ${item.features === null ? `${view} (all features)` : item.features.map((f) => `${view}:${f}`).join(', ')}`);
       }
+      const defaults = Object.entries(s.defaults ?? {});
+      lines.push(defaults.length === 0 ? '  defaults: none (fail-closed: missing and stale values are null)' : '  defaults (served for missing and stale values):');
+      for (const [feature, value] of defaults) lines.push(`    ${feature} = ${JSON.stringify(value)}`);
       break;
     }
   }

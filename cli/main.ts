@@ -9,6 +9,7 @@ import { registerHistoricalCommand } from './commands/historical.ts';
 import { registerIngestCommand } from './commands/ingest.ts';
 import { registerListCommand } from './commands/list.ts';
 import { registerMaterializeCommand } from './commands/materialize.ts';
+import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerRebuildOnlineCommand } from './commands/rebuild-online.ts';
 import { registerScheduleCommand } from './commands/schedule.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerScheduleCommand(program);
   registerRebuildOnlineCommand(program);
+  registerMigrateCommand(program);
   registerStatusCommand(program);
   registerHistoricalCommand(program);
   registerGetOnlineFeaturesCommand(program);

@@ -28,8 +28,9 @@ export function viewProgress<P>(tty: boolean, barFormat: string, frame: (p: P) =
   const bars = new Map<string, SingleBar>();
   const lastLine = new Map<string, string>();
   return {
-    update(ref: ViewRef, p: P): void {
-      const name = `${ref.view} v${ref.version}`;
+    /** `key` names the line: a view version, or any label (`view v1 -> v2`). */
+    update(key: ViewRef | string, p: P): void {
+      const name = typeof key === 'string' ? key : `${key.view} v${key.version}`;
       const f = frame(p);
       if (!tty) {
         const line = `${name}: ${f.line}`;

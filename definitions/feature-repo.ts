@@ -3,10 +3,12 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DefinitionError } from './definition-error.ts';
 import type { Entity } from './entity.ts';
+import { defaultTypeProblem } from './feature-defaults.ts';
 import type { FeatureService } from './feature-service.ts';
 import type { Feature, FeatureView } from './feature-view.ts';
 import type { Source } from './source.ts';
 import { specOf } from './spec.ts';
+import { migrationMapping } from './view-migration.ts';
 
 /**
  * A feature repo: every definition exported by the TypeScript files of one folder, checked
@@ -112,6 +114,17 @@ export function buildFeatureRepo(dir: string, found: readonly { definition: Defi
       throw error;
     }
   }
+  // A version migrated from another one in the repo: its renames and casts must fit both.
+  for (const view of repo.views) {
+    const from = view.migrateFrom ? findView(repo, view.name, view.migrateFrom.version) : undefined;
+    if (!from || from.version !== view.migrateFrom?.version) continue;
+    try {
+      migrationMapping(specOf(from), specOf(view));
+    } catch (error) {
+      if (error instanceof DefinitionError) throw error.inFile(views.fileOf(view) ?? '');
+      throw error;
+    }
+  }
   return repo;
 }
 
@@ -148,7 +161,29 @@ export function resolveFeatureService(repo: FeatureRepo, service: FeatureService
       out.push({ view, feature });
     }
   });
+  checkServiceDefaults(service, out);
   return out;
+}
+
+/** Each default names a feature of the service and fits that feature's declared type. */
+function checkServiceDefaults(service: FeatureService, features: readonly ResolvedFeature[]): void {
+  const byRef = new Map(features.map((f) => [`${f.view.name}:${f.feature.name}`, f]));
+  for (const [key, value] of Object.entries(service.defaults)) {
+    const resolved = byRef.get(key);
+    if (!resolved) {
+      throw new DefinitionError(
+        { kind: 'feature service', name: service.name, field: 'defaults' },
+        `'${key}' is not a feature of this service (it serves: ${[...byRef.keys()].join(', ')})`,
+      );
+    }
+    const problem = defaultTypeProblem(value, resolved.feature.type);
+    if (problem) {
+      throw new DefinitionError(
+        { kind: 'feature service', name: service.name, field: `defaults.${key}` },
+        `the default of feature '${key}' does not fit its declared type: ${problem}`,
+      );
+    }
+  }
 }
 
 function isDefinition(value: unknown): value is Definition {

@@ -1,4 +1,5 @@
 import { DefinitionError } from './definition-error.ts';
+import { defaultShapeProblem, type DefaultValue } from './feature-defaults.ts';
 import type { FeatureView } from './feature-view.ts';
 import { checkKnownKeys, checkName, checkObject, checkOptionalString, checkTags, show } from './field-checks.ts';
 
@@ -9,10 +10,16 @@ import { checkKnownKeys, checkName, checkObject, checkOptionalString, checkTags,
  * pin a version with `view@2`; without a pin it means the view's version in the same repo (the
  * highest one when several are defined).
  *
+ * Online serving is fail-closed by default: a missing (NOT_FOUND) or stale (OUTSIDE_MAX_AGE)
+ * value is served as null. `defaults`, keyed `'view:feature'`, serves a value of the feature's
+ * type in its place instead; the status stays NOT_FOUND or OUTSIDE_MAX_AGE, so the caller can
+ * still tell. A stored null (NULL_VALUE) is a real value and is served as null.
+ *
  * @example
  *   const fraud = featureService({
  *     name: 'fraud_model_v1',
  *     features: ['user_spend_features:spend_7d_avg', userSpend],
+ *     defaults: { 'user_spend_features:txn_count_7d': 0n },
  *   });
  */
 export type FeatureReference = FeatureView | string | { view: FeatureView | string; features: string[] };
@@ -33,6 +40,11 @@ export interface FeatureService {
   readonly owner: string;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Values served online for a missing or stale value, keyed `'view:feature'` (features of this
+   * service); empty when fail-closed. Their types are checked when the repo is built.
+   */
+  readonly defaults: Readonly<Record<string, DefaultValue>>;
 }
 
 export interface FeatureServiceOptions {
@@ -41,9 +53,11 @@ export interface FeatureServiceOptions {
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
+  /** Served online in place of a missing or stale value, per `'view:feature'`; none by default (fail-closed). */
+  defaults?: Record<string, DefaultValue>;
 }
 
-const FIELDS = ['name', 'features', 'owner', 'description', 'tags'];
+const FIELDS = ['name', 'features', 'owner', 'description', 'tags', 'defaults'];
 
 export function featureService(options: FeatureServiceOptions): FeatureService {
   const raw = checkObject({ kind: 'feature service' }, options);
@@ -61,7 +75,28 @@ export function featureService(options: FeatureServiceOptions): FeatureService {
     owner: checkOptionalString({ ...where, field: 'owner' }, raw.owner),
     description: checkOptionalString({ ...where, field: 'description' }, raw.description),
     tags: checkTags({ ...where, field: 'tags' }, raw.tags),
+    defaults: checkDefaults({ ...where, field: 'defaults' }, raw.defaults),
   });
+}
+
+/** The shape of `defaults`: `'view:feature'` keys, values JSON can carry; types are checked against the views later. */
+function checkDefaults(at: { kind: string; name: string; field: string }, value: unknown): Readonly<Record<string, DefaultValue>> {
+  if (value === undefined || value === null) return Object.freeze({});
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new DefinitionError(at, `must be an object of default values keyed 'view:feature', got ${show(value)}`);
+  }
+  const out: Record<string, DefaultValue> = {};
+  for (const key of Object.keys(value).sort()) {
+    const parsed = parseFeatureRef(key);
+    if (!parsed || parsed.feature === null || parsed.version !== null) {
+      throw new DefinitionError(at, `key '${key}' is not of the form 'view:feature' (without a version)`);
+    }
+    const item = (value as Record<string, unknown>)[key];
+    const problem = defaultShapeProblem(item);
+    if (problem) throw new DefinitionError(at, `'${key}': ${problem}`);
+    out[key] = Array.isArray(item) ? Object.freeze([...(item as DefaultValue[])]) as DefaultValue : (item as DefaultValue);
+  }
+  return Object.freeze(out);
 }
 
 /** Parses `view`, `view@2`, `view:feature` or `view@2:feature`. */

@@ -11,6 +11,7 @@ import {
   show,
 } from './field-checks.ts';
 import type { Source } from './source.ts';
+import { checkMigrateFrom, type MigrateFromOptions, type ViewMigrationDeclaration } from './view-migration.ts';
 import { describeValueTypes, isValueType, type ValueType } from './value-type.ts';
 
 /**
@@ -49,6 +50,8 @@ export interface FeatureView {
   readonly owner: string;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** How this version is derived from an older one (definitions/view-migration.ts); absent when it is not. */
+  readonly migrateFrom?: ViewMigrationDeclaration;
 }
 
 export interface FeatureOptions {
@@ -73,9 +76,14 @@ export interface FeatureViewOptions {
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
+  /**
+   * For a breaking change: the older version this one is migrated from, with its renames, casts
+   * and an optional row transform (`granary migrate` runs it). See definitions/view-migration.ts.
+   */
+  migrateFrom?: MigrateFromOptions;
 }
 
-const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags'];
+const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'migrateFrom'];
 const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags'];
 /** Column names Granary keeps for itself in the online and offline rows. */
 export const RESERVED_COLUMN_PREFIX = '__';
@@ -104,6 +112,7 @@ export function featureView(options: FeatureViewOptions): FeatureView {
     throw new DefinitionError({ ...where, field: 'online' }, `must be true or false, got ${show(raw.online)}`);
   }
   const features = checkSchema(where, raw.schema, entities, source);
+  const migrateFrom = checkMigrateFrom(where, raw.migrateFrom, version);
 
   return Object.freeze({
     kind: 'featureView',
@@ -117,6 +126,7 @@ export function featureView(options: FeatureViewOptions): FeatureView {
     owner: checkOptionalString({ ...where, field: 'owner' }, raw.owner),
     description: checkOptionalString({ ...where, field: 'description' }, raw.description),
     tags: checkTags({ ...where, field: 'tags' }, raw.tags),
+    ...(migrateFrom ? { migrateFrom } : {}),
   });
 }
 

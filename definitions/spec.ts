@@ -1,7 +1,9 @@
 import type { Entity } from './entity.ts';
+import { defaultToJson, type DefaultJson } from './feature-defaults.ts';
 import type { FeatureService } from './feature-service.ts';
 import type { FeatureView } from './feature-view.ts';
 import type { Source } from './source.ts';
+import { migrateFromSpecOf, type MigrateFromSpec } from './view-migration.ts';
 
 /**
  * The JSON form of a definition: what the registry stores and what plan diffs. References to
@@ -51,6 +53,8 @@ export interface FeatureViewSpec {
   owner: string;
   description: string;
   tags: Record<string, string>;
+  /** Only on a version declared as migrated from an older one (definitions/view-migration.ts). */
+  migrateFrom?: MigrateFromSpec;
 }
 
 export interface FeatureServiceSpec {
@@ -59,6 +63,12 @@ export interface FeatureServiceSpec {
   owner: string;
   description: string;
   tags: Record<string, string>;
+  /**
+   * Values served for missing or stale values, keyed 'view:feature', in their JSON form (see
+   * feature-defaults.ts). Left out when the service declares none (fail-closed), so services
+   * without defaults keep the spec (and content hash) they had before defaults existed.
+   */
+  defaults?: Record<string, DefaultJson>;
 }
 
 export type KindSpec = {
@@ -114,6 +124,7 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
         owner: definition.owner,
         description: definition.description,
         tags: { ...definition.tags },
+        ...(definition.migrateFrom ? { migrateFrom: migrateFromSpecOf(definition.migrateFrom) } : {}),
       };
     case 'featureService':
       return {
@@ -126,6 +137,13 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
         owner: definition.owner,
         description: definition.description,
         tags: { ...definition.tags },
+        ...defaultsSpec(definition.defaults),
       };
   }
+}
+
+function defaultsSpec(defaults: FeatureService['defaults']): { defaults?: Record<string, DefaultJson> } {
+  const keys = Object.keys(defaults);
+  if (keys.length === 0) return {};
+  return { defaults: Object.fromEntries(keys.map((key) => [key, defaultToJson(defaults[key]!)])) };
 }

@@ -5,6 +5,8 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
+import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
+import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
@@ -76,10 +78,14 @@ export class FeatureStore {
     return featureViewFromSpec(object.spec);
   }
 
-  /** Every applied view version that is materialized online. */
+  /** Every applied view version that is materialized online (not those a completed migration retired). */
   async onlineViews(): Promise<FeatureView[]> {
     const objects = await this.stores.registry().listObjects('featureView');
-    return objects.map((o) => featureViewFromSpec(o.spec as FeatureViewSpec)).filter((v) => v.online);
+    const retired = new Set((await this.stores.registry().migrations()).filter((m) => m.state === 'completed').map((m) => `${m.view}@${m.from}`));
+    return objects
+      .filter((o) => !retired.has(`${o.name}@${o.version}`))
+      .map((o) => featureViewFromSpec(o.spec as FeatureViewSpec))
+      .filter((v) => v.online);
   }
 
   /**
@@ -89,6 +95,12 @@ export class FeatureStore {
    */
   async push(viewName: string, input: BatchInput, options: PushOptions = {}): Promise<IngestResult> {
     const view = await this.view(viewName, options.version);
+    const retired = (await this.stores.registry().migrations({ view: view.name, from: view.version })).find((m) => m.state === 'completed');
+    if (retired) {
+      throw new Error(
+        `feature view '${view.name}' version ${view.version} was retired by its migration to version ${retired.to}: it takes no more writes; push to version ${retired.to}`,
+      );
+    }
     const table = toViewTable(view, input);
     const batchId = options.batchId ?? `sha-${createHash('sha256').update(tableToIPC(table)).digest('hex').slice(0, 24)}`;
     checkBatchId(batchId);
@@ -173,11 +185,41 @@ export class FeatureStore {
     return rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options);
   }
 
+  /**
+   * Starts the migration of a view to its version declared with `migrateFrom` (or attaches to
+   * the one running): backfill, materialize, verify, switch the unpinned feature services,
+   * deprecate the old version and remove its online keys after the grace period
+   * (workflows/migrate-view-workflow.ts). With `wait: 'switched'`, returns once services read
+   * the new version.
+   *
+   * @example
+   *   const { progress } = await store.migrate('user_spend_features', { to: 2, wait: 'switched' });
+   *   progress.switchedServices // => ['fraud_model_latest']
+   */
+  async migrate(viewName: string, options: MigrateOptions = {}): Promise<MigrationHandle> {
+    return startMigration(await this.temporal(), this.config.temporal.taskQueue, this.stores.registry(), viewName, options);
+  }
+
+  /** Follows the view's migration (to `options.to`, or its newest) until it switched, or ended. */
+  async followMigration(viewName: string, options: Pick<MigrateOptions, 'to' | 'onProgress'> & { wait: 'switched' | 'done' }): Promise<MigrationHandle> {
+    return followMigration(await this.temporal(), this.stores.registry(), viewName, options);
+  }
+
+  /** Returns the view's feature services to the old version while it still exists (sdk/view-migration.ts). */
+  async rollbackMigration(viewName: string, options: { to?: number; reason?: string } = {}): Promise<ViewMigrationRecord> {
+    return rollbackMigration(await this.temporal(), this.stores.registry(), viewName, options);
+  }
+
+  /** The project's migrations (of one view), with their state. */
+  async migrations(viewName?: string): Promise<ViewMigrationRecord[]> {
+    return this.stores.registry().migrations(viewName === undefined ? {} : { view: viewName });
+  }
+
   /** Per view: generations, watermark, last materialization and rebuild, freshness (sdk/view-status.ts). */
   async status(viewNames: readonly string[] = []): Promise<ViewStatus[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const client = await this.temporal();
-    return Promise.all(views.map((v) => viewStatus(this.stores.registry(), client, this.project, v)));
+    return Promise.all(views.map((v) => viewStatus(this.stores.registry(), this.stores.online, client, this.project, v)));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FeatureView } from '../definitions/feature-view.ts';
+import { onlineTargetOf, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
 import type { Generation, Registry } from '../stores/registry/registry.ts';
 import { rebuildProgressQuery, workflowIds, type RebuildProgress, type ViewRef } from '../workflows/contracts.ts';
 
@@ -21,6 +22,15 @@ export interface ViewStatus extends ViewRef {
   readonly ttlSeconds: number;
   /** The newest online row is older than the TTL: every entity reads as OUTSIDE_MAX_AGE. */
   readonly stale: boolean;
+  /**
+   * What Redis itself says of the active generation, from its marker: `ok`; `lost` (the marker is
+   * gone though commits were applied: Redis lost the data, a rebuild is needed); `behind` (Redis
+   * came back from an older snapshot: materialization re-applies the commits after `onlineApplied`);
+   * `unreachable` (Redis did not answer).
+   */
+  readonly online: 'ok' | 'lost' | 'behind' | 'unreachable';
+  /** The last commit Redis's marker records as applied; null when the marker is gone or Redis is unreachable. */
+  readonly onlineApplied: number | null;
 }
 
 /**
@@ -28,9 +38,16 @@ export interface ViewStatus extends ViewRef {
  * rebuild, and freshness against the TTL.
  *
  * @example
- *   await viewStatus(registry, client, 'fraud', view) // => { activeGeneration: 2, watermark: 41, latestSeq: 41, stale: false, ... }
+ *   await viewStatus(registry, online, client, 'fraud', view) // => { activeGeneration: 2, watermark: 41, latestSeq: 41, stale: false, online: 'ok', ... }
  */
-export async function viewStatus(registry: Registry, client: Client, project: string, view: FeatureView, now = Date.now()): Promise<ViewStatus> {
+export async function viewStatus(
+  registry: Registry,
+  online: Pick<OnlineStore, 'appliedSeq'>,
+  client: Client,
+  project: string,
+  view: FeatureView,
+  now = Date.now(),
+): Promise<ViewStatus> {
   const ref: ViewRef = { project, view: view.name, version: view.version };
   const active = await registry.activeGeneration(view.name, view.version);
   const generations = await registry.generations(view.name, view.version);
@@ -50,7 +67,15 @@ export async function viewStatus(registry: Registry, client: Client, project: st
     ...(newest ? { newestEventTime: newest } : {}),
     ttlSeconds: view.ttlSeconds,
     stale: view.ttlSeconds > 0 && (!newest || now - newest.getTime() > view.ttlSeconds * 1000),
+    ...(await onlineHealth(online, onlineTargetOf(project, view, active.generation), watermark)),
   };
+}
+
+async function onlineHealth(online: Pick<OnlineStore, 'appliedSeq'>, target: OnlineTarget, watermark: number): Promise<Pick<ViewStatus, 'online' | 'onlineApplied'>> {
+  const applied = await online.appliedSeq(target).catch(() => undefined);
+  if (applied === undefined) return { online: 'unreachable', onlineApplied: null };
+  if (applied === null) return { online: watermark > 0 ? 'lost' : 'ok', onlineApplied: null };
+  return { online: applied < watermark ? 'behind' : 'ok', onlineApplied: applied };
 }
 
 async function lastRebuild(client: Client, ref: ViewRef): Promise<Pick<ViewStatus, 'rebuild'>> {

@@ -2,7 +2,8 @@
  * The status of one served value, as Feast names them:
  * - `PRESENT`: the entity's row exists, is within the view's TTL, and the value is not null;
  * - `NULL_VALUE`: the row exists and is fresh, the value is null;
- * - `NOT_FOUND`: the online store holds no row for that entity;
+ * - `NOT_FOUND`: the online store holds no row for that entity; its value is served as null (or
+ *   as the feature service's default);
  * - `OUTSIDE_MAX_AGE`: the row is older than the view's TTL (event time < now - TTL); its value
  *   is served as null (or as the feature service's default), never silently.
  *

@@ -16,15 +16,16 @@ export type JsonValue = null | boolean | number | string | JsonValue[];
 
 export function jsonValueOf(value: FeatureValue | null, type: ValueType): JsonValue {
   if (value === null) return null;
-  const timestamp = parseValueType(type)?.scalar === 'timestamp';
-  return convert(value, timestamp);
+  const scalar = parseValueType(type)?.scalar;
+  return convert(value, scalar === 'timestamp', scalar === 'float32');
 }
 
-function convert(value: FeatureValue | null, timestamp: boolean): JsonValue {
+function convert(value: FeatureValue | null, timestamp: boolean, float32: boolean): JsonValue {
   switch (typeof value) {
     case 'number':
       if (timestamp) return formatTimestamp(value);
-      return Number.isFinite(value) ? value : String(value);
+      if (!Number.isFinite(value)) return String(value);
+      return float32 ? shortestFloat32(value) : value;
     case 'bigint':
       return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value.toString();
     case 'string':
@@ -33,10 +34,27 @@ function convert(value: FeatureValue | null, timestamp: boolean): JsonValue {
     case 'object':
       if (value === null) return null;
       if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-      return value.map((item) => convert(item, timestamp));
+      return value.map((item) => convert(item, timestamp, float32));
     default:
       return null;
   }
+}
+
+/**
+ * The shortest decimal that reads back as the same float32, as protobuf's JSON writes a float
+ * (71.52, not the float64 widening 71.5199966430664).
+ *
+ * @example
+ *   shortestFloat32(Math.fround(71.52)) // => 71.52
+ */
+export function shortestFloat32(value: number): number {
+  const f = Math.fround(value);
+  if (f === 0 || !Number.isFinite(f)) return f;
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(f.toPrecision(digits));
+    if (Math.fround(candidate) === f) return candidate;
+  }
+  return Number(f.toPrecision(9));
 }
 
 /** RFC 3339 in UTC, as protobuf writes a Timestamp: no fraction when whole seconds, else ms. */

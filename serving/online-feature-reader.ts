@@ -1,6 +1,6 @@
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { OnlineStoreError } from '../stores/online/online-store-error.ts';
-import type { FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget } from '../stores/online/online-store.ts';
+import { onlineTargetOf, type FeatureValue, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { CatalogCache } from './catalog-cache.ts';
 import { entityColumnsFromRows, type EntityColumns } from './entity-columns.ts';
@@ -22,7 +22,10 @@ import { ServingError } from './serving-error.ts';
  * 4. one `readRows` call: one pipelined round trip to Redis, whatever the number of views and
  *    entities (or none when the opt-in hot-key cache has every row);
  * 5. each value gets its status; the TTL is applied here, at read time: a row whose event time
- *    is before now - TTL is OUTSIDE_MAX_AGE and its value is null.
+ *    is before now - TTL is OUTSIDE_MAX_AGE and its value is null;
+ * 6. when the request names a feature service that declares a default for a feature, a
+ *    NOT_FOUND or OUTSIDE_MAX_AGE value is served as that default, its status unchanged (and
+ *    counted as such); a NULL_VALUE stays null. Without a default the read is fail-closed: null.
  *
  * @example
  *   const reader = new OnlineFeatureReader({ registry, online });
@@ -133,18 +136,21 @@ export class OnlineFeatureReader {
       const viewRows = rows[planned.viewIndex]!;
       const oldest = now - plan.views[planned.viewIndex]!.view.ttlSeconds * 1000;
       const name = planned.feature.name;
+      const fallback = planned.defaultValue;
+      // Bytes are mutable: each row gets its own copy of a bytes default, never the plan's.
+      const copyFallback = hasBytes(fallback);
       const values = new Array<FeatureValue | null>(rowCount);
       const statuses = new Array<FeatureStatus>(rowCount);
       const eventTimestamps = new Array<number | null>(rowCount);
       for (let r = 0; r < rowCount; r++) {
         const row = viewRows[r];
         if (!row) {
-          values[r] = null;
+          values[r] = copyFallback ? copyBytes(fallback!) : fallback;
           statuses[r] = 'NOT_FOUND';
           eventTimestamps[r] = null;
           counts.NOT_FOUND++;
         } else if (row.eventTime < oldest) {
-          values[r] = null;
+          values[r] = copyFallback ? copyBytes(fallback!) : fallback;
           statuses[r] = 'OUTSIDE_MAX_AGE';
           eventTimestamps[r] = row.eventTime;
           counts.OUTSIDE_MAX_AGE++;
@@ -180,19 +186,20 @@ export class OnlineFeatureReader {
   private targetOf(view: FeatureView, generation: number): OnlineTarget {
     let target = this.targets.get(view);
     if (!target || target.generation !== generation) {
-      target = Object.freeze({
-        project: this.project,
-        view: view.name,
-        version: view.version,
-        generation,
-        joinKeys: view.entities.map((e) => ({ name: e.joinKey, type: e.valueType })),
-        features: view.features.map((f) => ({ name: f.name, type: f.type })),
-        ttlSeconds: view.ttlSeconds,
-      });
+      target = onlineTargetOf(this.project, view, generation);
       this.targets.set(view, target);
     }
     return target;
   }
+}
+
+function hasBytes(value: FeatureValue | null): boolean {
+  return value instanceof Uint8Array || (Array.isArray(value) && value.some((item) => item instanceof Uint8Array));
+}
+
+function copyBytes(value: FeatureValue): FeatureValue {
+  if (value instanceof Uint8Array) return value.slice();
+  return Object.freeze((value as readonly (FeatureValue | null)[]).map((item) => (item instanceof Uint8Array ? item.slice() : item)));
 }
 
 /** The plan part of a request, its shape checked (a 400 ServingError naming the field). */

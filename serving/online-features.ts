@@ -40,7 +40,10 @@ export type JoinKeyValue = string | number | bigint;
 export interface OnlineFeatureRow {
   /** The row's join-key values, as given. */
   readonly entity: Readonly<Record<string, JoinKeyValue>>;
-  /** Aligned with featureNames. */
+  /**
+   * Aligned with featureNames. A NOT_FOUND or OUTSIDE_MAX_AGE value is null, or the feature
+   * service's default for that feature when it declares one (the status still says which).
+   */
   readonly values: readonly (FeatureValue | null)[];
   readonly statuses: readonly FeatureStatus[];
   /** The event time (ms since epoch) of the view row each value comes from; null when NOT_FOUND. */

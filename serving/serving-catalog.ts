@@ -1,9 +1,12 @@
+import { defaultFromJson } from '../definitions/feature-defaults.ts';
 import { parseFeatureRef } from '../definitions/feature-service.ts';
 import type { Feature, FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import type { RegisteredObject } from '../stores/registry/registry.ts';
+import type { FeatureValue } from '../stores/online/online-store.ts';
+import { currentVersionFirst } from '../stores/registry/current-version.ts';
+import type { ObjectStatus, RegisteredObject } from '../stores/registry/registry.ts';
 import { ServingError } from './serving-error.ts';
 
 /**
@@ -13,7 +16,9 @@ import { ServingError } from './serving-error.ts';
  * Plans are cached per request shape, so resolving is a map lookup on the hot path.
  *
  * A view reference without a version (`'view:feature'`, or a service item without a pin) means
- * the highest registered version of that view, as for the rest of Granary.
+ * the view's current version (the highest 'active' one: a version being migrated to becomes
+ * current when its migration switches, see stores/registry/current-version.ts), as for the rest
+ * of Granary.
  *
  * @example
  *   const catalog = new ServingCatalog(await registry.listObjects());
@@ -43,6 +48,12 @@ export interface PlannedFeature {
   readonly ref: string;
   /** The output name: `feature`, or `view__feature` with fullFeatureNames. */
   readonly name: string;
+  /**
+   * Served in place of a missing (NOT_FOUND) or stale (OUTSIDE_MAX_AGE) value: the feature
+   * service's default for this feature, or null (fail-closed) when it declares none or the
+   * request lists features rather than naming a service.
+   */
+  readonly defaultValue: FeatureValue | null;
 }
 
 export interface FeaturePlan {
@@ -58,8 +69,9 @@ export interface FeaturePlan {
 const MAX_CACHED_PLANS = 1000;
 
 export class ServingCatalog {
-  /** Views by name, highest version first. */
+  /** Views by name, the current version first (current-version.ts), then the highest. */
   private readonly viewsByName = new Map<string, FeatureView[]>();
+  private readonly statusOf = new Map<FeatureView, ObjectStatus>();
   private readonly services = new Map<string, FeatureServiceSpec>();
   private readonly plans = new Map<string, FeaturePlan>();
 
@@ -70,7 +82,9 @@ export class ServingCatalog {
         const view = featureViewFromSpec(object.spec as FeatureViewSpec);
         const list = this.viewsByName.get(view.name) ?? [];
         list.push(view);
-        list.sort((a, b) => b.version - a.version);
+        this.statusOf.set(view, object.status);
+        const order = (v: FeatureView) => ({ version: v.version, status: this.statusOf.get(v) ?? 'active' });
+        list.sort((a, b) => currentVersionFirst(order(a), order(b)));
         this.viewsByName.set(view.name, list);
       } else if (object.kind === 'featureService') {
         const spec = object.spec as FeatureServiceSpec;
@@ -115,7 +129,7 @@ export class ServingCatalog {
       const view = this.findView(item.view, item.version, `feature service '${name}', features[${i}]: `);
       for (const feature of item.features ?? view.features.map((f) => f.name)) picks.push({ view, feature });
     });
-    return buildPlan(name, picks, full);
+    return buildPlan(name, picks, full, spec.defaults ?? {});
   }
 
   private planFeatures(refs: readonly string[], full: boolean): FeaturePlan {
@@ -127,7 +141,7 @@ export class ServingCatalog {
       }
       return { view: this.findView(parsed.view, parsed.version, `features[${i}] '${ref}': `), feature: parsed.feature };
     });
-    return buildPlan(null, picks, full);
+    return buildPlan(null, picks, full, {});
   }
 
   private findView(name: string, version: number | null, where: string): FeatureView {
@@ -145,7 +159,12 @@ export class ServingCatalog {
   }
 }
 
-function buildPlan(service: string | null, picks: readonly { view: FeatureView; feature: string }[], full: boolean): FeaturePlan {
+function buildPlan(
+  service: string | null,
+  picks: readonly { view: FeatureView; feature: string }[],
+  full: boolean,
+  defaults: Readonly<Record<string, unknown>>,
+): FeaturePlan {
   const views: { view: FeatureView; featureNames: string[] }[] = [];
   const viewIndex = new Map<FeatureView, number>();
   const features: PlannedFeature[] = [];
@@ -175,7 +194,7 @@ function buildPlan(service: string | null, picks: readonly { view: FeatureView; 
       views.push({ view, featureNames: [] });
     }
     views[index]!.featureNames.push(featureName);
-    features.push(Object.freeze({ viewIndex: index, feature, ref, name }));
+    features.push(Object.freeze({ viewIndex: index, feature, ref, name, defaultValue: defaultOf(service, ref, feature, defaults) }));
   }
 
   const joinKeys: { name: string; type: JoinKeyType }[] = [];
@@ -200,6 +219,23 @@ function buildPlan(service: string | null, picks: readonly { view: FeatureView; 
     if (clash) throw new ServingError('AMBIGUOUS_FEATURE_NAME', `feature '${clash}' is named like the join key '${key.name}': ask for full feature names`);
   }
   return Object.freeze({ service, views: Object.freeze(planned), features: Object.freeze(features), joinKeys: Object.freeze(joinKeys) });
+}
+
+/**
+ * A service's registered default for a feature, as served. Apply only registers defaults that fit
+ * their feature's type; one that does not (a registry edited by hand) refuses the service's
+ * requests, naming it, rather than serving a value of the wrong type or silently null.
+ */
+function defaultOf(service: string | null, ref: string, feature: Feature, defaults: Readonly<Record<string, unknown>>): FeatureValue | null {
+  if (!Object.hasOwn(defaults, ref)) return null;
+  const value = defaultFromJson(defaults[ref], feature.type);
+  if (value === undefined) {
+    throw new ServingError(
+      'INVALID_FEATURE_SERVICE',
+      `feature service '${service ?? ''}': the registered default of '${ref}' (${JSON.stringify(defaults[ref])}) does not fit its type ${feature.type}; fix it and run granary apply`,
+    );
+  }
+  return value;
 }
 
 /** What changes when any definition changes: compared to decide whether to rebuild the catalog. */

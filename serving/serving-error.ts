@@ -20,6 +20,8 @@ export const SERVING_ERROR_CODES = {
   BODY_TOO_LARGE: 413,
   TOO_MANY_ENTITIES: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A registered feature service the read path cannot serve as registered (e.g. a default of the wrong type). */
+  INVALID_FEATURE_SERVICE: 500,
   ONLINE_STORE_UNAVAILABLE: 503,
   REGISTRY_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
+import { loadFeatureRepo, type FeatureRepo } from '../definitions/feature-repo.ts';
 import type { GranaryConfig } from '../config/granary-config.ts';
 import { openStores } from '../stores/open-stores.ts';
 import { connectClient } from './temporal-connection.ts';
@@ -37,7 +38,10 @@ export function installWorkerLogging(level = (process.env.GRANARY_LOG_LEVEL ?? '
 
 export async function createGranaryWorker(
   config: GranaryConfig,
-  options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
+  options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> & {
+    /** The feature repo, for migrations whose transform is TypeScript (`granary worker --repo DIR`); loaded on first use. */
+    readonly featureRepoDir?: string;
+  } = {},
 ): Promise<GranaryWorker> {
   const stores = openStores(config);
   const client = await connectClient(config.temporal);
@@ -59,6 +63,7 @@ export async function createGranaryWorker(
     },
     temporal: { client, taskQueue },
     onRedisLoss: config.online.onRedisLoss,
+    ...(options.featureRepoDir ? { featureRepo: lazyFeatureRepo(options.featureRepoDir) } : {}),
   });
   const worker = await Worker.create({
     connection,
@@ -79,6 +84,21 @@ export async function createGranaryWorker(
     },
     shutdown() {
       worker.shutdown();
+    },
+  };
+}
+
+/** The repo loaded once, on first use; a failed load is tried again next time. */
+function lazyFeatureRepo(dir: string): { dir: string; load(): Promise<FeatureRepo> } {
+  let loading: Promise<FeatureRepo> | undefined;
+  return {
+    dir,
+    load() {
+      loading ??= loadFeatureRepo(dir).catch((error: unknown) => {
+        loading = undefined;
+        throw error;
+      });
+      return loading;
     },
   };
 }

@@ -29,6 +29,19 @@ export interface IngestResult {
   /** True once the commit is in the online store (always false for offline-only views). */
   readonly materialized: boolean;
   readonly reason?: string;
+  /**
+   * Dual-write during a migration: the batch rewritten (through the declared transform) into
+   * each later version migrating from this one. An error here leaves this version's commit in
+   * place; the migration's backfill meets the same rows and stops, naming them.
+   */
+  readonly migrated?: readonly MigratedCopy[];
+}
+
+export interface MigratedCopy {
+  readonly version: number;
+  readonly seq?: number;
+  readonly materialized: boolean;
+  readonly error?: string;
 }
 
 export interface MaterializeInput extends ViewRef {
@@ -89,12 +102,81 @@ export type RebuildResult = RebuildProgress;
 
 export const rebuildProgressQuery = defineQuery<RebuildProgress>('rebuild-progress');
 
+/** A migration of one view from version `from` to a later version `to`. */
+export interface MigrateViewInput {
+  readonly project: string;
+  readonly view: string;
+  readonly from: number;
+  readonly to: number;
+  /** Seconds between the switch and removing the old version's online keys (default one day). */
+  readonly graceSeconds?: number;
+  /** Old-version commits migrated per backfill activity (default 20). */
+  readonly commitsPerActivity?: number;
+}
+
+export type MigrationState =
+  | 'starting'
+  | 'backfilling'
+  | 'materializing'
+  | 'verifying'
+  | 'switching'
+  | 'grace'
+  | 'waiting-for-pinned-services'
+  | 'removing-old-keys'
+  | 'completed'
+  | 'rolled-back'
+  | 'failed';
+
+export interface MigrationProgress {
+  readonly view: string;
+  readonly from: number;
+  readonly to: number;
+  readonly state: MigrationState;
+  /** Commits of the old version when the backfill started (more may land: dual-write covers them). */
+  readonly sourceCommits: number;
+  /** Old-version commits the backfill went through, and of those, the ones it rewrote (the rest were there already). */
+  readonly commitsDone: number;
+  readonly commitsRewritten: number;
+  readonly rowsRewritten: number;
+  /** The backfill covered the old version's commits up to this seq. */
+  readonly backfilledUpTo: number;
+  readonly verify?: MigrationCheck;
+  /** Feature services that now read the new version (unpinned), and those pinned to the old one. */
+  readonly switchedServices?: readonly string[];
+  readonly pinnedServices?: readonly string[];
+  /** Workflow time (ms) after which the old version's online keys are removed. */
+  readonly removeOldKeysAt?: number;
+  readonly startedAt: number;
+  readonly message?: string;
+}
+
+/** A migration's progress before its first step has reported anything. */
+export function startingMigrationProgress(input: Pick<MigrateViewInput, 'view' | 'from' | 'to'>, startedAt: number): MigrationProgress {
+  return { view: input.view, from: input.from, to: input.to, state: 'starting', sourceCommits: 0, commitsDone: 0, commitsRewritten: 0, rowsRewritten: 0, backfilledUpTo: 0, startedAt };
+}
+
+export interface MigrationCheck {
+  readonly sourceCommits: number;
+  readonly sourceRows: number;
+  readonly migratedRows: number;
+  readonly entities: number;
+  readonly matching: number;
+  readonly expired: number;
+}
+
+export type MigrationResult = MigrationProgress;
+
+export const migrationProgressQuery = defineQuery<MigrationProgress>('migration-progress');
+/** Returns services to the old version (before the switch: stops the migration). */
+export const rollbackMigrationSignal = defineSignal<[reason?: string]>('rollback-migration');
+
 /** Workflow ids are business keys: the id says what runs, so a second start finds the first. */
 export const workflowIds = {
   ingest: (ref: ViewRef, batchId: string): string => `ingest/${ref.project}/${ref.view}/v${ref.version}/${batchId}`,
   materialize: (ref: ViewRef): string => `materialize/${ref.project}/${ref.view}/v${ref.version}`,
   schedule: (ref: ViewRef): string => `materialize-schedule/${ref.project}/${ref.view}/v${ref.version}`,
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
+  migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
 };
 
 /** Failure types that retrying cannot fix; workflows and callers match on them. */
@@ -107,5 +189,11 @@ export const failureTypes = {
   /** A rebuilt generation disagreed with the offline store: it is not cut over. */
   rebuildDiverged: 'RebuildDiverged',
   unknownView: 'UnknownFeatureView',
+  /** A migration step found something retrying cannot fix: a value that does not convert, a divergence, a bad declaration. */
+  migrationFailed: 'MigrationFailed',
+  /** The migration needs a TypeScript transform and this worker has no (or another) feature repo. */
+  transformUnavailable: 'MigrationTransformUnavailable',
+  /** The view version was retired by a completed migration: it takes no more writes. */
+  versionRetired: 'VersionRetired',
   invalidBatch: 'InvalidBatch',
 } as const;

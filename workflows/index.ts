@@ -1,5 +1,6 @@
 /** Every workflow the Granary worker runs (its workflowsPath). Workflow code only: no I/O. */
 export { ingestWorkflow } from './ingest-workflow.ts';
 export { materializeWorkflow } from './materialize-workflow.ts';
+export { migrateViewWorkflow } from './migrate-view-workflow.ts';
 export { rebuildOnlineWorkflow } from './rebuild-online-workflow.ts';
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';

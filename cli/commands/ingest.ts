@@ -32,6 +32,13 @@ export function registerIngestCommand(program: Command): void {
         const how = result.created ? 'committed' : 'already committed before (nothing written again)';
         const online = result.materialized ? 'materialized online' : `not online: ${result.reason ?? 'unknown reason'}`;
         printLines(`${view}: ${result.rows} rows ${how} as commit ${result.seq} in ${result.objects.length} object(s); ${online}.`);
+        for (const copy of result.migrated ?? []) {
+          printLines(
+            copy.error
+              ? `  not copied to version ${copy.version} (being migrated to): ${copy.error}`
+              : `  also written to version ${copy.version} (being migrated to) as commit ${copy.seq}${copy.materialized ? ', online' : ''}.`,
+          );
+        }
       }),
     );
 }

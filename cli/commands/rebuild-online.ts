@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RebuildProgress } from '../../workflows/contracts.ts';
 import { commandAction } from '../command-action.ts';
+import { positiveInt, wholeNumber } from '../option-parsers.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { printJson, printLines } from '../output.ts';
@@ -72,14 +73,3 @@ function etaSeconds(p: RebuildProgress): number | undefined {
   return Math.round((elapsed / p.partitionsDone) * (p.partitions - p.partitionsDone));
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`must be a whole number >= 1, got '${value}'`);
-  return n;
-}
-
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`must be a whole number >= 0, got '${value}'`);
-  return n;
-}

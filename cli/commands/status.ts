@@ -7,7 +7,8 @@ import { formatTable, printJson, printLines } from '../output.ts';
 /**
  * `granary status [VIEW...]`: per view, the active generation (and one being rebuilt), the
  * watermark against the latest commit, the last materialization, the last rebuild, and the
- * freshness of the newest online row against the view's TTL.
+ * freshness of the newest online row against the view's TTL, and whether Redis still holds the
+ * active generation (its marker: LOST means a rebuild is needed).
  */
 export function registerStatusCommand(program: Command): void {
   program
@@ -22,7 +23,7 @@ export function registerStatusCommand(program: Command): void {
         const now = Date.now();
         printLines(
           formatTable(
-            ['VIEW', 'GEN', 'BUILDING', 'WATERMARK', 'LAST MATERIALIZED', 'ACTIVE SINCE', 'LAST REBUILD', 'NEWEST EVENT', 'TTL', 'FRESHNESS'],
+            ['VIEW', 'GEN', 'BUILDING', 'WATERMARK', 'LAST MATERIALIZED', 'ACTIVE SINCE', 'LAST REBUILD', 'NEWEST EVENT', 'TTL', 'FRESHNESS', 'ONLINE'],
             statuses.map((s) => [
               `${s.view} v${s.version}`,
               String(s.activeGeneration),
@@ -34,6 +35,7 @@ export function registerStatusCommand(program: Command): void {
               ago(s.newestEventTime, now),
               `${s.ttlSeconds}s`,
               s.ttlSeconds === 0 ? 'no TTL' : s.stale ? 'STALE' : 'fresh',
+              s.online === 'ok' ? 'ok' : s.online === 'behind' ? `BEHIND (at ${s.onlineApplied})` : s.online.toUpperCase(),
             ]),
           ),
         );

@@ -6,6 +6,8 @@ import { globalOptions } from '../global-options.ts';
 /**
  * `granary worker`: runs a Temporal worker for Granary's workflows and activities until
  * SIGINT or SIGTERM (in-flight activities finish first). Run more of them to spread the work.
+ * With `--repo DIR`, the worker can run the TypeScript transforms of that feature repo's view
+ * migrations (`migrateFrom.transform`); without it, such a migration stops and says so.
  */
 export function registerWorkerCommand(program: Command): void {
   program
@@ -15,12 +17,15 @@ export function registerWorkerCommand(program: Command): void {
     .action(
       commandAction(async (opts: { taskQueue?: string }, command: Command) => {
         const config = loadConfig({ repoDir: globalOptions(command).repo });
+        // Given explicitly, the repo is also where migrations find their TypeScript transforms.
+        const featureRepoDir = (command.optsWithGlobals() as { repo?: string }).repo;
         const bundle = process.env.GRANARY_WORKFLOW_BUNDLE;
         const { createGranaryWorker, installWorkerLogging } = await import('../../workers/granary-worker.ts');
         installWorkerLogging();
         const worker = await createGranaryWorker(config, {
           ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
           ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+          ...(featureRepoDir ? { featureRepoDir } : {}),
         });
         const queue = opts.taskQueue ?? config.temporal.taskQueue;
         process.stdout.write(`granary: worker ready on task queue '${queue}' at ${config.temporal.address} (pid ${process.pid})\n`);

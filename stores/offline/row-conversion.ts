@@ -1,5 +1,6 @@
 import type { Data, Table } from 'apache-arrow';
 import type { FeatureView } from '../../definitions/feature-view.ts';
+import { encodeEntityKey } from '../online/key-layout.ts';
 import type { EntityKey, FeatureValue, OnlineRow } from '../online/online-store.ts';
 import { columnValues, timestampMillis } from './column-values.ts';
 import { eventDateOf } from './object-key.ts';
@@ -58,6 +59,52 @@ export function tableToOnlineRows(view: FeatureView, table: Table, start = 0, en
     batchStart = batchEnd;
   }
   return rows;
+}
+
+/** Each row's entity key (encoded, key-layout.ts) and times, without converting its features. */
+export interface RowKeysAndTimes {
+  readonly keys: string[];
+  readonly eventTimes: Float64Array;
+  /** All 0 when the source has no created timestamp. */
+  readonly createdTimes: Float64Array;
+}
+
+/**
+ * The cheap part of tableToOnlineRows: entity keys and times only, so a reader can pick the rows
+ * it needs (an entity-hash partition, the newest row of an entity) before converting them.
+ *
+ * @example
+ *   rowKeysAndTimes(userSpend, table).keys[0] // => 'u1'
+ */
+export function rowKeysAndTimes(view: FeatureView, table: Table): RowKeysAndTimes {
+  const keyColumns = view.entities.map((e) => requiredColumn(view, table, e.joinKey));
+  const eventColumn = requiredColumn(view, table, view.source.eventTimestampColumn);
+  const createdColumn = columnIndex(table, view.source.createdTimestampColumn);
+  const keys: string[] = new Array(table.numRows);
+  const eventTimes = new Float64Array(table.numRows);
+  const createdTimes = new Float64Array(table.numRows);
+  let offset = 0;
+  for (const batch of table.batches) {
+    const n = batch.numRows;
+    const chunk = (column: number): Data => batch.data.children[column]!;
+    const values = keyColumns.map((c, k) => columnValues(chunk(c), view.entities[k]!.valueType, 0, n));
+    for (let i = 0; i < n; i++) keys[offset + i] = encodeEntityKey(values.map((v) => v[i]!) as EntityKey);
+    eventTimes.set(timestampMillis(chunk(eventColumn), 0, n), offset);
+    if (createdColumn >= 0) createdTimes.set(timestampMillis(chunk(createdColumn), 0, n), offset);
+    offset += n;
+  }
+  return { keys, eventTimes, createdTimes };
+}
+
+/**
+ * Whether a row with these times replaces `than` (none yet counts as replaced): a strictly
+ * greater (event time, created time), the order the online store's monotonic write keeps.
+ *
+ * @example
+ *   replaces(2000, 0, { eventTime: 1000, createdTime: 5 }) // => true
+ */
+export function replaces(eventTime: number, createdTime: number, than: { readonly eventTime: number; readonly createdTime: number } | undefined): boolean {
+  return !than || eventTime > than.eventTime || (eventTime === than.eventTime && createdTime > than.createdTime);
 }
 
 /**

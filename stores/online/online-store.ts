@@ -1,3 +1,4 @@
+import type { FeatureView } from '../../definitions/feature-view.ts';
 import type { JoinKeyType, ValueType } from '../../definitions/value-type.ts';
 
 /**
@@ -38,6 +39,24 @@ export interface OnlineTarget {
   readonly joinKeys: readonly { readonly name: string; readonly type: JoinKeyType }[];
   readonly features: readonly { readonly name: string; readonly type: ValueType }[];
   readonly ttlSeconds: number;
+}
+
+/**
+ * The online target of a feature view (at its version) in one generation of a project.
+ *
+ * @example
+ *   const target = onlineTargetOf('fraud', userSpend, 1);
+ */
+export function onlineTargetOf(project: string, view: FeatureView, generation: number): OnlineTarget {
+  return Object.freeze({
+    project,
+    view: view.name,
+    version: view.version,
+    generation,
+    joinKeys: view.entities.map((e) => ({ name: e.joinKey, type: e.valueType })),
+    features: view.features.map((f) => ({ name: f.name, type: f.type })),
+    ttlSeconds: view.ttlSeconds,
+  });
 }
 
 export interface WriteResult {

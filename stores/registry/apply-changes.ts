@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
+import type { FeatureViewSpec } from '../../definitions/spec.ts';
 import { LOCK_CLASS } from './advisory-locks.ts';
 import { BreakingChangeError } from './breaking-change-error.ts';
 import { contentHash } from './content-hash.ts';
@@ -10,7 +11,8 @@ import type { ObjectChange, Plan } from './registry.ts';
 /**
  * Apply, inside the caller's transaction: takes the project's apply lock (so applies of one
  * project run one after the other), plans against what is registered now, refuses breaking
- * changes, then writes each change and its history row. Adds start at schema version 1; an
+ * changes, then writes each change and its history row. Adds start at schema version 1 (a view
+ * version declared with `migrateFrom` as 'migrating', the rest 'active'); an
  * update (or a re-add of a removed object) bumps it; a remove only marks the object removed.
  *
  * @example
@@ -43,7 +45,7 @@ async function upsertObject(client: PoolClient, project: string, object: Desired
     `WITH changed AS (
        INSERT INTO granary_objects AS o
          (project, kind, name, version, schema_version, revision, spec, content_hash, status, applied_at)
-       VALUES ($1, $2, $3, $4, 1, 1, $5, $6, 'active', now())
+       VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $8, now())
        ON CONFLICT (project, kind, name, version) DO UPDATE SET
          schema_version = o.schema_version + 1,
          revision = o.revision + 1,
@@ -53,8 +55,16 @@ async function upsertObject(client: PoolClient, project: string, object: Desired
          applied_at = EXCLUDED.applied_at
        RETURNING *
      ) ${recordHistory('$7')}`,
-    [project, object.kind, object.name, object.version, JSON.stringify(object.spec), contentHash(object.spec), action],
+    [project, object.kind, object.name, object.version, JSON.stringify(object.spec), contentHash(object.spec), action, initialStatus(object)],
   );
+}
+
+/**
+ * A view version declared with `migrateFrom` starts as 'migrating': unpinned references keep
+ * meaning the older version until `granary migrate` switches them (current-version.ts).
+ */
+function initialStatus(object: DesiredObject): 'active' | 'migrating' {
+  return object.kind === 'featureView' && (object.spec as FeatureViewSpec).migrateFrom ? 'migrating' : 'active';
 }
 
 async function markRemoved(client: PoolClient, project: string, change: ObjectChange): Promise<void> {

@@ -9,7 +9,8 @@ import type { SpecDifference } from './spec-diff.ts';
  * the view's entities or join keys (or their types) changed; its event or created timestamp
  * column changed; an entity's join key or value type, or a source's timestamp columns, changed
  * while registered views use it. Everything else is additive (descriptions, owners, tags, TTL,
- * the online flag, a new nullable feature, a service's feature list, a source's path).
+ * the online flag, a new nullable feature, a service's feature list or its defaults, a source's
+ * path).
  *
  * @example
  *   classifyChanges([{ path: 'features.spend.type', before: 'float32', after: 'int64' }], viewContext)

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
+import { currentVersionFirst } from './current-version.ts';
+import { beginMigration, finishMigration, rollbackMigration, selectMigrations, switchMigration } from './migration-queries.ts';
 import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
 import { selectHistory, selectObjects } from './object-queries.ts';
 import {
@@ -15,7 +17,7 @@ import {
 } from './online-state-queries.ts';
 import { planChanges } from './plan-changes.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
-import type { Commit, CommitRange, Generation, NewCommit, ObjectKind, Plan, RegisteredObject, Registry } from './registry.ts';
+import type { Commit, CommitRange, Generation, NewCommit, ObjectKind, Plan, RegisteredObject, Registry, ViewMigrationRecord } from './registry.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 
@@ -70,8 +72,7 @@ export class PostgresRegistry implements Registry {
 
   async getObject<K extends ObjectKind>(kind: K, name: string, version?: number): Promise<RegisteredObject<K> | undefined> {
     const found = await this.run(() => selectObjects(this.pool, this.project, { kind, name, version, includeRemoved: true }));
-    const best = found.filter((o) => o.status !== 'removed').at(-1) ?? found.at(-1);
-    return best as RegisteredObject<K> | undefined;
+    return [...found].sort(currentVersionFirst)[0] as RegisteredObject<K> | undefined;
   }
 
   async history(kind: ObjectKind, name: string): Promise<RegisteredObject[]> {
@@ -124,6 +125,26 @@ export class PostgresRegistry implements Registry {
 
   async markGenerationDropped(view: string, version: number, generation: number): Promise<void> {
     return this.run(() => markDropped(this.pool, this.project, view, version, generation));
+  }
+
+  async beginMigration(input: { view: string; from: number; to: number; specHash: string; workflowId: string }): Promise<ViewMigrationRecord> {
+    return this.run(() => beginMigration(this.pool, this.project, input));
+  }
+
+  async migrations(filter: { view?: string; from?: number; to?: number } = {}): Promise<ViewMigrationRecord[]> {
+    return this.run(() => selectMigrations(this.pool, this.project, filter));
+  }
+
+  async switchMigration(view: string, from: number, to: number): Promise<ViewMigrationRecord> {
+    return this.run(() => switchMigration(this.pool, this.project, view, from, to));
+  }
+
+  async rollbackMigration(view: string, from: number, to: number, message?: string): Promise<ViewMigrationRecord> {
+    return this.run(() => rollbackMigration(this.pool, this.project, view, from, to, message ?? null));
+  }
+
+  async finishMigration(view: string, from: number, to: number, state: 'completed' | 'failed', message?: string): Promise<ViewMigrationRecord> {
+    return this.run(() => finishMigration(this.pool, this.project, view, from, to, state, message ?? null));
   }
 
   /** Ends the pool; safe to call more than once. */

@@ -104,6 +104,25 @@ export interface Generation {
   readonly watermarkUpdatedAt?: Date;
 }
 
+export type ViewMigrationState = 'running' | 'switched' | 'completed' | 'rolled-back' | 'failed';
+
+/** A migration of a view from one version to a later one (stores/registry/migration-queries.ts). */
+export interface ViewMigrationRecord {
+  readonly view: string;
+  readonly from: number;
+  readonly to: number;
+  readonly state: ViewMigrationState;
+  /** Content hash of the target version's migrateFrom spec when the migration (re)started. */
+  readonly specHash: string;
+  readonly workflowId: string;
+  /** Why it failed or was rolled back. */
+  readonly message?: string;
+  readonly startedAt: Date;
+  readonly switchedAt?: Date;
+  readonly finishedAt?: Date;
+  readonly updatedAt: Date;
+}
+
 export interface Registry {
   readonly project: string;
 
@@ -119,7 +138,10 @@ export interface Registry {
   apply(repo: FeatureRepo): Promise<Plan>;
   /** Registered objects ordered by kind, name, version; removed ones only with includeRemoved. */
   listObjects(kind?: ObjectKind, options?: { readonly includeRemoved?: boolean }): Promise<RegisteredObject[]>;
-  /** The object; for views, the given version or else the highest one not removed (else the highest). */
+  /**
+   * The object; for views, the given version or else the current one: the highest 'active'
+   * version, else the highest deprecated, else migrating, else removed (current-version.ts).
+   */
   getObject<K extends ObjectKind>(kind: K, name: string, version?: number): Promise<RegisteredObject<K> | undefined>;
   /** Every applied state of an object, oldest first. */
   history(kind: ObjectKind, name: string): Promise<RegisteredObject[]>;
@@ -155,6 +177,16 @@ export interface Registry {
   activateGeneration(view: string, version: number, generation: number): Promise<Generation>;
   /** Records that a retired generation's keys were deleted. */
   markGenerationDropped(view: string, version: number, generation: number): Promise<void>;
+
+  /** Records a migration as running (again, after a failure or rollback); returns it as it is otherwise. */
+  beginMigration(input: { view: string; from: number; to: number; specHash: string; workflowId: string }): Promise<ViewMigrationRecord>;
+  /** Migrations of the project (of one view, of one pair of versions), by view and versions. */
+  migrations(filter?: { view?: string; from?: number; to?: number }): Promise<ViewMigrationRecord[]>;
+  /** One transaction: `to` active, `from` deprecated, the migration switched. A repeat is a no-op. */
+  switchMigration(view: string, from: number, to: number): Promise<ViewMigrationRecord>;
+  /** One transaction: `from` active, `to` migrating, the migration rolled back; refused once completed. */
+  rollbackMigration(view: string, from: number, to: number, message?: string): Promise<ViewMigrationRecord>;
+  finishMigration(view: string, from: number, to: number, state: 'completed' | 'failed', message?: string): Promise<ViewMigrationRecord>;
 
   close(): Promise<void>;
 }

@@ -109,6 +109,27 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       CREATE UNIQUE INDEX granary_generations_one_building ON granary_generations (project, view, version) WHERE state = 'building';
     `,
   },
+  {
+    version: 3,
+    name: 'view migrations: one row per (view, from version, to version)',
+    sql: `
+      CREATE TABLE granary_view_migrations (
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        from_version   integer     NOT NULL,
+        to_version     integer     NOT NULL CHECK (to_version > from_version),
+        state          text        NOT NULL CHECK (state IN ('running', 'switched', 'completed', 'rolled-back', 'failed')),
+        spec_hash      text        NOT NULL,
+        workflow_id    text        NOT NULL,
+        message        text,
+        started_at     timestamptz NOT NULL DEFAULT now(),
+        switched_at    timestamptz,
+        finished_at    timestamptz,
+        updated_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project, view, from_version, to_version)
+      );
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

@@ -37,6 +37,8 @@ test('Redis flushed: materialization refuses its watermark and starts a rebuild;
   await f.raw.flushall();
   const [lost] = await f.store.verify(['driver_stats']);
   assert.equal(lost!.missing, 3000, 'verify sees the loss');
+  const [lostStatus] = await f.store.status(['driver_stats']);
+  assert.equal(lostStatus!.online, 'lost', 'status sees the loss too (the generation marker is gone)');
 
   const [materialized] = await f.store.materialize(['driver_stats']);
   assert.equal(materialized!.state, 'rebuild-requested', 'the watermark is not trusted');
@@ -57,6 +59,7 @@ test('Redis flushed: materialization refuses its watermark and starts a rebuild;
   assert.equal(status!.activeGeneration, 2);
   assert.equal(status!.rebuild?.status, 'COMPLETED');
   assert.equal(status!.stale, false);
+  assert.equal(status!.online, 'ok');
 
   // Started again once finished: a new rebuild (generation 3), as an operator would expect.
   const [again] = await f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 0 });

@@ -46,6 +46,7 @@ test('migrating twice applies each step once', async () => {
       'granary_object_history',
       'granary_objects',
       'granary_schema_migrations',
+      'granary_view_migrations',
       'granary_watermarks',
     ]);
   } finally {

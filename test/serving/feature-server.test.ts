@@ -8,7 +8,7 @@ const now = Date.now();
 const at = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 await fixture.write(userProfile, [{ entityKey: ['u1'], values: { age: 31, country: 'FR', score: Number.NaN, tags: ['a'] }, eventTime: now - HOUR, createdTime: 0 }]);
 await fixture.write(userSpend, [
-  { entityKey: ['u1'], values: { spend_7d: 12.5, txn_count: 2n ** 60n }, eventTime: now - 60_000, createdTime: 0 },
+  { entityKey: ['u1'], values: { spend_7d: 71.52, txn_count: 2n ** 60n }, eventTime: now - 60_000, createdTime: 0 },
   { entityKey: ['u2'], values: { spend_7d: 1, txn_count: 1n }, eventTime: now - 1.5 * HOUR, createdTime: 0 },
 ]);
 await fixture.write(userMerchant, [{ entityKey: ['u1', 'm1'], values: { merchant_txns: 4n }, eventTime: now - HOUR, createdTime: 0 }]);
@@ -48,7 +48,8 @@ test("Feast's request and response shapes: join keys first, results aligned with
   });
   assert.deepEqual(json.results[3], { values: ['FR', null], statuses: ['PRESENT', 'NOT_FOUND'], event_timestamps: [at(now - HOUR), '1970-01-01T00:00:00Z'] });
   assert.deepEqual(json.results[5].values, [4, null]);
-  assert.deepEqual(json.results[6].values, [12.5, null]);
+  // float32 as protobuf's JSON writes it: the shortest decimal of the float32, not its float64 widening.
+  assert.deepEqual(json.results[6].values, [71.52, null]);
 });
 
 test('features by reference with full feature names; every value type as JSON', async () => {

@@ -2,7 +2,7 @@ import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import type { GranaryConfig } from '../../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource, type FeatureView } from '../../definitions/index.ts';
-import type { OnlineRead, OnlineRow, OnlineStore, OnlineTarget } from '../../stores/online/online-store.ts';
+import { onlineTargetOf, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { deleteKeys } from '../online/online-fixtures.ts';
@@ -102,15 +102,7 @@ export async function servingFixture(name: string, options: { readonly redisUrl?
     raw.disconnect();
     await Promise.allSettled([online.close(), registry.close()]);
   });
-  const target = (view: FeatureView, generation: number): OnlineTarget => ({
-    project: config.project,
-    view: view.name,
-    version: view.version,
-    generation,
-    joinKeys: view.entities.map((e) => ({ name: e.joinKey, type: e.valueType })),
-    features: view.features.map((f) => ({ name: f.name, type: f.type })),
-    ttlSeconds: view.ttlSeconds,
-  });
+  const target = (view: FeatureView, generation: number): OnlineTarget => onlineTargetOf(config.project, view, generation);
   return {
     config,
     env,

@@ -26,8 +26,8 @@ export async function pipelineFixture(name: string, overrides: Record<string, st
     registry,
     store,
     ref: { project: config.project, view: 'driver_stats', version: 1 },
-    async startWorker(extraEnv: Record<string, string> = {}) {
-      const worker = await startWorkerProcess({ ...env, ...extraEnv });
+    async startWorker(extraEnv: Record<string, string> = {}, args: readonly string[] = []) {
+      const worker = await startWorkerProcess({ ...env, ...extraEnv }, args);
       workers.push(worker);
       return worker;
     },

@@ -31,8 +31,8 @@ export function workflowBundlePath(): Promise<string> {
   return bundlePath;
 }
 
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['bin/granary.mjs', 'worker'], {
+export async function startWorkerProcess(env: Record<string, string>, args: readonly string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['bin/granary.mjs', 'worker', ...args], {
     env: { ...process.env, ...env, GRANARY_WORKFLOW_BUNDLE: await workflowBundlePath() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -20,7 +20,7 @@ if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- <name> [args]; benchmarks: ${available.join(', ')}`);
   process.exit(1);
 }
-await stackUp();
+await stackUp({ log: (line) => process.stderr.write(`${line}\n`) }); // stdout is the benchmark's JSON alone
 Object.assign(process.env, stackEnv());
 process.argv = [process.argv[0]!, `${here}${name}.ts`, ...rest];
 await import(`./${name}.ts`);

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { loadFeatureRepo, type FeatureRepo } from '../definitions/feature-repo.ts';
 import type { GranaryConfig } from '../config/granary-config.ts';
@@ -33,7 +33,12 @@ export interface GranaryWorker {
 export function installWorkerLogging(level = (process.env.GRANARY_LOG_LEVEL ?? 'WARN').toUpperCase()): void {
   const levels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
   if (!levels.includes(level)) throw new Error(`GRANARY_LOG_LEVEL must be one of ${levels.join(', ')}, got '${level}'`);
-  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
+  // Native (core) logs are forwarded to the same logger, which writes to stderr: stdout stays the
+  // command's own output (a benchmark's JSON, a CLI table).
+  Runtime.install({
+    logger: new DefaultLogger(level as LogLevel),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level as LogLevel, other: 'ERROR' }), forward: {} } },
+  });
 }
 
 export async function createGranaryWorker(

@@ -1,10 +1,10 @@
 import type { Table } from 'apache-arrow';
 import { concatTables, migrateTable, MigrationRowError } from '../stores/offline/migrate-table.ts';
 import { objectKey } from '../stores/offline/object-key.ts';
-import { eventTimeRange, splitByEventDate } from '../stores/offline/row-conversion.ts';
+import { rowsOf, writeViewObjects } from '../stores/offline/write-view-objects.ts';
 import type { Commit, CommitObject } from '../stores/registry/registry.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import { checkNotRetired, migratedBatchId, migrationContext, migrationFailure, type MigrationContext, type MigrationRef } from './migration-context.ts';
+import { migratedBatchId, migrationContext, migrationFailure, type MigrationContext, type MigrationRef } from './migration-context.ts';
 import { withHeartbeat } from './heartbeat.ts';
 
 /**
@@ -59,13 +59,8 @@ export async function migrateOneCommit(
       rowBase += table.numRows;
     }
     if (tables.length > 0 && rowBase > 0) {
-      const parts = splitByEventDate(context.toView, concatTables(tables));
-      for (const [eventDate, part] of parts) {
-        const key = objectKey({ project: context.project, view: context.view, version: context.to, eventDate, batchId, part: i });
-        const info = await deps.offline.writeTable(key, part);
-        const range = eventTimeRange(context.toView, part);
-        written.push({ key, rowCount: info.rowCount, bytes: info.bytes, checksum: info.checksum, minEventTime: new Date(range.min), maxEventTime: new Date(range.max) });
-      }
+      const table = concatTables(tables);
+      written.push(...(await writeViewObjects(deps.offline, context.toView, table, (eventDate) => objectKey({ project: context.project, view: context.view, version: context.to, eventDate, batchId, part: i }))));
     }
     onPosition({ seq: commit.seq, object: i + 1, written: [...written] });
   }
@@ -77,10 +72,6 @@ export async function migrateOneCommit(
     objects: written,
   });
   return { sourceSeq: commit.seq, seq: created.seq, rows: rowsOf(created.objects), created: isNew };
-}
-
-export function rowsOf(objects: readonly CommitObject[]): number {
-  return objects.reduce((n, o) => n + o.rowCount, 0);
 }
 
 export interface MigrateCommitInput extends MigrationRef {
@@ -106,16 +97,14 @@ export function migrateCommit(deps: ActivityDeps) {
 
 /**
  * The later versions of a view that migrate from `version` and still exist: where ingestion
- * also writes each batch. Refuses (non-retryable) when `version` was retired by a completed
- * migration.
+ * also writes each batch. (A version retired by a completed migration never gets here:
+ * writeBatchObjects refused the batch before writing it.)
  */
 export function migrationTargets(deps: ActivityDeps) {
   return async function migrationTargets(ref: { project: string; view: string; version: number }): Promise<number[]> {
-    const registry = deps.registry(ref.project);
-    await checkNotRetired(registry, ref);
-    const versions = await registry.listObjects('featureView');
+    const versions = await deps.registry(ref.project).listObjects('featureView');
     return versions
-      .filter((o) => o.name === ref.view && o.kind === 'featureView' && (o.spec as { migrateFrom?: { version: number } }).migrateFrom?.version === ref.version)
+      .filter((o) => o.name === ref.view && (o.spec as { migrateFrom?: { version: number } }).migrateFrom?.version === ref.version)
       .map((o) => o.version);
   };
 }

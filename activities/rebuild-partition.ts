@@ -1,12 +1,11 @@
 import { log } from '@temporalio/activity';
-import { replaces, rowKeysAndTimes, tableToOnlineRows } from '../stores/offline/row-conversion.ts';
-import { takeRows } from '../stores/offline/take-rows.ts';
+import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { entityPartition } from './entity-partition.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
-import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import { lastHeartbeat, withHeartbeat, yieldToEventLoop } from './heartbeat.ts';
 import { onlineTarget, registeredView } from './registered-view.ts';
 
 export interface RebuildPartitionInput extends ViewRef {
@@ -63,6 +62,7 @@ export function rebuildPartition(deps: ActivityDeps) {
     return withHeartbeat(
       async () => {
         const latest = new Map<string, OnlineRow>();
+        const inPartition = (key: string) => entityPartition(key, input.partitions) === input.partition;
         let rowsRead = 0;
         for (let after = 0; ; ) {
           const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
@@ -73,19 +73,8 @@ export function rebuildPartition(deps: ActivityDeps) {
               for await (const { table } of deps.offline.readTable(object.key)) {
                 rowsRead += table.numRows;
                 // Keys and times first: only the partition's rows newer than what it holds are converted.
-                const { keys, eventTimes, createdTimes } = rowKeysAndTimes(view, table);
-                const picked: number[] = [];
-                for (let i = 0; i < keys.length; i++) {
-                  if (entityPartition(keys[i]!, input.partitions) !== input.partition) continue;
-                  if (replaces(eventTimes[i]!, createdTimes[i]!, latest.get(keys[i]!))) picked.push(i);
-                }
-                if (picked.length > 0) {
-                  const rows = tableToOnlineRows(view, takeRows(table, Int32Array.from(picked)));
-                  for (let j = 0; j < rows.length; j++) {
-                    const key = keys[picked[j]!]!;
-                    const row = rows[j]!;
-                    if (replaces(row.eventTime, row.createdTime, latest.get(key))) latest.set(key, row);
-                  }
+                for (const { key, row } of convertRowsWhere(view, table, (key, e, c) => inPartition(key) && replaces(e, c, latest.get(key)))) {
+                  if (replaces(row.eventTime, row.createdTime, latest.get(key))) latest.set(key, row);
                 }
                 await yieldToEventLoop(); // heartbeats and Redis replies get their turn between row groups
               }
@@ -112,8 +101,4 @@ export function rebuildPartition(deps: ActivityDeps) {
       () => position,
     );
   };
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { replaces, rowKeysAndTimes, tableToOnlineRows } from '../stores/offline/row-conversion.ts';
-import { takeRows } from '../stores/offline/take-rows.ts';
+import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
+import { yieldToEventLoop } from './heartbeat.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { FeatureValue, OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
@@ -68,21 +68,12 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
     const committed = commit.seq <= watermark;
     for (const object of commit.objects) {
       for await (const { table } of offline.readTable(object.key)) {
-        const { keys, eventTimes, createdTimes } = rowKeysAndTimes(view, table);
-        const picked: number[] = [];
-        for (let i = 0; i < keys.length; i++) {
-          const wanted = replaces(eventTimes[i]!, createdTimes[i]!, overAll.get(keys[i]!)) || (committed && replaces(eventTimes[i]!, createdTimes[i]!, upToWatermark.get(keys[i]!)));
-          if (wanted) picked.push(i);
-        }
-        if (picked.length === 0) continue;
-        const rows = tableToOnlineRows(view, takeRows(table, Int32Array.from(picked)));
-        for (let j = 0; j < rows.length; j++) {
-          const key = keys[picked[j]!]!;
-          const row = rows[j]!;
+        const wanted = (key: string, e: number, c: number) => replaces(e, c, overAll.get(key)) || (committed && replaces(e, c, upToWatermark.get(key)));
+        for (const { key, row } of convertRowsWhere(view, table, wanted)) {
           if (committed && replaces(row.eventTime, row.createdTime, upToWatermark.get(key))) upToWatermark.set(key, row);
           if (overAll !== upToWatermark && replaces(row.eventTime, row.createdTime, overAll.get(key))) overAll.set(key, row);
         }
-        await new Promise((resolve) => setImmediate(resolve)); // let heartbeats through between row groups
+        await yieldToEventLoop(); // let heartbeats through between row groups
       }
     }
   }

@@ -1,5 +1,5 @@
 import { objectKey } from '../stores/offline/object-key.ts';
-import { eventTimeRange, splitByEventDate } from '../stores/offline/row-conversion.ts';
+import { rowsOf, writeViewObjects } from '../stores/offline/write-view-objects.ts';
 import type { CommitObject } from '../stores/registry/registry.ts';
 import type { IngestInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -28,33 +28,18 @@ export function writeBatchObjects(deps: ActivityDeps) {
     await checkNotRetired(registry, input);
     const committed = await registry.commitFor(input.view, input.version, input.batchId);
     if (committed) {
-      const rows = committed.objects.reduce((n, o) => n + o.rowCount, 0);
-      return { objects: committed.objects, rows, schemaVersion: committed.schemaVersion, online: view.online };
+      return { objects: committed.objects, rows: rowsOf(committed.objects), schemaVersion: committed.schemaVersion, online: view.online };
     }
     const objects: CommitObject[] = [];
-    let rows = 0;
     await withHeartbeat(
       async () => {
         for await (const { rowGroup, table } of deps.offline.readTable(input.stagingKey)) {
-          for (const [eventDate, part] of splitByEventDate(view, table)) {
-            const key = objectKey({ ...input, eventDate, batchId: input.batchId, part: rowGroup });
-            const info = await deps.offline.writeTable(key, part);
-            const range = eventTimeRange(view, part);
-            objects.push({
-              key,
-              rowCount: info.rowCount,
-              bytes: info.bytes,
-              checksum: info.checksum,
-              minEventTime: new Date(range.min),
-              maxEventTime: new Date(range.max),
-            });
-            rows += info.rowCount;
-          }
+          objects.push(...(await writeViewObjects(deps.offline, view, table, (eventDate) => objectKey({ ...input, eventDate, batchId: input.batchId, part: rowGroup }))));
         }
       },
       () => ({ objects: objects.length }),
     );
     failpoint('after-offline-write');
-    return { objects, rows, schemaVersion, online: view.online };
+    return { objects, rows: rowsOf(objects), schemaVersion, online: view.online };
   };
 }

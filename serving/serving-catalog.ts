@@ -6,7 +6,7 @@ import type { JoinKeyType } from '../definitions/value-type.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import type { FeatureValue } from '../stores/online/online-store.ts';
 import { currentVersionFirst } from '../stores/registry/current-version.ts';
-import type { ObjectStatus, RegisteredObject } from '../stores/registry/registry.ts';
+import type { RegisteredObject } from '../stores/registry/registry.ts';
 import { ServingError } from './serving-error.ts';
 
 /**
@@ -71,25 +71,22 @@ const MAX_CACHED_PLANS = 1000;
 export class ServingCatalog {
   /** Views by name, the current version first (current-version.ts), then the highest. */
   private readonly viewsByName = new Map<string, FeatureView[]>();
-  private readonly statusOf = new Map<FeatureView, ObjectStatus>();
   private readonly services = new Map<string, FeatureServiceSpec>();
   private readonly plans = new Map<string, FeaturePlan>();
 
   constructor(objects: readonly RegisteredObject[]) {
-    for (const object of objects) {
-      if (object.status === 'removed') continue;
-      if (object.kind === 'featureView') {
-        const view = featureViewFromSpec(object.spec as FeatureViewSpec);
-        const list = this.viewsByName.get(view.name) ?? [];
-        list.push(view);
-        this.statusOf.set(view, object.status);
-        const order = (v: FeatureView) => ({ version: v.version, status: this.statusOf.get(v) ?? 'active' });
-        list.sort((a, b) => currentVersionFirst(order(a), order(b)));
-        this.viewsByName.set(view.name, list);
-      } else if (object.kind === 'featureService') {
-        const spec = object.spec as FeatureServiceSpec;
-        this.services.set(spec.name, spec);
-      }
+    const live = objects.filter((o) => o.status !== 'removed');
+    // Sorted once, current version first (current-version.ts): each name's list keeps that order.
+    for (const object of live.filter((o) => o.kind === 'featureView').sort(currentVersionFirst)) {
+      const view = featureViewFromSpec(object.spec as FeatureViewSpec);
+      const list = this.viewsByName.get(view.name) ?? [];
+      list.push(view);
+      this.viewsByName.set(view.name, list);
+    }
+    for (const object of live) {
+      if (object.kind !== 'featureService') continue;
+      const spec = object.spec as FeatureServiceSpec;
+      this.services.set(spec.name, spec);
     }
   }
 

@@ -97,6 +97,27 @@ export function rowKeysAndTimes(view: FeatureView, table: Table): RowKeysAndTime
 }
 
 /**
+ * The rows of a table that `wanted` picks from their encoded entity key and times alone,
+ * converted (tableToOnlineRows) with their keys: a reader that keeps a few rows of many (an
+ * entity-hash partition, the newest row per entity) converts only those.
+ *
+ * @example
+ *   convertRowsWhere(view, table, (key, eventTime, createdTime) => replaces(eventTime, createdTime, latest.get(key)))
+ */
+export function convertRowsWhere(
+  view: FeatureView,
+  table: Table,
+  wanted: (key: string, eventTime: number, createdTime: number) => boolean,
+): { key: string; row: OnlineRow }[] {
+  const { keys, eventTimes, createdTimes } = rowKeysAndTimes(view, table);
+  const picked: number[] = [];
+  for (let i = 0; i < keys.length; i++) if (wanted(keys[i]!, eventTimes[i]!, createdTimes[i]!)) picked.push(i);
+  if (picked.length === 0) return [];
+  const rows = tableToOnlineRows(view, takeRows(table, Int32Array.from(picked)));
+  return rows.map((row, j) => ({ key: keys[picked[j]!]!, row }));
+}
+
+/**
  * Whether a row with these times replaces `than` (none yet counts as replaced): a strictly
  * greater (event time, created time), the order the online store's monotonic write keeps.
  *

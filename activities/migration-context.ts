@@ -8,6 +8,7 @@ import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { migrationMapping, transformHash, type MigrationMapping, type MigrationRow } from '../definitions/view-migration.ts';
 import { isBatchId } from '../stores/offline/object-key.ts';
 import { contentHash } from '../stores/registry/content-hash.ts';
+import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { failureTypes } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -119,12 +120,6 @@ export function migratedBatchId(from: number, batchId: string): string {
 
 /** Refuses writes to a version that a completed migration retired (its online keys are gone). */
 export async function checkNotRetired(registry: Registry, ref: { project: string; view: string; version: number }): Promise<void> {
-  const retired = (await registry.migrations({ view: ref.view, from: ref.version })).find((m) => m.state === 'completed');
-  if (retired) {
-    throw ApplicationFailure.nonRetryable(
-      `feature view '${ref.view}' version ${ref.version} was retired by its migration to version ${retired.to} ` +
-        `(completed ${retired.finishedAt?.toISOString() ?? ''}): it takes no more writes; push to version ${retired.to}`,
-      failureTypes.versionRetired,
-    );
-  }
+  const retired = await retiringMigration(registry, ref.view, ref.version);
+  if (retired) throw ApplicationFailure.nonRetryable(retiredMessage(ref.view, ref.version, retired), failureTypes.versionRetired);
 }

@@ -6,6 +6,7 @@ import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
+import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
 import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
@@ -95,12 +96,8 @@ export class FeatureStore {
    */
   async push(viewName: string, input: BatchInput, options: PushOptions = {}): Promise<IngestResult> {
     const view = await this.view(viewName, options.version);
-    const retired = (await this.stores.registry().migrations({ view: view.name, from: view.version })).find((m) => m.state === 'completed');
-    if (retired) {
-      throw new Error(
-        `feature view '${view.name}' version ${view.version} was retired by its migration to version ${retired.to}: it takes no more writes; push to version ${retired.to}`,
-      );
-    }
+    const retired = await retiringMigration(this.stores.registry(), view.name, view.version);
+    if (retired) throw new Error(retiredMessage(view.name, view.version, retired));
     const table = toViewTable(view, input);
     const batchId = options.batchId ?? `sha-${createHash('sha256').update(tableToIPC(table)).digest('hex').slice(0, 24)}`;
     checkBatchId(batchId);

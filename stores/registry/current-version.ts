@@ -1,4 +1,4 @@
-import type { ObjectStatus } from './registry.ts';
+import type { ObjectStatus, Registry, ViewMigrationRecord } from './registry.ts';
 
 /**
  * Which version of a feature view an unpinned reference (`'view:feature'`, a service item
@@ -14,4 +14,20 @@ const RANK: Record<ObjectStatus, number> = { active: 0, deprecated: 1, migrating
 
 export function currentVersionFirst(a: { version: number; status: ObjectStatus }, b: { version: number; status: ObjectStatus }): number {
   return RANK[a.status] - RANK[b.status] || b.version - a.version;
+}
+
+/**
+ * The completed migration that retired a view version (it takes no more writes), if any.
+ *
+ * @example
+ *   const retired = await retiringMigration(registry, 'user_spend', 1);
+ *   if (retired) throw new Error(retiredMessage('user_spend', 1, retired));
+ */
+export async function retiringMigration(registry: Pick<Registry, 'migrations'>, view: string, version: number): Promise<ViewMigrationRecord | undefined> {
+  return (await registry.migrations({ view, from: version })).find((m) => m.state === 'completed');
+}
+
+export function retiredMessage(view: string, version: number, retired: ViewMigrationRecord): string {
+  const when = retired.finishedAt ? ` (completed ${retired.finishedAt.toISOString()})` : '';
+  return `feature view '${view}' version ${version} was retired by its migration to version ${retired.to}${when}: it takes no more writes; push to version ${retired.to}`;
 }

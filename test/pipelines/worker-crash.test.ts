@@ -10,7 +10,9 @@ import { pipelineFixture } from '../support/pipeline-fixture.ts';
  * is accounted for exactly once.
  */
 const ROWS = 12_000; // more than one online write chunk, so 'mid-online-apply' is mid-way
-const ENTITIES = 4000;
+// More entities than one online write chunk (5000 rows) holds: when every row falls on one event
+// date (one object), the first chunk must still leave entities offline-only at the kill.
+const ENTITIES = 8000;
 
 async function crashAt(failpoint: Failpoint, checkAtCrash: (f: Awaited<ReturnType<typeof pipelineFixture>>) => Promise<void>) {
   const f = await pipelineFixture(`crash_${failpoint}`);

@@ -1,6 +1,7 @@
 import {
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -96,7 +97,15 @@ async function applyPending(
     update({ ...progress, target: Math.max(progress.target, pending.latestSeq) });
     if (pending.seqs.length === 0) {
       // Nothing pending: finish, unless a new commit was announced meanwhile.
-      if (signalled() || (await condition(signalled, '1s'))) continue;
+      if (signalled() || (await condition(signalled, '1s'))) {
+        // A new request attached to this run: check Redis again, as a new run would (it may have
+        // lost or rolled back the generation since this run started).
+        if (patched('recheck-redis-on-request')) {
+          const again = await prepareMaterialization(input);
+          if (again.generation === progress.generation) update({ ...progress, watermark: Math.min(progress.watermark, again.watermark) });
+        }
+        continue;
+      }
       return progress;
     }
     for (const seq of pending.seqs) {

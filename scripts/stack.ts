@@ -74,7 +74,8 @@ interface ServiceDef {
   readonly processName: string;
   /**
    * The graceful stop. SIGINT is PostgreSQL's fast shutdown (what `pg_ctl stop -m fast` sends);
-   * SIGTERM shuts Redis down without saving (it has no save points), MinIO and Temporal cleanly.
+   * SIGTERM shuts Redis down saving its data (dump.rdb, loaded at the next start), MinIO and
+   * Temporal cleanly.
    */
   readonly stopSignal: NodeJS.Signals;
   readonly startTimeoutMs: number;
@@ -98,13 +99,18 @@ const SERVICES: Record<ServiceName, ServiceDef> = {
     title: 'Redis',
     processName: 'redis-server',
     stopSignal: 'SIGTERM',
-    startTimeoutMs: 15_000,
+    // It answers PING only once its saved data is loaded.
+    startTimeoutMs: 120_000,
     port: (stack) => stack.redis.port,
     install: (log, i) => ensureAptBinary('redis-server', ['redis-server'], log, i),
     async launch(i) {
       const data = ensureDir(join(i.dir, 'data'));
       await runLogged(i, requireOnPath('redis-server'), [
-        '--port', String(i.stack.redis.port), '--bind', i.stack.host, '--save', '', '--appendonly', 'no',
+        '--port', String(i.stack.redis.port), '--bind', i.stack.host,
+        // No periodic snapshots and no AOF (no cost while it runs; a SIGKILL still loses the data,
+        // as a crash would), but a graceful stop (SIGTERM: `stack down`) writes dump.rdb into
+        // --dir and the next start loads it: a restart of the stack keeps the online store.
+        '--save', '', '--appendonly', 'no', '--shutdown-on-sigterm', 'save', '--shutdown-on-sigint', 'save',
         '--daemonize', 'yes', '--pidfile', join(i.dir, 'redis-server.pid'), '--dir', data, '--logfile', logFile(i),
       ]);
       return null;

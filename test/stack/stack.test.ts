@@ -173,3 +173,30 @@ test('a whole stack on other ports: up starts all four, down stops them', { time
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test("the stack's Redis keeps its data across down and up (a restart of the stack is not a Redis loss)", { timeout: 120_000 }, async () => {
+  const env: NodeJS.ProcessEnv = { [STACK_PORT_VARIABLES.redis]: String(await freePort()) };
+  const stateDir = mkdtempSync(join(REPO_ROOT, '.granary', 'stack-test-'));
+  const options = { env, stateDir, services: ['redis'] as const, log: quiet };
+  const url = localStack(env).redis.url;
+  try {
+    assert.deepEqual((await stackUp(options)).map((r) => r.action), ['started']);
+    const redis = new Redis(url);
+    try {
+      await redis.hset('granary:persist:v1:g1:marker', 'applied', '7');
+    } finally {
+      redis.disconnect();
+    }
+    assert.deepEqual((await stackDown(options)).map((d) => d.outcome), ['stopped']);
+    assert.deepEqual((await stackUp(options)).map((r) => r.action), ['started']);
+    const again = new Redis(url);
+    try {
+      assert.equal(await again.hget('granary:persist:v1:g1:marker', 'applied'), '7', 'the marker survived down / up');
+    } finally {
+      again.disconnect();
+    }
+  } finally {
+    await stackDown(options).catch(quiet);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { register } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DefinitionError } from './definition-error.ts';
@@ -36,9 +37,14 @@ export interface ResolvedFeature {
 
 const DEFINITION_KINDS = new Set(['entity', 'source', 'featureView', 'featureService']);
 
-/** Loads every `.ts` file under `dir` (except tests, declarations and dot or node_modules folders). */
+/**
+ * Loads every `.ts` file under `dir` (except tests, declarations and dot or node_modules folders).
+ * The folder may be anywhere, with or without a package.json: its files load as ES modules and
+ * `import ... from 'granary'` resolves to this installation (feature-repo-hooks.mjs).
+ */
 export async function loadFeatureRepo(dir: string): Promise<FeatureRepo> {
   const root = resolve(dir);
+  registerRepoHooks();
   const files = await listDefinitionFiles(root);
   if (files.length === 0) {
     throw new DefinitionError({ file: dir }, 'no TypeScript definition files found in the feature repo');
@@ -58,6 +64,15 @@ export async function loadFeatureRepo(dir: string): Promise<FeatureRepo> {
     }
   }
   return buildFeatureRepo(root, found);
+}
+
+let hooksRegistered = false;
+
+/** Once per process (before the first repo file is imported); later imports go through the hooks. */
+function registerRepoHooks(): void {
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  register(new URL('./feature-repo-hooks.mjs', import.meta.url));
 }
 
 /** Checks a set of definitions against each other; `file` locates each in errors. */

@@ -13,4 +13,9 @@ export const EXIT_CODES = {
   changes: 2,
   /** Plan or apply: breaking changes that need a new view version. */
   breaking: 3,
+  /**
+   * Plan: changes that apply, but break consumers of a feature service (removed, or serving other
+   * columns or values): update the models reading it first.
+   */
+  breaksConsumers: 4,
 } as const;

@@ -1,16 +1,18 @@
-import type { FieldChange, ObjectKind } from './registry.ts';
+import type { FieldChange, ObjectChange, ObjectKind } from './registry.ts';
+import type { ServiceEffect, ServiceEffectDetail } from './service-effects.ts';
 import type { SpecDifference } from './spec-diff.ts';
 
 /**
  * Classifies the differences of one object's spec as additive or breaking, with a reason that
  * says what to do for each breaking one.
  *
- * Breaking: a feature removed, renamed, retyped or made non-nullable; a new non-nullable feature;
- * the view's entities or join keys (or their types) changed; its event or created timestamp
- * column changed; an entity's join key or value type, or a source's timestamp columns, changed
- * while registered views use it. Everything else is additive (descriptions, owners, tags, TTL,
- * the online flag, a new nullable feature, a service's feature list or its defaults, a source's
- * path).
+ * Breaking (apply refuses it: rows already stored would not fit): a feature removed, renamed,
+ * retyped or made non-nullable; a new non-nullable feature; the view's entities or join keys (or
+ * their types) changed; its event or created timestamp column changed; an entity's join key or
+ * value type, or a source's timestamp columns, changed while registered views use it. Everything
+ * else is additive for the stored data (descriptions, owners, tags, TTL, the online flag, a new
+ * nullable feature, a service's feature list or its defaults, a source's path); of those,
+ * `classifyForConsumers` (below) marks the ones that break consumers of a feature service.
  *
  * @example
  *   classifyChanges([{ path: 'features.spend.type', before: 'float32', after: 'int64' }], viewContext)
@@ -90,6 +92,71 @@ function classifyViewChanges(differences: readonly SpecDifference[], context: Ch
     }
     return additive(d);
   });
+}
+
+/**
+ * Marks what breaks the consumers of a feature service, from the plan's service effects
+ * (service-effects.ts): apply accepts these (no stored row becomes invalid), but the models
+ * reading the service see other columns, other values or an error. On a service: its feature
+ * list when its columns change, a default removed or changed. On a view: a new feature or a new
+ * order when a service lists the whole view, `online` turned off while a service reads it. On
+ * the object: a served service removed, a view version that services start reading. A change
+ * already breaking (apply refuses it) is not marked again.
+ *
+ * @example
+ *   classifyForConsumers({ kind: 'featureService', name: 'fraud_model', version: 1, action: 'update',
+ *     fields: [{ path: 'defaults', before: { 'v:f': '0' }, after: undefined, breaking: false }], breaking: false }, effects)
+ *   // => { ..., breaksConsumers: true, fields: [{ path: 'defaults', ..., breaking: false, breaksConsumers: true,
+ *   //      reason: "default of 'v:f' removed: NOT_FOUND and OUTSIDE_MAX_AGE values served as null instead of \"0\"" }] }
+ */
+export function classifyForConsumers(change: ObjectChange, effects: readonly ServiceEffect[]): ObjectChange {
+  const details = (match: (d: ServiceEffectDetail, e: ServiceEffect) => boolean): { service: string; detail: ServiceEffectDetail }[] =>
+    effects.flatMap((e) => e.details.filter((d) => d.breaking && match(d, e)).map((detail) => ({ service: e.service, detail })));
+  const services = (found: readonly { service: string }[]): string =>
+    `feature service${found.length > 1 ? 's' : ''} ${[...new Set(found.map((f) => `'${f.service}'`))].join(', ')}`;
+  const ofThisView = (d: ServiceEffectDetail): boolean => d.view === change.name && d.version === change.version;
+
+  const fields = change.fields.map((field): FieldChange => {
+    if (field.breaking) return field;
+    const [head, key] = splitPath(field.path);
+    let found: { service: string; detail: ServiceEffectDetail }[] = [];
+    let reason = '';
+    if (change.kind === 'featureService' && head === 'items') {
+      found = details((d, e) => e.service === change.name && COLUMN_KINDS.has(d.kind));
+      reason = `changes the columns models read from ${services(found)}: ${found.map((f) => f.detail.text).join('; ')}`;
+    } else if (change.kind === 'featureService' && head === 'defaults') {
+      found = details((d, e) => e.service === change.name && DEFAULT_KINDS.has(d.kind) && (key === undefined || d.ref === key));
+      reason = found.map((f) => f.detail.text).join('; ');
+    } else if (change.kind === 'featureView' && head === 'features' && key !== undefined && field.before === undefined) {
+      found = details((d) => d.kind === 'column-added' && ofThisView(d) && d.ref === `${change.name}:${key}`);
+      reason = `adds a column to ${services(found)}, which list${found.length > 1 ? '' : 's'} the whole view; to keep a service as it is, list its features explicitly`;
+    } else if (change.kind === 'featureView' && head === 'features' && key === undefined) {
+      found = details((d) => d.kind === 'columns-reordered' && ofThisView(d));
+      reason = `reorders the columns of ${services(found)}, which list the whole view`;
+    } else if (change.kind === 'featureView' && head === 'online') {
+      found = details((d) => d.kind === 'unservable' && ofThisView(d));
+      reason = `${services(found)} can no longer be served`;
+    }
+    if (found.length === 0) return field;
+    // A note already there (a rename hint) stays, except the order note this reason replaces.
+    const note = field.reason && field.path !== 'features' ? `${field.reason}; ` : '';
+    return { ...field, breaksConsumers: true, reason: note + reason };
+  });
+
+  const objectBreaks =
+    (change.kind === 'featureService' && change.action === 'remove' && effects.some((e) => e.service === change.name && e.action === 'removed')) ||
+    (change.kind === 'featureView' && details((d) => d.kind === 'version-changed' && ofThisView(d)).length > 0) ||
+    fields.some((f) => f.breaksConsumers);
+  return objectBreaks ? { ...change, fields, breaksConsumers: true } : { ...change, fields };
+}
+
+const COLUMN_KINDS = new Set<ServiceEffectDetail['kind']>(['column-added', 'column-removed', 'columns-reordered', 'version-changed', 'type-changed', 'unservable']);
+const DEFAULT_KINDS = new Set<ServiceEffectDetail['kind']>(['default-removed', 'default-changed']);
+
+/** 'defaults.view:feature' -> ['defaults', 'view:feature']; 'features.x' -> ['features', 'x']. */
+function splitPath(path: string): [string, string | undefined] {
+  const dot = path.indexOf('.');
+  return dot < 0 ? [path, undefined] : [path.slice(0, dot), path.slice(dot + 1)];
 }
 
 function breakingIfUsed(d: SpecDifference, context: ChangeContext, label: string, define: string): FieldChange {

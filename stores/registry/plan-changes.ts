@@ -1,14 +1,16 @@
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { specOf, type FeatureViewSpec, type KindSpec } from '../../definitions/spec.ts';
-import { classifyChanges, type ViewUse } from './classify-changes.ts';
+import { classifyChanges, classifyForConsumers, type ViewUse } from './classify-changes.ts';
 import type { ObjectChange, ObjectKind, ObjectStatus, Plan } from './registry.ts';
+import { serviceEffects, type ObjectState } from './service-effects.ts';
 import { diffSpecs } from './spec-diff.ts';
 
 /**
  * The plan: what applying a feature repo would change in the registry. A pure function of the
  * registered objects and the repo, so it runs the same in `granary plan` and inside apply's lock.
  * Objects are keyed by (kind, name, version); a new view version is an `add`, an object no longer
- * in the repo a `remove`.
+ * in the repo a `remove`. With the changes comes their effect on every served feature service
+ * (service-effects.ts), and the changes that break its consumers are marked (classify-changes.ts).
  *
  * @example
  *   planChanges('fraud', [], repo).changes.map((c) => `${c.action} ${c.kind} ${c.name}`)
@@ -70,7 +72,38 @@ export function planChanges(project: string, registered: readonly RegisteredStat
     }
   }
   changes.sort(compareObjects);
-  return { project, changes, breaking: changes.some((c) => c.breaking) };
+  const services = serviceEffects(registered, stateAfter(registered, desired, changes));
+  const classified = changes.map((c) => classifyForConsumers(c, services));
+  return {
+    project,
+    changes: classified,
+    breaking: classified.some((c) => c.breaking),
+    services,
+    breaksConsumers: services.some((e) => e.breaking),
+  };
+}
+
+/**
+ * The registry's objects as applying these changes leaves them (the statuses apply-changes.ts
+ * gives): an add is 'active', or 'migrating' for a view version declared with `migrateFrom`; a
+ * re-added object is 'active' again; an update keeps its status; a remove marks it 'removed'.
+ */
+function stateAfter(registered: readonly RegisteredState[], desired: readonly DesiredObject[], changes: readonly ObjectChange[]): ObjectState[] {
+  const state = new Map<string, ObjectState>(registered.map((r) => [keyOf(r), r]));
+  const desiredByKey = new Map(desired.map((d) => [keyOf(d), d]));
+  for (const change of changes) {
+    const key = keyOf(change);
+    const current = state.get(key);
+    const wanted = desiredByKey.get(key);
+    if (change.action === 'remove') {
+      if (current) state.set(key, { ...current, status: 'removed' });
+    } else if (wanted) {
+      const migrating = wanted.kind === 'featureView' && (wanted.spec as FeatureViewSpec).migrateFrom !== undefined;
+      const status: ObjectStatus = current === undefined ? (migrating ? 'migrating' : 'active') : current.status === 'removed' ? 'active' : current.status;
+      state.set(key, { ...wanted, status });
+    }
+  }
+  return [...state.values()];
 }
 
 /** The repo's definitions as registry objects (specs), keyed like the registry keys them. */

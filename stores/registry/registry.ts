@@ -1,5 +1,6 @@
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import type { KindSpec } from '../../definitions/spec.ts';
+import type { ServiceEffect } from './service-effects.ts';
 
 /**
  * The registry's contract (PostgreSQL): definitions and their versions, the ordered offline
@@ -34,6 +35,11 @@ export interface FieldChange {
    * version 1"); for additive changes, an optional note (e.g. a rename hint).
    */
   readonly reason?: string;
+  /**
+   * Set (true) when apply accepts the change but it alters what a served feature service returns
+   * (its columns, or the values served for missing ones): breaking for the models reading it.
+   */
+  readonly breaksConsumers?: true;
 }
 
 export interface ObjectChange {
@@ -47,12 +53,19 @@ export interface ObjectChange {
   readonly action: 'add' | 'update' | 'remove';
   readonly fields: readonly FieldChange[];
   readonly breaking: boolean;
+  /** Set (true) when the change breaks consumers of a feature service (see FieldChange). */
+  readonly breaksConsumers?: true;
 }
 
 export interface Plan {
   readonly project: string;
   readonly changes: readonly ObjectChange[];
+  /** Some change is breaking: apply refuses the plan. */
   readonly breaking: boolean;
+  /** What the plan does to each served feature service (stores/registry/service-effects.ts). */
+  readonly services: readonly ServiceEffect[];
+  /** Some service's consumers break: it is removed, or serves other columns or values. */
+  readonly breaksConsumers: boolean;
 }
 
 export interface CommitObject {

@@ -50,16 +50,23 @@ test('apply, then re-apply says no changes; plan is then clean (exit 0)', async 
 test('the global options may come before the command', async () => {
   const plan = await granary(['--repo', repo.dir, '--json', 'plan'], { project });
   assert.equal(plan.code, 0, plan.stderr);
-  assert.deepEqual(JSON.parse(plan.stdout), { project, changes: [], breaking: false });
+  assert.deepEqual(JSON.parse(plan.stdout), { project, changes: [], breaking: false, services: [], breaksConsumers: false });
 });
 
-test('an additive change: plan shows the field, ADDITIVE, exit 2; apply bumps the schema version', async () => {
+test('an additive change: plan shows the field, ADDITIVE, exit 2; a new feature in a view a service lists whole breaks its consumers, exit 4; apply applies both and bumps the schema version', async () => {
+  await repo.write({ ttl: '2d' });
+  const ttlOnly = await run('plan');
+  assert.equal(ttlOnly.code, 2, ttlOnly.stderr);
+  assert.match(ttlOnly.stdout, /ADDITIVE {2}ttlSeconds: 86400 -> 172800/);
+  assert.doesNotMatch(ttlOnly.stdout, /Feature services/);
+
   await repo.write({ features: [...DEFAULT_FEATURES, { name: 'spend_30d_avg', type: 'float64' }], ttl: '2d' });
   const plan = await run('plan');
-  assert.equal(plan.code, 2, plan.stderr);
-  assert.match(plan.stdout, /~ update feature view 'user_spend' version 1/);
-  assert.match(plan.stdout, /ADDITIVE {2}features\.spend_30d_avg: \(none\) -> float64/);
+  assert.equal(plan.code, 4, plan.stderr);
+  assert.match(plan.stdout, /~ update feature view 'user_spend' version 1 {2}BREAKS CONSUMERS/);
+  assert.match(plan.stdout, /BREAKS CONSUMERS {2}features\.spend_30d_avg: \(none\) -> float64\n {14}adds a column to feature service 'fraud_model', which lists the whole view/);
   assert.match(plan.stdout, /ADDITIVE {2}ttlSeconds: 86400 -> 172800/);
+  assert.match(plan.stdout, /! fraud_model: 3 columns -> 4 {2}BREAKS CONSUMERS\n {4}\+ column 'user_spend:spend_30d_avg' \(float64\), 4th of 4/);
   const json = JSON.parse((await run('plan', '--json')).stdout);
   assert.equal(json.breaking, false);
   assert.deepEqual(json.changes[0].fields.map((f: { path: string }) => f.path).sort(), ['features.spend_30d_avg', 'ttlSeconds']);

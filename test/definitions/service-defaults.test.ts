@@ -20,7 +20,7 @@ import {
 import { desiredObjects, planChanges, type RegisteredState } from '../../stores/registry/plan-changes.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
-/** A feature service's `defaults`: checked at definition load, stored in the spec, planned as additive. */
+/** A feature service's `defaults`: checked at definition load, stored in the spec; in plan, removing or changing one breaks the service's consumers. */
 
 const user = entity({ name: 'user', joinKey: 'user_id', valueType: 'string' });
 const source = parquetSource({ name: 'tx', path: 'data/tx' });
@@ -187,7 +187,7 @@ test('loading a repo folder: a wrong-typed default names the file, the service, 
   );
 });
 
-test('plan: adding, changing and removing defaults are additive updates of the service', () => {
+test('plan: adding defaults is additive; changing or removing them applies but breaks the consumers of the service', () => {
   const plain = featureService({ name: 'svc', features: [every] });
   const registered: RegisteredState[] = desiredObjects(repoWith(plain)).map((o) => ({ ...o, status: 'active' }));
   assert.deepEqual(planChanges('p', registered, repoWith(plain)).changes, [], 'no defaults on either side: nothing to do');
@@ -199,15 +199,27 @@ test('plan: adding, changing and removing defaults are additive updates of the s
   const [change] = added.changes;
   assert.deepEqual([change!.kind, change!.name, change!.action, change!.breaking], ['featureService', 'svc', 'update', false]);
   assert.deepEqual(change!.fields, [{ path: 'defaults', before: undefined, after: { 'every:i64': '0', 'every:s': 'none' }, breaking: false }]);
-  assert.deepEqual(formatPlan(added).slice(2), ["~ update feature service 'svc'", '    ADDITIVE  defaults: (none) -> {"every:i64":"0","every:s":"none"}']);
+  assert.equal(added.breaksConsumers, false);
+  assert.deepEqual(formatPlan(added).slice(2, 4), ["~ update feature service 'svc'", '    ADDITIVE  defaults: (none) -> {"every:i64":"0","every:s":"none"}']);
 
   const nowRegistered: RegisteredState[] = desiredObjects(repoWith(withDefaults)).map((o) => ({ ...o, status: 'active' }));
   const changed = featureService({ name: 'svc', features: [every], defaults: { 'every:i64': -1n, 'every:s': 'none' } });
   const plan = planChanges('p', nowRegistered, repoWith(changed));
   assert.equal(plan.breaking, false);
-  assert.deepEqual(plan.changes[0]!.fields, [{ path: 'defaults.every:i64', before: '0', after: '-1', breaking: false }]);
+  assert.equal(plan.breaksConsumers, true);
+  assert.deepEqual(plan.changes[0]!.fields, [
+    {
+      path: 'defaults.every:i64',
+      before: '0',
+      after: '-1',
+      breaking: false,
+      breaksConsumers: true,
+      reason: `default of 'every:i64' changes: NOT_FOUND and OUTSIDE_MAX_AGE values served as -1 instead of 0`,
+    },
+  ]);
 
   const removed = planChanges('p', nowRegistered, repoWith(plain));
   assert.equal(removed.breaking, false);
-  assert.deepEqual(removed.changes[0]!.fields.map((f) => [f.path, f.breaking]), [['defaults', false]]);
+  assert.equal(removed.breaksConsumers, true);
+  assert.deepEqual(removed.changes[0]!.fields.map((f) => [f.path, f.breaking, f.breaksConsumers]), [['defaults', false, true]]);
 });

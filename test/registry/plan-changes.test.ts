@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatPlan } from '../../cli/format-plan.ts';
 import { entity } from '../../definitions/entity.ts';
 import { featureService } from '../../definitions/feature-service.ts';
 import { planChanges, type RegisteredState } from '../../stores/registry/plan-changes.ts';
@@ -210,6 +211,170 @@ test('a reordered schema is additive, with a note', () => {
   assert.equal(order.breaking, false);
   assert.deepEqual(order.after, ['txn_count_7d', 'spend_7d_avg']);
   assert.match(order.reason ?? '', /order/);
+});
+
+// What a plan does to the consumers of feature services (issue 12, item 12): each served service
+// resolved before and after, as serving resolves it; what changes its columns or served values is
+// marked BREAKS CONSUMERS (apply accepts it), and plan exits 4 for it (cli/commands/plan.ts).
+
+test('consumers: a new nullable feature in a view a service lists whole adds a column to it', () => {
+  const plan = planChanges('p', registered, spendRepo(spendView(withFeatures(...baseFeatures(), { name: 'spend_30d_avg', type: 'float64' }))));
+  assert.equal(plan.breaking, false, 'apply accepts it');
+  assert.equal(plan.breaksConsumers, true);
+  const added = field(viewChange(plan), 'features.spend_30d_avg');
+  assert.deepEqual([added.breaking, added.breaksConsumers], [false, true]);
+  assert.match(added.reason ?? '', /adds a column to feature service 'fraud_model', which lists the whole view; to keep a service as it is, list its features explicitly/);
+  assert.equal(viewChange(plan).breaksConsumers, true);
+
+  assert.equal(plan.services.length, 1);
+  const [effect] = plan.services;
+  assert.deepEqual(
+    [effect!.service, effect!.action, effect!.breaking, effect!.columnsBefore, effect!.columnsAfter],
+    [
+      'fraud_model',
+      'changed',
+      true,
+      ['user_id', 'user_spend:spend_7d_avg', 'user_spend:txn_count_7d'],
+      ['user_id', 'user_spend:spend_7d_avg', 'user_spend:txn_count_7d', 'user_spend:spend_30d_avg'],
+    ],
+  );
+  assert.deepEqual(effect!.details.map((d) => d.text), ["+ column 'user_spend:spend_30d_avg' (float64), 4th of 4"]);
+
+  const text = formatPlan(plan);
+  assert.match(text[0]!, /\(1 feature service changes what it serves\)$/);
+  assert.ok(text.includes("~ update feature view 'user_spend' version 1  BREAKS CONSUMERS"), text.join('\n'));
+  assert.ok(text.includes('    BREAKS CONSUMERS  features.spend_30d_avg: (none) -> float64'), text.join('\n'));
+  const services = text.slice(text.indexOf('Feature services (what the models reading them see):'));
+  assert.deepEqual(services, [
+    'Feature services (what the models reading them see):',
+    '! fraud_model: 3 columns -> 4  BREAKS CONSUMERS',
+    "    + column 'user_spend:spend_30d_avg' (float64), 4th of 4",
+    '    columns now: user_id, user_spend:spend_7d_avg, user_spend:txn_count_7d, user_spend:spend_30d_avg',
+  ]);
+});
+
+test('consumers: a service that lists its features explicitly is untouched by a new feature (additive, nothing to show)', () => {
+  const explicit = (view: ReturnType<typeof spendView>) =>
+    repoOf(view, featureService({ name: 'fraud_model', features: [{ view, features: ['spend_7d_avg', 'txn_count_7d'] }] }));
+  const before = registeredFrom(explicit(spendView()));
+  const plan = planChanges('p', before, explicit(spendView(withFeatures(...baseFeatures(), { name: 'spend_30d_avg', type: 'float64' }))));
+  assert.equal(plan.breaksConsumers, false);
+  assert.deepEqual(plan.services, []);
+  const added = field(viewChange(plan), 'features.spend_30d_avg');
+  assert.equal(added.breaksConsumers, undefined);
+  assert.ok(!formatPlan(plan).some((line) => line.includes('Feature services')));
+});
+
+test('consumers: removing a served feature service breaks its consumers; removing one never served does not', () => {
+  const plan = planChanges('p', registered, repoOf(spendView()));
+  assert.equal(plan.breaking, false);
+  assert.equal(plan.breaksConsumers, true);
+  const removal = plan.changes.find((c) => c.kind === 'featureService')!;
+  assert.deepEqual([removal.action, removal.breaksConsumers], ['remove', true]);
+  assert.deepEqual(
+    plan.services.map((e) => [e.service, e.action, e.breaking, e.columnsAfter.length]),
+    [['fraud_model', 'removed', true, 0]],
+  );
+  const text = formatPlan(plan);
+  assert.ok(text.includes("- remove feature service 'fraud_model'  BREAKS CONSUMERS"), text.join('\n'));
+  assert.ok(text.includes('! fraud_model: removed (served 3 columns)  BREAKS CONSUMERS'), text.join('\n'));
+  assert.ok(text.includes('    requests naming it fail (unknown feature service): move the models reading it to another service first'));
+
+  // A service registered over a view that is not online was never served: nobody reads it.
+  const offline = spendView({ online: false });
+  const unserved = planChanges('p', registeredFrom(repoOf(offline, featureService({ name: 'fraud_model', features: [offline] }))), repoOf(offline));
+  assert.equal(unserved.breaksConsumers, false);
+  assert.deepEqual(unserved.services, []);
+});
+
+test("consumers: removing or changing a service's defaults breaks them (nulls or other values served); adding one does not", () => {
+  const withDefault = (value?: bigint) =>
+    value === undefined
+      ? spendRepo()
+      : repoOf(spendView(), featureService({ name: 'fraud_model', features: [spendView()], defaults: { 'user_spend:txn_count_7d': value } }));
+  const withZero = registeredFrom(withDefault(0n));
+
+  const removed = planChanges('p', withZero, withDefault());
+  assert.equal(removed.breaking, false);
+  assert.equal(removed.breaksConsumers, true);
+  const change = removed.changes[0]!;
+  assert.equal(change.breaksConsumers, true);
+  const defaults = field(change, 'defaults');
+  assert.deepEqual([defaults.breaking, defaults.breaksConsumers], [false, true]);
+  assert.equal(defaults.reason, "default of 'user_spend:txn_count_7d' removed: NOT_FOUND and OUTSIDE_MAX_AGE values served as null instead of 0");
+  assert.ok(formatPlan(removed).includes('    BREAKS CONSUMERS  defaults: {"user_spend:txn_count_7d":"0"} -> (none)'));
+  assert.deepEqual(removed.services.map((e) => [e.service, e.breaking, e.columnsBefore.length === e.columnsAfter.length]), [['fraud_model', true, true]]);
+
+  const changed = planChanges('p', withZero, withDefault(-1n));
+  assert.equal(changed.breaksConsumers, true);
+  assert.match(field(changed.changes[0]!, 'defaults.user_spend:txn_count_7d').reason ?? '', /served as -1 instead of 0/);
+
+  const added = planChanges('p', registered, withDefault(0n));
+  assert.equal(added.breaksConsumers, false);
+  assert.equal(field(added.changes[0]!, 'defaults').breaksConsumers, undefined);
+  assert.deepEqual(
+    added.services.map((e) => [e.service, e.breaking, e.details.map((d) => d.kind)]),
+    [['fraud_model', false, ['default-added']]],
+    'shown, not breaking',
+  );
+  assert.ok(formatPlan(added).includes('~ fraud_model: 3 columns -> 3'));
+});
+
+test("consumers: a service's feature list or a view's feature order changing moves its columns", () => {
+  const view = spendView();
+  const fewer = planChanges('p', registered, repoOf(view, featureService({ name: 'fraud_model', features: ['user_spend:txn_count_7d'] })));
+  assert.equal(fewer.breaksConsumers, true);
+  const items = field(fewer.changes[0]!, 'items');
+  assert.deepEqual([items.breaking, items.breaksConsumers], [false, true]);
+  assert.match(items.reason ?? '', /changes the columns models read from feature service 'fraud_model': - column 'user_spend:spend_7d_avg' \(float32\)/);
+
+  // The same columns written another way: no effect, nothing breaks.
+  const same = planChanges('p', registered, repoOf(view, featureService({ name: 'fraud_model', features: ['user_spend:spend_7d_avg', 'user_spend:txn_count_7d'] })));
+  assert.equal(field(same.changes[0]!, 'items').breaksConsumers, undefined);
+  assert.equal(same.breaksConsumers, false);
+  assert.deepEqual(same.services, []);
+
+  const reordered = planChanges('p', registered, spendRepo(spendView(withFeatures(baseFeatures()[1]!, baseFeatures()[0]!))));
+  const order = field(viewChange(reordered), 'features');
+  assert.deepEqual([order.breaking, order.breaksConsumers], [false, true]);
+  assert.match(order.reason ?? '', /reorders the columns of feature service 'fraud_model'/);
+  assert.deepEqual(reordered.services[0]!.details.map((d) => d.kind), ['columns-reordered']);
+});
+
+test('consumers: a new active view version moves unpinned services to it; one declared with migrateFrom does not until its migration switches', () => {
+  // 'user_spend' unpinned: the view's current version (a view object would pin its version).
+  const unpinned = (...views: ReturnType<typeof spendView>[]) => repoOf(...views, featureService({ name: 'fraud_model', features: ['user_spend'] }));
+  const before = registeredFrom(unpinned(spendView()));
+  const v2 = spendView({ version: 2 });
+  const plan = planChanges('p', before, unpinned(spendView(), v2));
+  assert.equal(plan.breaking, false);
+  assert.equal(plan.breaksConsumers, true);
+  assert.equal(viewChange(plan, 2).breaksConsumers, true);
+  assert.deepEqual(plan.services[0]!.details.map((d) => d.text), [
+    "column 'user_spend:spend_7d_avg' is read from feature view 'user_spend' version 2 instead of 1",
+    "column 'user_spend:txn_count_7d' is read from feature view 'user_spend' version 2 instead of 1",
+  ]);
+
+  const migrated = spendView({ version: 2, migrateFrom: { version: 1 } });
+  const quiet = planChanges('p', before, unpinned(spendView(), migrated));
+  assert.equal(quiet.breaksConsumers, false);
+  assert.deepEqual(quiet.services, []);
+});
+
+test('consumers: a view turned offline makes the services reading it unservable', () => {
+  const plan = planChanges('p', registered, spendRepo(spendView({ online: false })));
+  assert.equal(plan.breaking, false);
+  assert.equal(plan.breaksConsumers, true);
+  const online = field(viewChange(plan), 'online');
+  assert.deepEqual([online.breaksConsumers, online.reason], [true, "feature service 'fraud_model' can no longer be served"]);
+  assert.deepEqual(plan.services[0]!.details.map((d) => d.text), ["can no longer be served: feature view 'user_spend' version 1 is not online"]);
+});
+
+test('consumers: the JSON plan carries the effects', () => {
+  const plan = planChanges('p', registered, repoOf(spendView()));
+  const json = JSON.parse(JSON.stringify(plan));
+  assert.deepEqual(Object.keys(json).sort(), ['breaking', 'breaksConsumers', 'changes', 'project', 'services']);
+  assert.equal(json.services[0].service, 'fraud_model');
 });
 
 function baseFeatures() {

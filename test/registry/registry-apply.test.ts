@@ -32,7 +32,7 @@ test('apply registers every object; re-applying the same repo is a no-op', async
   assert.ok(first.changes.every((c) => c.action === 'add'));
 
   const again = await r.apply(spendRepo());
-  assert.deepEqual(again, { project, changes: [], breaking: false });
+  assert.deepEqual(again, { project, changes: [], breaking: false, services: [], breaksConsumers: false });
   assert.deepEqual((await r.plan(spendRepo())).changes, []);
 
   const objects = await r.listObjects();

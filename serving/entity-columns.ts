@@ -11,14 +11,18 @@ import { ServingError } from './serving-error.ts';
  *
  *   string  a string
  *   int32   a whole number in range (a bigint in range too)
- *   int64   a safe-integer number (JSON numbers beyond 2^53 are not exact) or a bigint in range
+ *   int64   a safe-integer number, a bigint in range, or a decimal string in range ("-12",
+ *           "9007199254740993"): the exact form of a key beyond 2^53, where JSON numbers (and JS
+ *           numbers) are not exact. A number beyond 2^53 is refused (it may already be rounded:
+ *           9007199254740993 parses as 9007199254740992), saying to send the decimal string.
  *
  * Join-key columns the plan does not need are ignored (as Feast does).
  *
  * @example
  *   entityColumnsFromColumns({ driver_id: [1001, 1002] }, plan) // => { rowCount: 2, columns: [[1001, 1002]] }
- *   entityColumnsFromColumns({ driver_id: ['1001'] }, plan)
- *   // throws ServingError INVALID_ENTITY_KEY: entity row 0: join key 'driver_id' is int64, got string "1001"
+ *   entityColumnsFromColumns({ driver_id: ['9007199254740993'] }, plan) // => { rowCount: 1, columns: [[9007199254740993n]] }
+ *   entityColumnsFromColumns({ driver_id: ['10O1'] }, plan)
+ *   // throws ServingError INVALID_ENTITY_KEY: entity row 0: join key 'driver_id' is int64, got string "10O1" (not a decimal integer)
  */
 export interface EntityColumns {
   readonly rowCount: number;
@@ -30,6 +34,8 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+/** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
+const DECIMAL = /^-?\d{1,40}$/;
 
 /** Feast's shape: `{ join_key: [v1, v2, ...], ... }`. */
 export function entityColumnsFromColumns(entities: unknown, plan: FeaturePlan, maxEntities = Infinity): EntityColumns {
@@ -87,15 +93,29 @@ export function checkJoinValue(value: unknown, key: { readonly name: string; rea
     case 'int64':
       if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
       if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value;
+      if (typeof value === 'string') return int64FromString(value, key.name, row);
       if (typeof value === 'number' && Number.isInteger(value)) {
         throw new ServingError(
           'INVALID_ENTITY_KEY',
-          `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53 and not exact as a JSON number`,
+          `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53, where a JSON number is not exact ` +
+            `(9007199254740993 arrives as 9007199254740992): send the key as a decimal string, e.g. "9007199254740993"`,
         );
       }
       break;
   }
   throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${key.name}' is ${key.type}, got ${describe(value)}`);
+}
+
+/** A decimal string as the int64 it names: exact whatever its size, refused outside int64's range. */
+function int64FromString(value: string, name: string, row: number): bigint {
+  if (!DECIMAL.test(value)) {
+    throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' is int64, got ${describe(value)} (not a decimal integer)`);
+  }
+  const parsed = BigInt(value);
+  if (parsed < INT64_MIN || parsed > INT64_MAX) {
+    throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' (int64) value ${value} is outside int64's range`);
+  }
+  return parsed;
 }
 
 function checkCount(count: number, maxEntities: number): void {

@@ -18,6 +18,12 @@ import { ServingError } from './serving-error.ts';
  *
  * A missing row's event timestamp is the epoch, as in Feast.
  *
+ * int64 join keys and values are JSON numbers, as Feast writes them, up to 2^53 - 1; beyond, a
+ * JSON number is not exact for most clients (JavaScript's JSON.parse turns 9007199254740993 into
+ * 9007199254740992), so those are decimal strings ("9007199254740993"), exact everywhere. In a
+ * request, an int64 key may be a number up to 2^53 - 1 or a decimal string of any int64
+ * (entity-columns.ts), so a key read back can be sent again as it came.
+ *
  * @example
  *   const { plan, entities } = parseFeastRequest(JSON.parse(body));
  *   JSON.stringify(feastResponse(await reader.read(await reader.plan(plan), entityColumnsFromColumns(entities, ...))));
@@ -87,6 +93,7 @@ export function feastResponse(table: OnlineFeatureColumns): FeastResponse {
   return { metadata: { feature_names: [...table.joinKeys, ...table.featureNames] }, results };
 }
 
+/** A join key as JSON: an int64 beyond 2^53 - 1 (either sign) as its decimal string. */
 function joinValueToJson(value: JoinKeyValue): JsonValue {
   if (typeof value !== 'bigint') return value;
   return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value.toString();

@@ -68,13 +68,13 @@ test('features by reference, full feature names, every value type decoded', asyn
 
 test('a key of the wrong type is an error naming the join key and the row, not a miss', async () => {
   await assert.rejects(
-    store.getOnlineFeatures({ features: ['driver_stats:trips'], entityRows: [{ driver_id: 1001 }, { driver_id: '1001' }] }),
+    store.getOnlineFeatures({ features: ['driver_stats:trips'], entityRows: [{ driver_id: 1001 }, { driver_id: '1OO1' }] }),
     (error: unknown) =>
-      error instanceof ServingError && error.code === 'INVALID_ENTITY_KEY' && /entity row 1: join key 'driver_id' is int64, got string "1001"/.test(error.message),
+      error instanceof ServingError && error.code === 'INVALID_ENTITY_KEY' && /entity row 1: join key 'driver_id' is int64, got string "1OO1" \(not a decimal integer\)/.test(error.message),
   );
   await assert.rejects(store.getOnlineFeatures({ features: ['user_profile:age'], entityRows: [{ user_id: 7 }] }), /entity row 0: join key 'user_id' is string, got number 7/);
   await assert.rejects(store.getOnlineFeatures({ features: ['driver_stats:trips'], entityRows: [{ driver_id: 1.5 }] }), /join key 'driver_id' is int64, got number 1.5/);
-  await assert.rejects(store.getOnlineFeatures({ features: ['driver_stats:trips'], entityRows: [{ driver_id: 2 ** 60 }] }), /beyond 2\^53/);
+  await assert.rejects(store.getOnlineFeatures({ features: ['driver_stats:trips'], entityRows: [{ driver_id: 2 ** 60 }] }), /beyond 2\^53.*send the key as a decimal string/);
   await assert.rejects(
     store.getOnlineFeatures({ featureService: 'fraud_model', entityRows: [{ user_id: 'u1' }] }),
     (error: unknown) => error instanceof ServingError && error.code === 'MISSING_JOIN_KEY' && /entity row 0: missing join key 'merchant_id' \(needed by feature view 'user_merchant'/.test(error.message),

@@ -38,7 +38,14 @@ export interface GranaryConfig {
   };
   readonly offline: OfflineSettings;
   readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string };
-  readonly serving: { readonly host: string; readonly port: number; readonly maxEntities: number; readonly timeoutMs: number };
+  readonly serving: {
+    readonly host: string;
+    readonly port: number;
+    readonly maxEntities: number;
+    readonly timeoutMs: number;
+    /** /health when Redis lost a view's active generation: 503 ('fail', the default) or 200 ('ok'; the body still says it). */
+    readonly healthOnLoss: 'ok' | 'fail';
+  };
 }
 
 export class ConfigError extends Error {
@@ -69,6 +76,7 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_PORT: 'serving.port',
   GRANARY_SERVING_MAX_ENTITIES: 'serving.maxEntities',
   GRANARY_SERVING_TIMEOUT_MS: 'serving.timeoutMs',
+  GRANARY_SERVING_HEALTH_ON_LOSS: 'serving.healthOnLoss',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
@@ -77,7 +85,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   online: ['url', 'keyPrefix', 'onRedisLoss'],
   offline: ['url', 's3'],
   temporal: ['address', 'namespace', 'taskQueue'],
-  serving: ['host', 'port', 'maxEntities', 'timeoutMs'],
+  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
 
@@ -143,6 +151,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       port: int(where('serving.port'), pick('GRANARY_SERVING_PORT', section('serving').port, 6566), 0, 65535),
       maxEntities: int(where('serving.maxEntities'), pick('GRANARY_SERVING_MAX_ENTITIES', section('serving').maxEntities, 1000), 1, 1_000_000),
       timeoutMs: int(where('serving.timeoutMs'), pick('GRANARY_SERVING_TIMEOUT_MS', section('serving').timeoutMs, 1000), 1, 600_000),
+      healthOnLoss: oneOf(where('serving.healthOnLoss'), pick('GRANARY_SERVING_HEALTH_ON_LOSS', section('serving').healthOnLoss, 'fail'), ['ok', 'fail'] as const),
     },
   });
 }

@@ -5,10 +5,12 @@ import { entityColumnsFromColumns } from './entity-columns.ts';
 import { feastResponse, parseFeastRequest } from './feast-format.ts';
 import type { HotKeyCacheOptions } from './hot-key-cache.ts';
 import { OnlineFeatureReader } from './online-feature-reader.ts';
-import { ServingError } from './serving-error.ts';
+import { OnlineStateMonitor, type OnlineViewState } from './online-state-monitor.ts';
+import { ServingError, boundedMessage, clipped } from './serving-error.ts';
 import { ServingMetrics } from './serving-metrics.ts';
 import { ViewFreshness } from './view-freshness.ts';
 import { withDeadline } from './with-deadline.ts';
+import type { ViewRef } from '../workflows/contracts.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +24,8 @@ declare module 'fastify' {
  * feature server works unchanged.
  *
  *   POST /get-online-features   Feast's request and response shapes (feast-format.ts)
- *   GET  /health                200 when Redis and the registry answer, else 503
+ *   GET  /health                200 when Redis and the registry answer and Redis still holds every
+ *                               view's active generation, else 503 (see healthOnLoss)
  *   GET  /metrics               Prometheus (serving-metrics.ts)
  *
  * Bad input is a 4xx with `{"code": ..., "message": ...}` saying what is wrong (malformed JSON,
@@ -31,6 +34,11 @@ declare module 'fastify' {
  * generations are cached and refreshed in the background (no restart after an apply or a
  * rebuild). `close()` is graceful: in-flight requests finish, new ones get 503.
  *
+ * Redis losing its data is seen here too (online-state-monitor.ts): every second the active
+ * generations' markers are checked; /health names the views whose generation is lost, /metrics
+ * has `granary_online_state` per view, and with `rebuildOnLoss` the server starts the rebuild
+ * itself, so the first process that notices repairs it.
+ *
  * @example
  *   const server = new FeatureServer({ registry, online: new RedisOnlineStore({ url, keyPrefix, failFast: true, commandTimeoutMs: 1000 }) });
  *   const url = await server.listen({ host: '127.0.0.1', port: 6566 });
@@ -38,9 +46,9 @@ declare module 'fastify' {
  *   await server.close();
  */
 export interface FeatureServerOptions {
-  readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration' | 'watermark' | 'commits' | 'newestEventTime'>;
+  readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration' | 'watermark' | 'commits' | 'newestEventTime' | 'migrations'>;
   /** Give the serving store `failFast` and a command timeout, so Redis down is a fast 503. */
-  readonly online: Pick<OnlineStore, 'readRows' | 'ping'>;
+  readonly online: Pick<OnlineStore, 'readRows' | 'ping' | 'hasGenerationMarker'>;
   /** Entity rows per request at most. Default 1000 (config serving.maxEntities). */
   readonly maxEntities?: number;
   /** Deadline of health checks and registry reads a request waits on. Default 1000 ms (config serving.timeoutMs). */
@@ -55,6 +63,22 @@ export interface FeatureServerOptions {
   readonly hotKeyCache?: HotKeyCacheOptions;
   /** How long close() lets in-flight requests finish before cutting connections. Default 10000 ms. */
   readonly shutdownGraceMs?: number;
+  /**
+   * /health when Redis lost a view's active generation: 503 ('fail', the default: take the
+   * replica out, every read of the view is NOT_FOUND) or 200 ('ok': stay in rotation; the body
+   * and /metrics still say it). Config serving.healthOnLoss.
+   */
+  readonly healthOnLoss?: 'ok' | 'fail';
+  /**
+   * Starts the view's rebuild when this server is the first to notice Redis lost it
+   * (`online.onRedisLoss: rebuild`; the serve command passes activities/request-rebuild.ts).
+   * Idempotent on the rebuild's workflow id; called again every minute while the loss lasts.
+   */
+  readonly rebuildOnLoss?: (ref: ViewRef) => Promise<unknown>;
+  /** How often the generation markers are checked. Default generationRefreshMs (1000 ms). */
+  readonly onlineCheckMs?: number;
+  /** Told what the server does on its own (a loss noticed, a rebuild requested). */
+  readonly log?: (line: string) => void;
 }
 
 export const ROUTES = {
@@ -67,6 +91,7 @@ export class FeatureServer {
   readonly app: FastifyInstance;
   readonly reader: OnlineFeatureReader;
   readonly metrics = new ServingMetrics();
+  readonly onlineState: OnlineStateMonitor;
   private readonly freshness: ViewFreshness;
   private readonly options: FeatureServerOptions;
   private readonly timeoutMs: number;
@@ -86,6 +111,25 @@ export class FeatureServer {
       hotKeyCache: options.hotKeyCache,
       onOnlineStoreError: () => this.metrics.redisErrors.inc(),
       onStatuses: (counts) => this.metrics.countStatuses(counts),
+    });
+    const log = options.log ?? (() => undefined);
+    this.onlineState = new OnlineStateMonitor({
+      registry: options.registry,
+      online: options.online,
+      views: async () => (await this.reader.catalog.current()).onlineViews(),
+      generations: this.reader.generations,
+      intervalMs: options.onlineCheckMs ?? options.generationRefreshMs,
+      onLoss: async (ref, state) => {
+        const what = `online generation ${state.generation} of feature view '${ref.view}' version ${ref.version} (project '${ref.project}')`;
+        const lost = `${what} is gone from Redis although commits up to ${state.watermark} were materialized: Redis lost its data`;
+        if (!options.rebuildOnLoss) return log(`${lost}; reads get NOT_FOUND until it is rebuilt (granary rebuild-online ${ref.view})`);
+        const started = await options.rebuildOnLoss(ref).catch((error: Error) => {
+          log(`${lost}; the rebuild could not be requested (tried again shortly): ${error.message}`);
+          throw error;
+        });
+        log(started === false ? `${lost}; not rebuilding (online.onRedisLoss: fail): run granary rebuild-online ${ref.view}` : `${lost}; rebuild requested`);
+      },
+      onError: () => undefined,
     });
 
     const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 1 << 20, logger: false, return503OnClosing: true });
@@ -123,12 +167,25 @@ export class FeatureServer {
       if (redis.status === 'rejected') this.metrics.redisErrors.inc();
       if (registry.status === 'rejected') this.metrics.registryErrors.inc();
       const ok = redis.status === 'fulfilled' && registry.status === 'fulfilled';
-      void reply.code(ok ? 200 : 503);
+      // Both answer: check the markers now (the last states when the check runs late).
+      const states = ok ? await this.checkOnlineState() : this.onlineState.states();
+      const lost = states.filter((s) => s.state === 'lost');
+      const failOnLoss = (options.healthOnLoss ?? 'fail') === 'fail';
+      void reply.code(!ok || (lost.length > 0 && failOnLoss) ? 503 : 200);
       return {
-        status: ok ? 'ok' : 'unavailable',
+        status: !ok ? 'unavailable' : lost.length > 0 ? 'online-data-lost' : 'ok',
         project: options.registry.project,
         redis: redis.status === 'fulfilled' ? 'ok' : messageOf(redis.reason),
         registry: registry.status === 'fulfilled' ? 'ok' : messageOf(registry.reason),
+        online: lost.length > 0 ? 'lost' : 'ok',
+        ...(lost.length > 0
+          ? {
+              lostViews: lost.map((s) => ({ view: s.view, version: s.version, generation: s.generation, watermark: s.watermark ?? 0 })),
+              message:
+                `Redis lost the data of ${lost.map((s) => `feature view '${s.view}' version ${s.version} (generation ${s.generation})`).join(', ')}: ` +
+                `reads are NOT_FOUND until a rebuild cuts over (granary rebuild-online; granary status shows its progress)`,
+            }
+          : {}),
       };
     });
 
@@ -145,6 +202,7 @@ export class FeatureServer {
         // The request figures are still worth serving; the ages keep their last values.
         this.metrics.registryErrors.inc();
       }
+      this.metrics.setOnlineState(options.registry.project, await this.checkOnlineState());
       void reply.type(this.metrics.registry.contentType);
       return this.metrics.registry.metrics();
     });
@@ -152,14 +210,14 @@ export class FeatureServer {
     app.setNotFoundHandler((request, reply) => {
       void reply.code(404).send({
         code: 'NOT_FOUND',
-        message: `no route ${request.method} ${request.url}; routes: POST ${ROUTES.getOnlineFeatures}, GET ${ROUTES.health}, GET ${ROUTES.metrics}`,
+        message: `no route ${request.method} ${clipped(request.url)}; routes: POST ${ROUTES.getOnlineFeatures}, GET ${ROUTES.health}, GET ${ROUTES.metrics}`,
       });
     });
 
     app.setErrorHandler((error: FastifyError | ServingError, _request, reply) => {
       const { statusCode, code, message } = describeError(error);
       if (code === 'REGISTRY_UNAVAILABLE') this.metrics.registryErrors.inc();
-      void reply.code(statusCode).send({ code, message });
+      void reply.code(statusCode).send({ code, message: boundedMessage(message) });
     });
 
     // Responses finishing after close() began end their connection, so close() need not wait
@@ -178,12 +236,22 @@ export class FeatureServer {
     });
   }
 
+  /** The generation markers checked now, within the deadline; the last known states otherwise. */
+  private checkOnlineState(): Promise<readonly OnlineViewState[]> {
+    return withDeadline(this.onlineState.check(), this.timeoutMs, () => new Error('the online state check is late')).then(
+      (states) => states,
+      () => this.onlineState.states(),
+    );
+  }
+
   /** Starts listening; returns the server's URL (port 0 picks a free port). */
   async listen(options: { readonly host?: string; readonly port?: number } = {}): Promise<string> {
     // Load definitions before the first request when the registry answers; a failure is not fatal
     // (requests get 503 until it answers, /health says why).
     await this.reader.catalog.current().catch(() => undefined);
     const address = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6566 });
+    await this.checkOnlineState();
+    this.onlineState.start();
     return address;
   }
 
@@ -196,6 +264,7 @@ export class FeatureServer {
         await this.app.close();
       } finally {
         clearTimeout(grace);
+        this.onlineState.close();
         this.reader.close();
       }
     })();

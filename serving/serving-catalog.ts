@@ -7,7 +7,7 @@ import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import type { FeatureValue } from '../stores/online/online-store.ts';
 import { currentVersionFirst } from '../stores/registry/current-version.ts';
 import type { RegisteredObject } from '../stores/registry/registry.ts';
-import { ServingError } from './serving-error.ts';
+import { ServingError, quoted } from './serving-error.ts';
 
 /**
  * What the read path knows of the definitions: the feature views and feature services applied
@@ -119,7 +119,7 @@ export class ServingCatalog {
     const spec = this.services.get(name);
     if (!spec) {
       const known = [...this.services.keys()].sort().join(', ') || 'none';
-      throw new ServingError('UNKNOWN_FEATURE_SERVICE', `unknown feature service '${name}' (registered: ${known})`);
+      throw new ServingError('UNKNOWN_FEATURE_SERVICE', `unknown feature service ${quoted(name)} (registered: ${known})`);
     }
     const picks: { view: FeatureView; feature: string }[] = [];
     spec.items.forEach((item, i) => {
@@ -134,9 +134,9 @@ export class ServingCatalog {
     const picks = refs.map((ref, i) => {
       const parsed = typeof ref === 'string' ? parseFeatureRef(ref) : undefined;
       if (!parsed || parsed.feature === null) {
-        throw new ServingError('INVALID_REQUEST', `features[${i}]: ${JSON.stringify(ref)} is not of the form 'view:feature' (or 'view@version:feature')`);
+        throw new ServingError('INVALID_REQUEST', `features[${i}]: ${typeof ref === 'string' ? quoted(ref) : JSON.stringify(ref)} is not of the form 'view:feature' (or 'view@version:feature')`);
       }
-      return { view: this.findView(parsed.view, parsed.version, `features[${i}] '${ref}': `), feature: parsed.feature };
+      return { view: this.findView(parsed.view, parsed.version, `features[${i}] ${quoted(ref)}: `), feature: parsed.feature };
     });
     return buildPlan(null, picks, full, {});
   }
@@ -146,7 +146,7 @@ export class ServingCatalog {
     const view = versions?.find((v) => version === null || v.version === version);
     if (!view) {
       const known = [...this.viewsByName.keys()].sort().join(', ') || 'none';
-      const which = version === null || !versions ? `'${name}'` : `'${name}' version ${version} (registered versions: ${versions.map((v) => v.version).join(', ')})`;
+      const which = version === null || !versions ? quoted(name) : `${quoted(name)} version ${version} (registered versions: ${versions.map((v) => v.version).join(', ')})`;
       throw new ServingError('UNKNOWN_FEATURE_VIEW', `${where}unknown feature view ${which} (registered views: ${known})`);
     }
     if (!view.online) {
@@ -172,11 +172,11 @@ function buildPlan(
     if (!feature) {
       throw new ServingError(
         'UNKNOWN_FEATURE',
-        `feature view '${view.name}' version ${view.version} has no feature '${featureName}' (it has: ${view.features.map((f) => f.name).join(', ')})`,
+        `feature view '${view.name}' version ${view.version} has no feature ${quoted(featureName)} (it has: ${view.features.map((f) => f.name).join(', ')})`,
       );
     }
     const ref = `${view.name}:${featureName}`;
-    if (refs.has(ref)) throw new ServingError('INVALID_REQUEST', `'${ref}' is requested twice`);
+    if (refs.has(ref)) throw new ServingError('INVALID_REQUEST', `${quoted(ref)} is requested twice`);
     refs.add(ref);
     const name = full ? `${view.name}__${featureName}` : featureName;
     const clash = names.get(name);

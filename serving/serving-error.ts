@@ -40,3 +40,40 @@ export class ServingError extends Error {
     this.statusCode = SERVING_ERROR_CODES[code];
   }
 }
+
+/** Longest piece of a request an error message quotes whole. */
+export const MAX_QUOTED_CHARS = 100;
+/** Longest error message the server sends (a backstop: what messages quote is bounded already). */
+export const MAX_MESSAGE_CHARS = 2000;
+
+/**
+ * A piece of the request, quoted for an error message: whole when short, else its first
+ * MAX_QUOTED_CHARS characters, an ellipsis and its length, so an error never echoes unbounded
+ * input back.
+ *
+ * @example
+ *   quoted('user_spend:spend_7d') // => "'user_spend:spend_7d'"
+ *   quoted('x'.repeat(500_000))   // => "'xxxx…' (500000 characters)", the first 100 characters quoted
+ */
+export function quoted(text: string): string {
+  if (text.length <= MAX_QUOTED_CHARS) return `'${text}'`;
+  return `'${text.slice(0, MAX_QUOTED_CHARS)}…' (${text.length} characters)`;
+}
+
+/** The same bound without the quotes (for a URL path, say). */
+export function clipped(text: string): string {
+  if (text.length <= MAX_QUOTED_CHARS) return text;
+  return `${text.slice(0, MAX_QUOTED_CHARS)}… (${text.length} characters)`;
+}
+
+/** A list of names from the request, each quoted, at most `max` of them. */
+export function quotedList(names: readonly string[], max = 10): string {
+  const shown = names.slice(0, max).map(quoted).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+/** The message cut to MAX_MESSAGE_CHARS, saying so. */
+export function boundedMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  return `${message.slice(0, MAX_MESSAGE_CHARS)}… (message cut at ${MAX_MESSAGE_CHARS} of ${message.length} characters)`;
+}

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FEATURE_STATUSES, type FeatureStatus } from './feature-status.ts';
+import type { OnlineViewState } from './online-state-monitor.ts';
 import type { ViewFreshnessFigures } from './view-freshness.ts';
 
 /**
@@ -14,6 +15,7 @@ import type { ViewFreshnessFigures } from './view-freshness.ts';
  *   granary_view_newest_row_age_seconds{view, version}                   now - newest online event time
  *   granary_view_watermark_age_seconds{view, version}                    now - watermark commit time
  *   granary_view_watermark_seq{view, version, generation}                the watermark itself
+ *   granary_online_state{project, view, version}                         1: Redis holds the active generation; 0: lost
  *
  * plus Node's default process metrics. `feature_service` is empty for requests by feature list.
  *
@@ -72,6 +74,13 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly onlineState = new Gauge({
+    name: 'granary_online_state',
+    help: 'Whether Redis holds the active online generation of each view (its marker): 1 ok, 0 lost (reads are NOT_FOUND until a rebuild)',
+    labelNames: ['project', 'view', 'version'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     for (const status of FEATURE_STATUSES) this.featureValues.inc({ status }, 0);
@@ -81,6 +90,11 @@ export class ServingMetrics {
 
   countStatuses(counts: Readonly<Record<FeatureStatus, number>>): void {
     for (const status of FEATURE_STATUSES) if (counts[status] > 0) this.featureValues.inc({ status }, counts[status]);
+  }
+
+  setOnlineState(project: string, states: readonly Pick<OnlineViewState, 'view' | 'version' | 'state'>[]): void {
+    this.onlineState.reset();
+    for (const s of states) this.onlineState.set({ project, view: s.view, version: String(s.version) }, s.state === 'ok' ? 1 : 0);
   }
 
   setFreshness(figures: readonly ViewFreshnessFigures[], now = Date.now()): void {

@@ -56,6 +56,11 @@ export function registerServeCommand(program: Command): void {
           commandTimeoutMs: timeoutMs,
           connectTimeoutMs: timeoutMs,
         });
+        // Redis lost a view's generation: the server may be the first to notice; it starts the
+        // rebuild as materialization would (online.onRedisLoss), connecting to Temporal only then.
+        const { requestRebuild } = await import('../../activities/request-rebuild.ts');
+        const { connectClient } = await import('../../workers/temporal-connection.ts');
+        let client: ReturnType<typeof connectClient> | undefined;
         const server = new FeatureServer({
           registry,
           online,
@@ -63,6 +68,14 @@ export function registerServeCommand(program: Command): void {
           timeoutMs,
           bodyLimitBytes,
           hotKeyCache: hotKeyCacheMs > 0 ? { ttlMs: hotKeyCacheMs } : undefined,
+          healthOnLoss: config.serving.healthOnLoss,
+          rebuildOnLoss: async (ref) => {
+            if (config.online.onRedisLoss !== 'rebuild') return false;
+            client ??= connectClient(config.temporal);
+            client.catch(() => (client = undefined));
+            return requestRebuild({ onRedisLoss: config.online.onRedisLoss, temporal: { client: await client, taskQueue: config.temporal.taskQueue } })(ref);
+          },
+          log: (line) => void process.stderr.write(`${line}\n`),
         });
         try {
           await registry.migrate();
@@ -77,7 +90,7 @@ export function registerServeCommand(program: Command): void {
           printLines(`${signal}: shutting down (in-flight requests finish)`);
         } finally {
           await server.close();
-          await Promise.allSettled([online.close(), registry.close()]);
+          await Promise.allSettled([online.close(), registry.close(), client?.then((c) => c.connection.close())]);
         }
         return EXIT_CODES.ok;
       }),

@@ -1,7 +1,7 @@
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import type { FeaturePlan } from './serving-catalog.ts';
 import type { JoinKeyValue } from './online-features.ts';
-import { ServingError } from './serving-error.ts';
+import { ServingError, quotedList } from './serving-error.ts';
 
 /**
  * The entities of a request, checked against the declared type of each join key the plan needs,
@@ -129,7 +129,7 @@ function missingKey(name: string, plan: FeaturePlan, given: readonly string[], r
   const where = row === undefined ? 'entities' : `entity row ${row}`;
   return new ServingError(
     'MISSING_JOIN_KEY',
-    `${where}: missing join key '${name}' (needed by feature view ${needing.join(', ')}; given: ${given.join(', ') || 'none'})`,
+    `${where}: missing join key '${name}' (needed by feature view ${needing.join(', ')}; given: ${quotedList(given) || 'none'})`,
   );
 }
 

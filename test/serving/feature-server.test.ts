@@ -104,6 +104,32 @@ test('bad input is a 4xx JSON error saying what is wrong; nothing answers 500', 
   assert.equal(form.status, 200);
 });
 
+test('error bodies quote at most ~100 characters of the input, with its length: a huge name never comes back whole', async () => {
+  const huge = 'x'.repeat(60_000); // under this server's 64 KiB body limit
+  const cases: [unknown, string, RegExp][] = [
+    [{ features: [`user_profile:${huge}`], entities: { user_id: ['u1'] } }, 'UNKNOWN_FEATURE', /has no feature 'x{100}…' \(60000 characters\) \(it has: age, country, score, tags\)/],
+    [{ features: [`${huge}:age`], entities: { user_id: ['u1'] } }, 'UNKNOWN_FEATURE_VIEW', /features\[0\] 'x{100}…' \(60004 characters\): unknown feature view 'x{100}…' \(60000 characters\)/],
+    [{ features: [huge], entities: { user_id: ['u1'] } }, 'INVALID_REQUEST', /features\[0\]: 'x{100}…' \(60000 characters\) is not of the form/],
+    [{ feature_service: huge, entities: { user_id: ['u1'] } }, 'UNKNOWN_FEATURE_SERVICE', /unknown feature service 'x{100}…' \(60000 characters\)/],
+    [{ features: ['user_profile:age', 'user_profile:age'], entities: { user_id: ['u1'] } }, 'INVALID_REQUEST', /'user_profile:age' is requested twice/],
+    [{ features: ['user_profile:age'], entities: { [huge]: ['u1'], ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, []])) } }, 'MISSING_JOIN_KEY', /given: 'x{100}…' \(60000 characters\), 'k0', .*'k8' and 21 more\)/],
+  ];
+  for (const [body, code, message] of cases) {
+    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await response.text();
+    assert.ok(response.status >= 400 && response.status < 500, `${response.status} ${text.slice(0, 300)}`);
+    assert.ok(text.length < 800, `the error body is ${text.length} characters: ${text.slice(0, 300)}`);
+    const json = JSON.parse(text) as { code: string; message: string };
+    assert.equal(json.code, code);
+    assert.match(json.message, message);
+  }
+  const route = await fetch(`${url}/${huge.slice(0, 5000)}`);
+  const text = await route.text();
+  assert.equal(route.status, 404);
+  assert.ok(text.length < 800, `the 404 body is ${text.length} characters`);
+  assert.match(text, /no route GET \/x{99}… \(5001 characters\)/);
+});
+
 test('random and hostile bodies never make it answer 500 or crash', async () => {
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -129,7 +155,7 @@ test('random and hostile bodies never make it answer 500 or crash', async () => 
 test('health, and metrics: latency per endpoint and feature service, counts by status, view ages', async () => {
   const health = await fetch(`${url}/health`);
   assert.equal(health.status, 200);
-  assert.deepEqual(await health.json(), { status: 'ok', project: fixture.config.project, redis: 'ok', registry: 'ok' });
+  assert.deepEqual(await health.json(), { status: 'ok', project: fixture.config.project, redis: 'ok', registry: 'ok', online: 'ok' });
 
   // A watermark for user_spend, at a commit of the registry's log.
   const generation = (await fixture.registry.activeGeneration('user_spend', 1)).generation;

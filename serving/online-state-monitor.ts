@@ -126,7 +126,7 @@ export class OnlineStateMonitor {
           }
           // Confirm on the registry's own figures: the cache may be a cut-over behind.
           const active = (await this.options.registry.activeGeneration(view.name, view.version)).generation;
-          const marked = active === generation || (await this.options.online.hasGenerationMarker(onlineTargetOf(project, view, active)));
+          const marked = active !== generation && (await this.options.online.hasGenerationMarker(onlineTargetOf(project, view, active)));
           const watermark = await this.options.registry.watermark(view.name, view.version, active);
           const state: OnlineViewState = {
             view: view.name,

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../../scripts/private-services.ts';
+import { requestRebuild } from '../../activities/request-rebuild.ts';
 import { FeatureServer } from '../../serving/feature-server.ts';
+import { connectClient } from '../../workers/temporal-connection.ts';
+import { workflowIds } from '../../workflows/contracts.ts';
 import { HOUR, servingFixture, userProfile } from './serving-fixtures.ts';
 
 // A Redis of this file's own: it is stopped and blocked here, never the shared one.
@@ -84,5 +87,89 @@ test('graceful shutdown: a request in flight finishes; then the port is closed',
   } finally {
     raw.disconnect();
     await server.close();
+  }
+});
+
+test('Redis lost its data (FLUSHALL): /health is 503 naming the lost view, granary_online_state is 0, the server starts its rebuild; healthOnLoss ok stays 200', async (t) => {
+  const { registry, online, config } = fixture;
+  // user_profile was materialized up to a commit: its generation has a marker that says so.
+  const { generation } = await registry.activeGeneration('user_profile', 1);
+  const { commit } = await registry.commit({
+    view: 'user_profile',
+    version: 1,
+    batchId: 'lost-b1',
+    schemaVersion: 1,
+    objects: [{ key: 'k-lost', rowCount: 1, minEventTime: new Date(now - HOUR), maxEventTime: new Date(now - HOUR), checksum: 'c', bytes: 1 }],
+  });
+  await registry.advanceWatermark('user_profile', 1, generation, commit.seq);
+  const target = fixture.target(userProfile, generation);
+  const mark = async () => {
+    await online.markGeneration(target);
+    await online.recordApplied(target, commit.seq);
+  };
+  await mark();
+
+  const client = await connectClient(config.temporal);
+  const ref = { project: config.project, view: 'user_profile', version: 1 };
+  t.after(async () => {
+    await client.workflow.getHandle(workflowIds.rebuild(ref)).terminate('serving test over').catch(() => undefined);
+    await client.connection.close();
+  });
+  const requested: string[] = [];
+  const logged: string[] = [];
+  const server = new FeatureServer({
+    registry,
+    online,
+    timeoutMs: 500,
+    onlineCheckMs: 200,
+    // What `granary serve` passes with online.onRedisLoss: rebuild (no worker polls this test's queue: it stays RUNNING).
+    rebuildOnLoss: (lost) => {
+      requested.push(`${lost.view}@${lost.version}`);
+      return requestRebuild({ onRedisLoss: 'rebuild', temporal: { client, taskQueue: config.temporal.taskQueue } })(lost);
+    },
+    log: (line) => logged.push(line),
+  });
+  const stayUp = new FeatureServer({ registry, online, timeoutMs: 500, healthOnLoss: 'ok' });
+  const url = await server.listen({ port: 0 });
+  const stayUpUrl = await stayUp.listen({ port: 0 });
+  const raw = new Redis(redis.url);
+  raw.on('error', () => undefined);
+  const gauge = async (view: string) =>
+    Number(new RegExp(`granary_online_state\\{project="${config.project}",view="${view}",version="1"\\} (\\d)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+  try {
+    const before = await fetch(`${url}/health`);
+    assert.equal(before.status, 200);
+    assert.equal(((await before.json()) as { online: string }).online, 'ok');
+    assert.equal(await gauge('user_profile'), 1);
+
+    await raw.flushall();
+    // Nobody reads, nobody materializes: the server's own check notices and starts the rebuild.
+    const deadline = Date.now() + 10_000;
+    while (!(await client.workflow.getHandle(workflowIds.rebuild(ref)).describe().then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline, `the server did not start the rebuild within 10 s: ${JSON.stringify({ requested, logged, states: server.onlineState.states() })}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(requested, ['user_profile@1'], 'requested once, for the lost view only');
+    assert.match(logged.join('\n'), /online generation \d+ of feature view 'user_profile' version 1 .* is gone from Redis .*rebuild requested/);
+
+    const health = await fetch(`${url}/health`);
+    const state = (await health.json()) as { status: string; online: string; lostViews: unknown[]; message: string };
+    assert.equal(health.status, 503, JSON.stringify(state));
+    assert.equal(state.status, 'online-data-lost');
+    assert.deepEqual(state.lostViews, [{ view: 'user_profile', version: 1, generation, watermark: commit.seq }], 'views never materialized (no marker, watermark 0) are not lost');
+    assert.match(state.message, /Redis lost the data of feature view 'user_profile' version 1/);
+    assert.equal(await gauge('user_profile'), 0);
+    assert.equal(await gauge('user_spend'), 1);
+
+    const kept = await fetch(`${stayUpUrl}/health`);
+    assert.equal(kept.status, 200, 'healthOnLoss: ok keeps the replica in rotation');
+    assert.equal(((await kept.json()) as { status: string }).status, 'online-data-lost', 'and still says it');
+
+    await mark(); // as a rebuild's cut-over would leave it: a generation with its marker
+    assert.equal((await fetch(`${url}/health`)).status, 200);
+    assert.equal(await gauge('user_profile'), 1);
+  } finally {
+    raw.disconnect();
+    await Promise.all([server.close(), stayUp.close()]);
   }
 });

@@ -49,7 +49,7 @@ export function formatDescription({ object, versions, source, history }: ObjectD
       lines.push(...field('entities', v.entities.map((e) => `${e.name} (${e.joinKey}: ${e.valueType})`).join(', ')));
       lines.push(...field('source', source ? `${v.source} (${(source.spec as SourceSpec).path})` : v.source), ...timestampFields(v));
       lines.push(...field('ttl', formatDuration(v.ttlSeconds)), ...field('online', v.online ? 'yes' : 'no'), '  features:');
-      const rows = v.features.map((f) => [f.name, f.type, f.nullable ? 'nullable' : 'not null', f.description]);
+      const rows = v.features.map((f) => [f.name, f.type, `${f.nullable ? 'nullable' : 'not null'}${f.allowNonFinite ? ', NaN/Infinity allowed' : ''}`, f.description]);
       lines.push(...formatTable(['NAME', 'TYPE', 'NULLS', 'DESCRIPTION'], rows).map((l) => `    ${l}`));
       break;
     }

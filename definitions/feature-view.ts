@@ -12,7 +12,7 @@ import {
 } from './field-checks.ts';
 import type { Source } from './source.ts';
 import { checkMigrateFrom, type MigrateFromOptions, type ViewMigrationDeclaration } from './view-migration.ts';
-import { describeValueTypes, isValueType, type ValueType } from './value-type.ts';
+import { describeValueTypes, isFloatType, isValueType, type ValueType } from './value-type.ts';
 
 /**
  * A feature view: named, typed features of one or more entities, read from one source, with a
@@ -36,6 +36,11 @@ export interface Feature {
   readonly nullable: boolean;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Whether NaN, Infinity and -Infinity are valid values (float types and lists of them only).
+   * False by default: ingestion and migrations refuse them, naming row and column.
+   */
+  readonly allowNonFinite: boolean;
 }
 
 export interface FeatureView {
@@ -61,6 +66,8 @@ export interface FeatureOptions {
   nullable?: boolean;
   description?: string;
   tags?: Record<string, string>;
+  /** float32, float64 and their lists only: accept NaN and +/-Infinity (refused by default). */
+  allowNonFinite?: boolean;
 }
 
 export interface FeatureViewOptions {
@@ -84,7 +91,7 @@ export interface FeatureViewOptions {
 }
 
 const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'migrateFrom'];
-const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags'];
+const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags', 'allowNonFinite'];
 /** Column names Granary keeps for itself in the online and offline rows. */
 export const RESERVED_COLUMN_PREFIX = '__';
 
@@ -189,10 +196,17 @@ function checkSchema(
       if (f.nullable !== undefined && typeof f.nullable !== 'boolean') {
         throw new DefinitionError(fat, `nullable must be true or false, got ${show(f.nullable)}`);
       }
+      if (f.allowNonFinite !== undefined && typeof f.allowNonFinite !== 'boolean') {
+        throw new DefinitionError(fat, `allowNonFinite must be true or false, got ${show(f.allowNonFinite)}`);
+      }
+      if (f.allowNonFinite === true && !isFloatType(f.type)) {
+        throw new DefinitionError(fat, `allowNonFinite applies to float32, float64 and their lists only, not to ${f.type}`);
+      }
       return Object.freeze({
         name: featureName,
         type: f.type,
         nullable: f.nullable ?? true,
+        allowNonFinite: f.allowNonFinite === true,
         description: checkOptionalString({ ...fat, field: `schema.${featureName}.description` }, f.description),
         tags: checkTags({ ...fat, field: `schema.${featureName}.tags` }, f.tags),
       });

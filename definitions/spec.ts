@@ -38,6 +38,8 @@ export interface FeatureSpec {
   nullable: boolean;
   description: string;
   tags: Record<string, string>;
+  /** Present (true) only when the feature accepts NaN and infinities, so other specs keep their hash. */
+  allowNonFinite?: true;
 }
 
 export interface FeatureViewSpec {
@@ -118,6 +120,7 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
           nullable: f.nullable,
           description: f.description,
           tags: { ...f.tags },
+          ...(f.allowNonFinite ? { allowNonFinite: true as const } : {}),
         })),
         ttlSeconds: definition.ttlSeconds,
         online: definition.online,

@@ -44,6 +44,12 @@ export function parseValueType(value: unknown): ParsedValueType | undefined {
   return undefined;
 }
 
+/** float32, float64, or a list of either: the types whose values may be NaN or infinite. */
+export function isFloatType(value: unknown): boolean {
+  const parsed = parseValueType(value);
+  return parsed !== undefined && (parsed.scalar === 'float32' || parsed.scalar === 'float64');
+}
+
 export function describeValueTypes(): string {
   return `${SCALAR_TYPES.join(', ')}, or list<T> of one of them`;
 }

@@ -44,7 +44,14 @@ export function featureViewFromSpec(spec: FeatureViewSpec): FeatureView {
     source,
     features: Object.freeze(
       spec.features.map((f) =>
-        Object.freeze({ name: f.name, type: f.type as ValueType, nullable: f.nullable, description: f.description, tags: Object.freeze({ ...f.tags }) }),
+        Object.freeze({
+          name: f.name,
+          type: f.type as ValueType,
+          nullable: f.nullable,
+          description: f.description,
+          tags: Object.freeze({ ...f.tags }),
+          allowNonFinite: f.allowNonFinite === true,
+        }),
       ),
     ),
     ttlSeconds: spec.ttlSeconds,

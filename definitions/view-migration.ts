@@ -13,7 +13,9 @@ import { describeValueTypes, isValueType, type ValueType } from './value-type.ts
  *
  * Per row, in this order: columns renamed (`rename: { old: new }`, join keys and timestamps
  * included), the declared casts applied (`cast: { new_name: 'int64' }`: exact, a value that does
- * not convert is an error naming the object, row and value), then `transform(row)`, which gets
+ * not convert or does not fit the new type, such as 2.5 to int64, 1e39 to float32, or NaN where
+ * the new feature does not declare allowNonFinite, is an error naming the object, row and value),
+ * then `transform(row)`, which gets
  * and returns a row keyed by the new version's column names (timestamps as Date, int64 as
  * bigint). The result is checked against the new version like any ingested batch.
  *

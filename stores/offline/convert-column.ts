@@ -2,7 +2,7 @@ import { makeData, makeVector, Precision, TimeUnit, Type, DateUnit, type Data, t
 import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
 import type { FeatureValue } from '../online/online-store.ts';
 import { buildColumn } from './build-column.ts';
-import { coerceValue, Invalid } from './value-coercion.ts';
+import { coerceValue, floatProblem, Invalid } from './value-coercion.ts';
 import { arrowTypeOf, type ViewColumn } from './view-schema.ts';
 
 /**
@@ -49,7 +49,9 @@ function isText(type: DataType): boolean {
 export function convertArrowColumn(column: ViewColumn, data: Data, report: ReportProblem): Data {
   const target = arrowTypeOf(column.type);
   const fast = fastConvert(column.type, target, data);
-  if (!fast) return convertCells(column, target, data.length, cellReader(data), report);
+  // A float that overflowed the narrowing (1e39 into float32) or is NaN/infinite where the feature
+  // does not allow it: the cell-by-cell path says which row and value.
+  if (!fast || !floatsFit(column, data, fast)) return convertCells(column, target, data.length, cellReader(data), report);
   reportNulls(column, fast, report);
   return fast;
 }
@@ -69,6 +71,7 @@ function convertCells(column: ViewColumn, target: DataType, length: number, cell
   const { type } = column;
   const nullProblem = column.nullable ? null : nullMessage(column);
   const values = new Array<FeatureValue | null>(length);
+  const options = { allowNonFinite: column.allowNonFinite === true };
   for (let i = 0; i < length; i++) {
     const raw = cell(i);
     if (raw === null || raw === undefined) {
@@ -76,7 +79,7 @@ function convertCells(column: ViewColumn, target: DataType, length: number, cell
       values[i] = null;
       continue;
     }
-    const value = coerceValue(type, raw);
+    const value = coerceValue(type, raw, options);
     if (value instanceof Invalid) {
       report(i, value.message);
       values[i] = null;
@@ -106,6 +109,35 @@ function reportNulls(column: ViewColumn, data: Data, report: ReportProblem): voi
     const j = data.offset + i;
     if (((bits[j >> 3]! >> (j & 7)) & 1) === 0) report(i, message);
   }
+}
+
+/**
+ * Whether every valid float of a fast-converted column is one the feature may hold: finite (a
+ * finite source that became infinite overflowed the target), or non-finite where allowed.
+ * Always true for other types.
+ */
+function floatsFit(column: ViewColumn, source: Data, converted: Data): boolean {
+  const parsed = parseValueType(column.type)!;
+  if (parsed.scalar !== 'float32' && parsed.scalar !== 'float64') return true;
+  const values = (parsed.list ? converted.children[0]! : converted).values as Float32Array | Float64Array;
+  const valid = parsed.list ? converted.children[0]! : converted;
+  const options = { allowNonFinite: column.allowNonFinite === true };
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v)) continue;
+    if (valid.nullCount > 0 && !isValidAt(valid, i)) continue;
+    const sourceValues = (parsed.list ? source.children[0]! : source).values as ArrayLike<number | bigint>;
+    const original = Number(sourceValues[i]!);
+    // A finite source value that became infinite did not fit; a non-finite one must be allowed.
+    if (Number.isFinite(original) || floatProblem(parsed.scalar, v, v, options) !== null) return false;
+  }
+  return true;
+}
+
+function isValidAt(data: Data, i: number): boolean {
+  const bits = data.nullBitmap as Uint8Array;
+  const j = data.offset + i;
+  return ((bits[j >> 3]! >> (j & 7)) & 1) === 1;
 }
 
 /** Buffer-to-buffer conversion when the source type allows it, else undefined. */

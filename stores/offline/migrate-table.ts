@@ -5,7 +5,7 @@ import type { ValueType } from '../../definitions/value-type.ts';
 import { BatchValidationError } from './batch-validation-error.ts';
 import { toViewTable } from './batch-validation.ts';
 import { tableToOnlineRows } from './row-conversion.ts';
-import { coerceValue, describe, Invalid } from './value-coercion.ts';
+import { coerceValue, describe, Invalid, type CoerceOptions } from './value-coercion.ts';
 
 /**
  * Rewrites rows of one version of a view (an Arrow table in its schema) to a later version's
@@ -41,6 +41,7 @@ export function migrateTable(input: MigrateTableInput): Table {
   const { from, to, mapping, transform, objectKey, rowBase } = input;
   const where = `migration of feature view '${to.name}' from version ${mapping.from} to ${mapping.to}, object '${objectKey}'`;
   const timestampFeatures = new Set(from.features.filter((f) => f.type === 'timestamp').map((f) => f.name));
+  const nonFiniteAllowed = new Set(to.features.filter((f) => f.allowNonFinite).map((f) => f.name));
   const rows = tableToOnlineRows(from, input.table);
   const out: MigrationRow[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -59,7 +60,7 @@ export function migrateTable(input: MigrateTableInput): Table {
         target[c.column] = value;
         continue;
       }
-      const cast = castValue(c.type, value);
+      const cast = castValue(c.type, value, { allowNonFinite: nonFiniteAllowed.has(c.column) });
       if (cast instanceof Invalid) {
         const renamed = c.source === c.column ? `'${c.column}'` : `'${c.source}' (now '${c.column}')`;
         throw new MigrationRowError(
@@ -81,7 +82,11 @@ export function migrateTable(input: MigrateTableInput): Table {
     out[i] = target;
   }
   try {
-    return rows.length === 0 ? toViewTable(to, []) : toViewTable(to, out);
+    // Every column of the new version is set above (null when it has no source), so a missing one
+    // can only come from the transform, whose nulls are its choice. Event times were checked when
+    // the rows were committed (future-event-time.ts decides for rows committed before that check).
+    const options = { allowMissingFeatures: true, maxFutureSkewMs: Infinity };
+    return rows.length === 0 ? toViewTable(to, [], options) : toViewTable(to, out, options);
   } catch (error) {
     if (!(error instanceof BatchValidationError)) throw error;
     const problems = error.problems
@@ -96,14 +101,18 @@ export function concatTables(tables: readonly Table[]): Table {
   return tables.length === 1 ? tables[0]! : new Table(tables.flatMap((t) => t.batches));
 }
 
-/** Exact conversion to the declared type: to string, any scalar's text; otherwise as ingestion parses values. */
-function castValue(type: ValueType, value: unknown): unknown {
+/**
+ * Exact conversion to the declared type: to string, any scalar's text; otherwise as ingestion
+ * parses values (a float that does not fit, 1e39 into float32, is refused, as is NaN or an
+ * infinity unless the new version's feature declares allowNonFinite).
+ */
+function castValue(type: ValueType, value: unknown, options: CoerceOptions): unknown {
   if (type === 'string' && typeof value !== 'string') {
     if (value instanceof Date) return value.toISOString();
     if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   }
   if (type === 'timestamp' && value instanceof Date) return value;
-  return coerceValue(type, value);
+  return coerceValue(type, value, options);
 }
 
 function showRow(row: MigrationRow): string {

@@ -10,7 +10,9 @@ import type { FeatureValue } from '../online/online-store.ts';
  *   int32, int64  whole numbers in range ('42', 42, 42n); '3.5' and int64 beyond 2^63 are errors;
  *                 a JS number beyond 2^53 is an error for int64 (it is already inexact: pass a
  *                 bigint or a string)
- *   float32/64    numbers, 'NaN', 'Infinity'; 'abc' is an error
+ *   float32/64    numbers that fit the type once rounded to it ('1e39' is outside float32, '1e400'
+ *                 outside float64: errors, never Infinity); 'NaN', 'Infinity', '-inf' and the JS
+ *                 non-finite numbers only when the feature declares allowNonFinite; 'abc' is an error
  *   bool          true/false, 'true'/'false'/'1'/'0' (any case)
  *   string        strings only (a number for a string is an error)
  *   bytes         Uint8Array, or base64 text
@@ -30,18 +32,32 @@ export class Invalid {
 
 export type Coerced = FeatureValue | Invalid;
 
+export interface CoerceOptions {
+  /** NaN and +/-Infinity are valid float values (the feature declares allowNonFinite). Default false. */
+  readonly allowNonFinite?: boolean;
+}
+
 /** `raw` must not be null or undefined (a null cell stays null, decided by the caller). */
-export function coerceValue(type: ValueType, raw: unknown): Coerced {
+export function coerceValue(type: ValueType, raw: unknown, options: CoerceOptions = {}): Coerced {
   const parsed = parseValueType(type);
   if (!parsed) return new Invalid(`unknown type '${type}'`);
-  return parsed.list ? coerceList(parsed.scalar, raw) : coerceScalar(parsed.scalar, raw);
+  return parsed.list ? coerceList(parsed.scalar, raw, options) : coerceScalar(parsed.scalar, raw, options);
+}
+
+/** Why a float value may not be stored as `type`, or null when it may (see coerceValue). */
+export function floatProblem(type: 'float32' | 'float64', n: number, raw: unknown, options: CoerceOptions): Invalid | null {
+  if (Number.isNaN(n) || n === Infinity || n === -Infinity) {
+    if (options.allowNonFinite) return null;
+    return new Invalid(`${describe(raw)} is not a finite number (the feature does not declare allowNonFinite: true)`);
+  }
+  if (type === 'float32' && !Number.isFinite(Math.fround(n))) return new Invalid(`${describe(raw)} is outside the float32 range`);
+  return null;
 }
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-const FLOAT32_MAX = 3.4028234663852886e38;
 const MAX_DATE_MS = 8.64e15;
 const WHOLE = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -49,7 +65,7 @@ const SPECIAL_FLOAT = /^[+-]?(?:nan|inf|infinity)$/i;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
 
-export function coerceScalar(type: ScalarType, raw: unknown): Coerced {
+export function coerceScalar(type: ScalarType, raw: unknown, options: CoerceOptions = {}): Coerced {
   switch (type) {
     case 'int32':
       return toInt32(raw);
@@ -57,7 +73,7 @@ export function coerceScalar(type: ScalarType, raw: unknown): Coerced {
       return toInt64(raw);
     case 'float32':
     case 'float64':
-      return toFloat(type, raw);
+      return toFloat(type, raw, options);
     case 'bool':
       return toBool(raw);
     case 'string':
@@ -71,7 +87,7 @@ export function coerceScalar(type: ScalarType, raw: unknown): Coerced {
   }
 }
 
-function coerceList(scalar: ScalarType, raw: unknown): Coerced {
+function coerceList(scalar: ScalarType, raw: unknown, options: CoerceOptions): Coerced {
   let items: unknown;
   if (typeof raw === 'string') {
     try {
@@ -95,7 +111,7 @@ function coerceList(scalar: ScalarType, raw: unknown): Coerced {
       out[j] = null;
       continue;
     }
-    const value = coerceScalar(scalar, item);
+    const value = coerceScalar(scalar, item, options);
     if (value instanceof Invalid) return new Invalid(`item ${j}: ${value.message}`);
     out[j] = value;
   }
@@ -132,18 +148,22 @@ function toInt64(raw: unknown): Coerced {
   return n;
 }
 
-function toFloat(type: 'float32' | 'float64', raw: unknown): Coerced {
+function toFloat(type: 'float32' | 'float64', raw: unknown, options: CoerceOptions): Coerced {
   let n: number;
   if (typeof raw === 'number') n = raw;
-  else if (typeof raw === 'bigint') n = Number(raw);
-  else if (typeof raw === 'string') {
+  else if (typeof raw === 'bigint') {
+    n = Number(raw);
+    if (!Number.isFinite(n)) return new Invalid(`${describe(raw)} is outside the ${type} range`);
+  } else if (typeof raw === 'string') {
     const text = raw.trim();
-    if (NUMBER.test(text)) n = Number(text);
-    else if (SPECIAL_FLOAT.test(text)) n = /nan/i.test(text) ? NaN : text.startsWith('-') ? -Infinity : Infinity;
+    if (NUMBER.test(text)) {
+      n = Number(text);
+      // '1e400' parses to Infinity: a value too large for the type, not an infinity.
+      if (!Number.isFinite(n)) return new Invalid(`${describe(raw)} is outside the ${type} range`);
+    } else if (SPECIAL_FLOAT.test(text)) n = /nan/i.test(text) ? NaN : text.startsWith('-') ? -Infinity : Infinity;
     else return new Invalid(`${describe(raw)} is not a number`);
   } else return new Invalid(`expected a number, got ${describe(raw)}`);
-  if (type === 'float32' && Number.isFinite(n) && Math.abs(n) > FLOAT32_MAX) return new Invalid(`${describe(raw)} is outside the float32 range`);
-  return n;
+  return floatProblem(type, n, raw, options) ?? n;
 }
 
 function toBool(raw: unknown): Coerced {

@@ -33,6 +33,8 @@ export interface ViewColumn {
   readonly type: ValueType;
   readonly role: ColumnRole;
   readonly nullable: boolean;
+  /** Features only: NaN and infinities are valid values (Feature.allowNonFinite). */
+  readonly allowNonFinite?: boolean;
 }
 
 export const JOIN_KEY_METADATA = 'granary.join_key';
@@ -44,7 +46,9 @@ export function viewColumns(view: FeatureView): readonly ViewColumn[] {
   if (view.source.createdTimestampColumn) {
     columns.push({ name: view.source.createdTimestampColumn, type: 'timestamp', role: 'createdTimestamp', nullable: true });
   }
-  for (const f of view.features) columns.push({ name: f.name, type: f.type, role: 'feature', nullable: f.nullable });
+  for (const f of view.features) {
+    columns.push({ name: f.name, type: f.type, role: 'feature', nullable: f.nullable, ...(f.allowNonFinite ? { allowNonFinite: true } : {}) });
+  }
   return columns;
 }
 

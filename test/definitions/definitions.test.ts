@@ -159,3 +159,22 @@ test('the example repos load', async () => {
   assert.equal(attrition.services[0]!.name, 'attrition_model_v1');
   assert.equal(attrition.views[0]!.ttlSeconds, 7 * 86_400);
 });
+
+test('allowNonFinite: float features only, checked at load, kept in the spec only when set', () => {
+  const view = featureView({
+    name: 'ratios', entities: [user], source, ttl: '1d',
+    schema: [{ name: 'ratio', type: 'float64', allowNonFinite: true }, { name: 'scores', type: 'list<float32>', allowNonFinite: false }, { name: 'n', type: 'int64' }],
+  });
+  assert.deepEqual(view.features.map((f) => f.allowNonFinite), [true, false, false]);
+  assert.deepEqual(specOf(view).features.map((f) => f.allowNonFinite), [true, undefined, undefined], 'absent unless true: other specs keep their hash');
+  assert.equal(featureViewFromSpec(specOf(view)).features[0]!.allowNonFinite, true);
+  assert.equal('allowNonFinite' in specOf(spend).features[0]!, false);
+  throwsAt(
+    () => featureView({ name: 'bad', entities: [user], source, ttl: '1d', schema: [{ name: 'n', type: 'int64', allowNonFinite: true }] }),
+    /feature view 'bad', field 'schema\.n': allowNonFinite applies to float32, float64 and their lists only, not to int64/,
+  );
+  throwsAt(
+    () => featureView({ name: 'bad', entities: [user], source, ttl: '1d', schema: [{ name: 'x', type: 'float32', allowNonFinite: 'yes' as never }] }),
+    /field 'schema\.x': allowNonFinite must be true or false, got 'yes'/,
+  );
+});

@@ -79,3 +79,28 @@ test('rows rewritten: renames, exact casts, then the transform; a bad value or a
     /row 1: migrateFrom.transform threw on \{ user_id: 'u1', .* \}: no spend/,
   );
 });
+
+test('migration casts refuse values that do not fit the new type: float64 1e39 to float32, NaN unless allowed', () => {
+  const wide = featureView({ name: 'ratios', entities: [user], source, ttl: '1d', schema: [{ name: 'ratio', type: 'float64', allowNonFinite: true }] });
+  const narrow = (allowNonFinite: boolean) =>
+    featureView({ name: 'ratios', version: 2, entities: [user], source, ttl: '1d', schema: [{ name: 'ratio', type: 'float32', allowNonFinite }], migrateFrom: { version: 1, cast: { ratio: 'float32' } } });
+  const at = new Date('2024-05-01T00:00:00Z');
+  const table = (ratio: number) => toViewTable(wide, [{ user_id: 'u1', event_timestamp: at, ratio: 0.5 }, { user_id: 'u2', event_timestamp: at, ratio }]);
+  const run = (ratio: number, allowNonFinite = false) => {
+    const to = narrow(allowNonFinite);
+    const out = migrateTable({ from: wide, to, mapping: migrationMapping(specOf(wide), specOf(to)), transform: null, table: table(ratio), objectKey: 'k', rowBase: 0 });
+    return tableToOnlineRows(to, out).map((r) => r.values.ratio);
+  };
+  assert.throws(() => run(1e39), /object 'k', row 2, column 'ratio': value 1e\+39 does not convert from float64 to float32: 1e\+39 is outside the float32 range/);
+  assert.throws(() => run(1e300), /row 2, column 'ratio': value 1e\+300 .* outside the float32 range/);
+  assert.throws(() => run(NaN), /row 2, column 'ratio': value NaN does not convert from float64 to float32: NaN is not a finite number/);
+  assert.deepEqual(run(-Infinity, true), [0.5, -Infinity]);
+  assert.deepEqual(run(3e38), [0.5, Math.fround(3e38)]);
+  // Without a cast (a transform returning the value): checked as the new version's rows are.
+  const to = narrow(false);
+  const mapping = migrationMapping(specOf(wide), specOf(to));
+  assert.throws(
+    () => migrateTable({ from: wide, to, mapping: { ...mapping, columns: mapping.columns.map((c) => ({ ...c, cast: false })) }, transform: (row) => row, table: table(1e39), objectKey: 'k', rowBase: 0 }),
+    /the migrated rows do not fit version 2 .*row 2, column 'ratio': 1e\+39 is outside the float32 range/,
+  );
+});

@@ -16,7 +16,8 @@ import {
   Utf8,
 } from 'apache-arrow';
 import { BatchValidationError } from '../../stores/offline/batch-validation-error.ts';
-import { readInputFile, toViewTable, type BatchInput } from '../../stores/offline/batch-validation.ts';
+import { featureView } from '../../definitions/feature-view.ts';
+import { readInputFile, readViewTable, toViewTable, type BatchInput } from '../../stores/offline/batch-validation.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { viewSchema } from '../../stores/offline/view-schema.ts';
@@ -97,7 +98,7 @@ test('CSV text: typed by the view, ISO and epoch timestamps, quoted vs unquoted 
     'u2,7,1714564800000,,0,,0,"",,[],1714564800000000',
     '"",7,1714564800000000000,2024-05-01,NaN,-3,false,,,,2024-05-01T12:00:00.123456',
   ].join('\n');
-  const table = toViewTable(everyType, csv);
+  const table = toViewTable(everyType, csv, { allowMissingFeatures: true });
   const rows = tableToOnlineRows(everyType, table);
   assert.deepEqual(rows.map((r) => r.entityKey), [['u1', 7n], ['u2', 7n], ['', 7n]]);
   assert.deepEqual(rows.map((r) => r.eventTime), [T0, T0, T0]);
@@ -194,13 +195,20 @@ test('the message shows the first rows across columns, and counts the rest', asy
 
 test('row numbers run across the record batches of an Arrow input', async (t) => {
   const part = (ids: (string | null)[]) =>
-    new Table({ user_id: vectorFromArray(ids, new Utf8()), event_timestamp: vectorFromArray(ids.map(() => String(T0)), new Utf8()), is_vip: vectorFromArray(ids.map(() => 'true'), new Utf8()) });
+    new Table({
+      user_id: vectorFromArray(ids, new Utf8()),
+      event_timestamp: vectorFromArray(ids.map(() => String(T0)), new Utf8()),
+      spend_7d_avg: vectorFromArray(ids.map(() => '1'), new Utf8()),
+      txn_count_7d: vectorFromArray(ids.map(() => null), new Utf8()),
+      is_vip: vectorFromArray(ids.map(() => 'true'), new Utf8()),
+    });
   const input = new Table([...part(['a', 'b']).batches, ...part(['c', null]).batches]);
   await rejects(t, input, /row 4, column 'user_id'/);
 });
 
-test('missing created-timestamp and nullable feature columns become nulls', () => {
-  const rows = tableToOnlineRows(everyType, toViewTable(everyType, [{ user_id: 'u', merchant_id: 1, event_timestamp: T0, f_float64: 2 }]));
+test('missing created-timestamp and, with allowMissingFeatures, nullable feature columns become nulls', () => {
+  const input = [{ user_id: 'u', merchant_id: 1, event_timestamp: T0, f_float64: 2 }];
+  const rows = tableToOnlineRows(everyType, toViewTable(everyType, input, { allowMissingFeatures: true }));
   assert.equal(rows[0]!.createdTime, 0);
   assert.equal(rows[0]!.values.f_string, null);
   assert.equal(rows[0]!.values.f_list_int64, null);
@@ -222,4 +230,105 @@ test('readInputFile reads CSV and Parquet files', async (t) => {
   const fromParquet = toViewTable(spend, await readInputFile(store.localPath('input.parquet')));
   assert.deepEqual(tableToOnlineRows(spend, fromParquet), tableToOnlineRows(spend, fromCsv));
   await assert.rejects(readInputFile(join(dir, 'batch.json')), /expected a \.parquet or \.csv file/);
+});
+
+test('a batch missing a nullable feature column is refused, naming the view and the columns', async (t) => {
+  const withoutSpend = { user_id: 'u1', event_timestamp: T0, is_vip: true };
+  const error = await rejects(
+    t,
+    [withoutSpend],
+    /^view 'user_spend': 1 problem/,
+    /feature columns 'spend_7d_avg', 'txn_count_7d' missing from the batch .*--allow-missing-features/,
+  );
+  assert.equal(error.problems[0]!.row, null);
+  await rejects(t, `user_id,event_timestamp,spend_7d_avg,is_vip\nu1,${T0},1.5,true\n`, /feature column 'txn_count_7d' missing from the batch/);
+  await rejects(
+    t,
+    new Table({ user_id: vectorFromArray(['u1'], new Utf8()), event_timestamp: vectorFromArray([String(T0)], new Utf8()), is_vip: vectorFromArray([true]) }),
+    /feature columns 'spend_7d_avg', 'txn_count_7d' missing/,
+  );
+  // Present and null is fine; with allowMissingFeatures the missing columns are nulls.
+  assert.equal(toViewTable(spend, [{ ...withoutSpend, spend_7d_avg: null, txn_count_7d: null }]).numRows, 1);
+  const rows = tableToOnlineRows(spend, toViewTable(spend, [withoutSpend], { allowMissingFeatures: true }));
+  assert.deepEqual(rows[0]!.values, { spend_7d_avg: null, txn_count_7d: null, is_vip: true });
+});
+
+test('event and created timestamps later than now + the skew are refused, naming row and column', async (t) => {
+  const now = Date.UTC(2026, 0, 1);
+  const csv = `${HEADER}\nu1,2025-12-31T23:00:00Z,1,1,true\nu2,9999-12-31T23:59:59Z,1,1,true\nu3,2026-01-01T01:00:00Z,1,1,true\nu4,2026-01-01T01:00:01Z,1,1,true`;
+  const store = await localBackend.open(t);
+  const write = async (options: Parameters<typeof toViewTable>[2]) => store.writeTable('p/v/v1/date=2026-01-01/b.parquet', toViewTable(spend, csv, options));
+  await assert.rejects(write({ now }), (error: unknown) => {
+    assert.ok(error instanceof BatchValidationError);
+    assert.match(error.message, /^view 'user_spend': 2 problems/);
+    assert.match(error.message, /row 2, column 'event_timestamp' \(event timestamp\): 9999-12-31T23:59:59\.000Z is later than now \+ 1h \(2026-01-01T01:00:00\.000Z; setting ingest\.maxFutureSkew\)/);
+    assert.match(error.message, /row 4, column 'event_timestamp'/);
+    assert.doesNotMatch(error.message, /row 3/, 'exactly now + skew is accepted');
+    return true;
+  });
+  assert.deepEqual(await listKeys(store), [], 'nothing written');
+  // The skew is the caller's (the setting ingest.maxFutureSkew); Infinity turns the check off.
+  await assert.rejects(write({ now, maxFutureSkewMs: 0 }), /row 3, column 'event_timestamp' .* later than now \+ 0s/);
+  assert.equal(toViewTable(spend, csv, { now, maxFutureSkewMs: Infinity }).numRows, 4);
+  // Created timestamps likewise; row objects and Dates too; the default skew is one hour of the real clock.
+  const created = [{ user_id: 'u', merchant_id: 1, event_timestamp: T0, created_timestamp: new Date(Date.now() + 2 * 3_600_000), f_float64: 1 }];
+  assert.throws(() => toViewTable(everyType, created, { allowMissingFeatures: true }), /row 1, column 'created_timestamp' \(created timestamp\): .* is later than now \+ 1h/);
+  assert.throws(() => toViewTable(spend, [{ ...good, event_timestamp: new Date('9999-12-31T23:59:59Z') }]), /row 1, column 'event_timestamp'.*9999-12-31/);
+});
+
+test('values that do not fit the declared type are refused in CSV, row objects and Parquet input', async (t) => {
+  await rejects(t, `${HEADER}\nu1,${T0},1e400,1,true\nu2,${T0},1e39,1,true\nu3,${T0},3.4e38,1,true`, /row 1, column 'spend_7d_avg' \(float32\): '1e400' is outside the float32 range/, /row 2, column 'spend_7d_avg' \(float32\): '1e39' is outside/);
+  await rejects(t, [{ ...good, spend_7d_avg: 1e300 }], /row 1, column 'spend_7d_avg' \(float32\): 1e\+300 is outside the float32 range/);
+  // A float64 Parquet column into float32: the fast path's overflow is caught with its row.
+  const arrow = (spend_7d_avg: number[]) =>
+    new Table({
+      user_id: vectorFromArray(spend_7d_avg.map((_, i) => `u${i}`), new Utf8()),
+      event_timestamp: vectorFromArray(spend_7d_avg.map(() => String(T0)), new Utf8()),
+      spend_7d_avg: makeVector(makeData({ type: new Float64(), length: spend_7d_avg.length, data: Float64Array.from(spend_7d_avg) })),
+      txn_count_7d: vectorFromArray(spend_7d_avg.map(() => '1'), new Utf8()),
+      is_vip: vectorFromArray(spend_7d_avg.map(() => true)),
+    });
+  await rejects(t, arrow([1, 1e300, 2, 1e39]), /row 2, column 'spend_7d_avg' \(float32\): 1e\+300 is outside the float32 range/, /row 4, .*1e\+39 is outside/);
+  await rejects(t, arrow([1, NaN, -Infinity]), /row 2, column 'spend_7d_avg' \(float32\): NaN is not a finite number/, /row 3, .*-Infinity is not a finite number/);
+  const dir = await tempDir('overflow');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = await localBackend.open(t);
+  const wide = featureView({ name: 'wide', entities: [spend.entities[0]!], source: spend.source, ttl: '1d', schema: [{ name: 'spend_7d_avg', type: 'float64' }, { name: 'txn_count_7d', type: 'int64' }, { name: 'is_vip', type: 'bool' }] });
+  await store.writeTable('wide.parquet', toViewTable(wide, [{ ...good, spend_7d_avg: 1e300 }, { ...good, spend_7d_avg: 1e39 }]));
+  await assert.rejects(readViewTable(spend, store.localPath('wide.parquet')), /row 1, column 'spend_7d_avg' \(float32\): 1e\+300 is outside[\s\S]*row 2, .*1e\+39/);
+  // Where the feature allows them, NaN and infinities are kept.
+  const rows = tableToOnlineRows(everyType, toViewTable(everyType, [{ user_id: 'u', merchant_id: 1, event_timestamp: T0, f_float64: -Infinity }], { allowMissingFeatures: true }));
+  assert.equal(rows[0]!.values.f_float64, -Infinity);
+  assert.throws(() => toViewTable(everyType, [{ user_id: 'u', merchant_id: 1, event_timestamp: T0, f_float64: 1, f_float32: NaN, f_list_float32: [Infinity] }], { allowMissingFeatures: true }), /column 'f_float32' \(float32\): NaN is not a finite number[\s\S]*column 'f_list_float32' .*item 0: Infinity is not a finite number/);
+});
+
+test('readViewTable validates a CSV as a stream of chunks, row numbers counting from the first data row', async (t) => {
+  const dir = await tempDir('stream');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const lines = Array.from({ length: 7 }, (_, i) => `u${i},${T0 + i},${i}.5,${i},${i % 2 === 0}`);
+  const path = join(dir, 'batch.csv');
+  await writeFile(path, `${HEADER}\n${lines.join('\n')}\n`);
+  const streamed = await readViewTable(spend, path, {}, 3);
+  assert.deepEqual(streamed.batches.map((b) => b.numRows), [3, 3, 1], 'one typed batch per chunk');
+  assert.deepEqual(tableToOnlineRows(spend, streamed), tableToOnlineRows(spend, toViewTable(spend, `${HEADER}\n${lines.join('\n')}`)));
+  lines[4] = `u4,${T0},abc,4,true`;
+  lines[6] = `u6,9999-12-31,6,6,true`;
+  await writeFile(path, `${HEADER}\n${lines.join('\n')}\n`);
+  await assert.rejects(readViewTable(spend, path, {}, 3), /row 5, column 'spend_7d_avg' \(float32\): 'abc' is not a number[\s\S]*row 7, column 'event_timestamp'/);
+  await writeFile(path, `user_id,event_timestamp,is_vip\nu1,${T0},true\n`);
+  await assert.rejects(readViewTable(spend, path, {}, 3), /feature columns 'spend_7d_avg', 'txn_count_7d' missing/);
+  assert.equal((await readViewTable(spend, path, { allowMissingFeatures: true }, 3)).numRows, 1);
+  await writeFile(path, `${HEADER}\nu1,${T0},1,1,true,extra\n`);
+  await assert.rejects(readViewTable(spend, path, {}, 3), (error: unknown) => error instanceof BatchValidationError && error.message.includes(`${path}: not valid CSV`));
+  await writeFile(path, HEADER);
+  assert.equal((await readViewTable(spend, path)).numRows, 0);
+});
+
+test('a Parquet file that cannot be read is named in the error', async (t) => {
+  const dir = await tempDir('bad-parquet');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'broken.parquet');
+  await writeFile(path, 'PAR1 this is not parquet');
+  await assert.rejects(readViewTable(spend, path), (error: unknown) => (error as Error).message.startsWith(`${path}: cannot read the Parquet file: `));
+  await assert.rejects(readInputFile(path), (error: unknown) => (error as Error).message.startsWith(`${path}: cannot read the Parquet file: `));
 });

@@ -29,7 +29,7 @@ export const everyType = featureView({
     { name: 'f_int32', type: 'int32' },
     { name: 'f_int64', type: 'int64' },
     { name: 'f_float32', type: 'float32' },
-    { name: 'f_float64', type: 'float64', nullable: false },
+    { name: 'f_float64', type: 'float64', nullable: false, allowNonFinite: true },
     { name: 'f_string', type: 'string' },
     { name: 'f_bytes', type: 'bytes' },
     { name: 'f_timestamp', type: 'timestamp' },

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Table } from 'apache-arrow';
 import { toViewTable } from '../../stores/offline/batch-validation.ts';
+
+/** These rows leave nullable features out on purpose: their columns are nulls. */
+const LENIENT = { allowMissingFeatures: true };
 import { columnValues } from '../../stores/offline/column-values.ts';
 import { eventTimeRange, splitByEventDate, tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { everyType, everyTypeRows, spend, T0 } from './offline-fixtures.ts';
@@ -38,8 +41,8 @@ test('rows in canonical form: entity keys in entity order, int64 as bigint, time
 
 test('a range of rows, across record batches', () => {
   const rows = Array.from({ length: 10 }, (_, i) => ({ user_id: `u${i}`, event_timestamp: T0 + i, txn_count_7d: BigInt(i), is_vip: i % 2 === 0 }));
-  const one = toViewTable(spend, rows);
-  const split = new Table([...toViewTable(spend, rows.slice(0, 4)).batches, ...toViewTable(spend, rows.slice(4)).batches]);
+  const one = toViewTable(spend, rows, LENIENT);
+  const split = new Table([...toViewTable(spend, rows.slice(0, 4), LENIENT).batches, ...toViewTable(spend, rows.slice(4), LENIENT).batches]);
   assert.equal(split.batches.length, 2);
   const range = tableToOnlineRows(spend, split, 2, 7);
   assert.deepEqual(range.map((r) => r.entityKey[0]), ['u2', 'u3', 'u4', 'u5', 'u6']);
@@ -56,14 +59,14 @@ test('sliced columns read from their offset', () => {
 });
 
 test('a feature column the object predates reads as nulls', () => {
-  const table = toViewTable(spend, [{ user_id: 'u', event_timestamp: T0, txn_count_7d: 1n, is_vip: true }]).select(['user_id', 'event_timestamp', 'is_vip']);
+  const table = toViewTable(spend, [{ user_id: 'u', event_timestamp: T0, txn_count_7d: 1n, is_vip: true }], LENIENT).select(['user_id', 'event_timestamp', 'is_vip']);
   assert.deepEqual(tableToOnlineRows(spend, table)[0]!.values, { spend_7d_avg: null, txn_count_7d: null, is_vip: true });
   assert.throws(() => tableToOnlineRows(spend, table.select(['user_id', 'is_vip'])), /no column 'event_timestamp'/);
 });
 
 test('split by UTC event date, keeping row order within each day; event time range', () => {
   const times = [T0 + DAY, T0, Date.UTC(2024, 4, 3) - 1, T0 + 1, Date.UTC(2024, 4, 2) - 1];
-  const table = toViewTable(spend, times.map((t, i) => ({ user_id: `u${i}`, event_timestamp: t, is_vip: false })));
+  const table = toViewTable(spend, times.map((t, i) => ({ user_id: `u${i}`, event_timestamp: t, is_vip: false })), LENIENT);
   const parts = splitByEventDate(spend, table);
   assert.deepEqual([...parts.keys()], ['2024-05-01', '2024-05-02']);
   const ids = (t: Table) => tableToOnlineRows(spend, t).map((r) => r.entityKey[0]);
@@ -72,7 +75,7 @@ test('split by UTC event date, keeping row order within each day; event time ran
   assert.deepEqual(eventTimeRange(spend, table), { min: T0, max: Date.UTC(2024, 4, 3) - 1 });
   assert.deepEqual(eventTimeRange(spend, parts.get('2024-05-01')!), { min: T0, max: Date.UTC(2024, 4, 2) - 1 });
 
-  const oneDay = toViewTable(spend, [{ user_id: 'u', event_timestamp: T0, is_vip: false }]);
+  const oneDay = toViewTable(spend, [{ user_id: 'u', event_timestamp: T0, is_vip: false }], LENIENT);
   assert.equal(splitByEventDate(spend, oneDay).get('2024-05-01'), oneDay, 'one day: the same table, no copy');
-  assert.throws(() => eventTimeRange(spend, toViewTable(spend, [])), RangeError);
+  assert.throws(() => eventTimeRange(spend, toViewTable(spend, [], LENIENT)), RangeError);
 });

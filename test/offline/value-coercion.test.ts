@@ -4,8 +4,8 @@ import { coerceValue, Invalid } from '../../stores/offline/value-coercion.ts';
 
 const T = Date.UTC(2024, 4, 1, 12, 0, 0);
 
-function invalid(type: Parameters<typeof coerceValue>[0], raw: unknown): string {
-  const value = coerceValue(type, raw);
+function invalid(type: Parameters<typeof coerceValue>[0], raw: unknown, options: Parameters<typeof coerceValue>[2] = {}): string {
+  const value = coerceValue(type, raw, options);
   assert.ok(value instanceof Invalid, `${String(raw)} should not be a valid ${type}`);
   return value.message;
 }
@@ -40,8 +40,8 @@ test('whole numbers: ranges, text, bigints', () => {
 
 test('floats, booleans, strings, bytes, lists', () => {
   assert.equal(coerceValue('float32', '1e-3'), 0.001);
-  assert.ok(Number.isNaN(coerceValue('float64', 'NaN')));
-  assert.equal(coerceValue('float64', '-Infinity'), -Infinity);
+  assert.ok(Number.isNaN(coerceValue('float64', 'NaN', { allowNonFinite: true })));
+  assert.equal(coerceValue('float64', '-Infinity', { allowNonFinite: true }), -Infinity);
   assert.match(invalid('float32', '1e39'), /outside the float32 range/);
   assert.match(invalid('float64', '0x10'), /not a number/);
   assert.equal(coerceValue('bool', 'False'), false);
@@ -55,4 +55,30 @@ test('floats, booleans, strings, bytes, lists', () => {
   assert.match(invalid('list<int64>', [1, 2.5]), /item 1: 2.5 is not a whole number/);
   assert.match(invalid('list<int64>', '[9007199254740993]'), /item 0: .* beyond 2\^53/);
   assert.match(invalid('list<float32>', '{"a": 1}'), /not a JSON array/);
+});
+
+test('floats that do not fit the declared type are refused, never stored as Infinity', () => {
+  assert.match(invalid('float32', '1e400'), /'1e400' is outside the float32 range/);
+  assert.match(invalid('float64', '1e400'), /'1e400' is outside the float64 range/);
+  assert.match(invalid('float64', '-1e400'), /outside the float64 range/);
+  assert.match(invalid('float32', 1e300), /1e\+300 is outside the float32 range/);
+  assert.match(invalid('float32', 1e39), /outside the float32 range/);
+  assert.match(invalid('float32', 10n ** 39n), /outside the float32 range/);
+  assert.match(invalid('float64', 10n ** 400n), /outside the float64 range/);
+  assert.match(invalid('list<float32>', [1, 1e39]), /item 1: .* outside the float32 range/);
+  // FLT_MAX as usually printed rounds to FLT_MAX: it fits.
+  assert.equal(coerceValue('float32', '3.4028235e38'), 3.4028235e38);
+  assert.equal(coerceValue('float64', '1e300'), 1e300);
+  // Even where non-finite values are allowed, text that overflows is not an infinity.
+  assert.match(invalid('float64', '1e400', { allowNonFinite: true }), /outside the float64 range/);
+});
+
+test('NaN and infinities are refused unless the feature allows them', () => {
+  for (const raw of ['NaN', 'nan', 'Infinity', '-inf', NaN, Infinity, -Infinity]) {
+    assert.match(invalid('float64', raw), /is not a finite number \(the feature does not declare allowNonFinite: true\)/);
+    assert.match(invalid('float32', raw), /is not a finite number/);
+  }
+  assert.match(invalid('list<float64>', [1, NaN]), /item 1: NaN is not a finite number/);
+  assert.equal(coerceValue('float32', 'inf', { allowNonFinite: true }), Infinity);
+  assert.deepEqual(coerceValue('list<float64>', ['NaN', -Infinity], { allowNonFinite: true }), [NaN, -Infinity]);
 });

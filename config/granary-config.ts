@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseDurationSeconds } from '../definitions/duration.ts';
 import { localStack } from './local-stack.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface GranaryConfig {
     readonly onRedisLoss: 'rebuild' | 'fail';
   };
   readonly offline: OfflineSettings;
+  /** Ingestion refuses event and created timestamps later than now + this skew (ms; default one hour). */
+  readonly ingest: { readonly maxFutureSkewMs: number };
   readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string };
   readonly serving: {
     readonly host: string;
@@ -64,6 +67,7 @@ export const CONFIG_VARIABLES = {
   GRANARY_REDIS_URL: 'online.url',
   GRANARY_REDIS_KEY_PREFIX: 'online.keyPrefix',
   GRANARY_ON_REDIS_LOSS: 'online.onRedisLoss',
+  GRANARY_MAX_FUTURE_SKEW: 'ingest.maxFutureSkew',
   GRANARY_OFFLINE_URL: 'offline.url',
   GRANARY_S3_ENDPOINT: 'offline.s3.endpoint',
   GRANARY_S3_REGION: 'offline.s3.region',
@@ -84,6 +88,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   registry: ['url'],
   online: ['url', 'keyPrefix', 'onRedisLoss'],
   offline: ['url', 's3'],
+  ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue'],
   serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss'],
 };
@@ -141,6 +146,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
     },
     offline: parseOffline(where('offline.url'), offlineUrl, offlineBase, s3),
+    ingest: { maxFutureSkewMs: skewMs(where('ingest.maxFutureSkew'), pick('GRANARY_MAX_FUTURE_SKEW', section('ingest').maxFutureSkew, '1h')) },
     temporal: {
       address: hostPort(where('temporal.address'), pick('GRANARY_TEMPORAL_ADDRESS', section('temporal').address, stack.temporal.address)),
       namespace: str(where('temporal.namespace'), pick('GRANARY_TEMPORAL_NAMESPACE', section('temporal').namespace, stack.temporal.namespace)),
@@ -251,6 +257,13 @@ function url(where: string, value: unknown, protocols: string[]): string {
     throw new ConfigError(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   }
   return text;
+}
+
+/** A duration such as '1h', '90s' or '1d' (or seconds), >= 0, in ms. */
+function skewMs(where: string, value: unknown): number {
+  const seconds = typeof value === 'number' || typeof value === 'string' ? parseDurationSeconds(typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value) : undefined;
+  if (seconds === undefined || seconds < 0) throw new ConfigError(`${where}: must be a duration such as '1h', '15m' or '1d', got ${JSON.stringify(value)}`);
+  return Math.round(seconds * 1000);
 }
 
 function hostPort(where: string, value: unknown): string {

@@ -35,6 +35,8 @@ export interface PushOptions {
   readonly batchId?: string;
   /** The view version; defaults to the highest applied one. */
   readonly version?: number;
+  /** Store nulls for feature columns the batch lacks; by default a missing feature column is refused. */
+  readonly allowMissingFeatures?: boolean;
 }
 
 export interface MaterializeOptions {
@@ -98,7 +100,10 @@ export class FeatureStore {
     const view = await this.view(viewName, options.version);
     const retired = await retiringMigration(this.stores.registry(), view.name, view.version);
     if (retired) throw new Error(retiredMessage(view.name, view.version, retired));
-    const table = toViewTable(view, input);
+    const table = toViewTable(view, input, {
+      allowMissingFeatures: options.allowMissingFeatures === true,
+      maxFutureSkewMs: this.config.ingest.maxFutureSkewMs,
+    });
     const batchId = options.batchId ?? `sha-${createHash('sha256').update(tableToIPC(table)).digest('hex').slice(0, 24)}`;
     checkBatchId(batchId);
     const ref: ViewRef = { project: this.project, view: view.name, version: view.version };

@@ -5,6 +5,20 @@ import process from 'node:process';
 import { URL } from 'node:url';
 import { register } from 'tsx/esm/api';
 
+// The AWS SDK warns on every start that its 2027 releases will need Node 22: not this
+// command's concern, and noise on every command's stderr. A user's own setting wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// A closed stdout or stderr (`granary list | head -1`, a worker whose log reader went away)
+// must not kill the process with an unhandled EPIPE: a worker keeps working, a command finishes;
+// what it would have printed is dropped. Other stream errors still surface.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error?.code === 'EPIPE' || error?.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
 register();
 let main;
 try {

@@ -1,18 +1,28 @@
+import { InvalidArgumentError } from 'commander';
+
 /**
- * Parsers for commander options: each returns the value or throws a message commander prints
- * after the option's name.
+ * Parsers for commander options. Each returns the value or throws an InvalidArgumentError, which
+ * commander prints naming the option and the value given, then exits 1:
  *
  * @example
  *   program.option('--partitions <n>', 'entity-hash partitions', positiveInt);
+ *   // granary rebuild-online --partitions 0
+ *   // error: option '--partitions <n>' argument '0' is invalid. must be a whole number >= 1, got '0'
  */
 export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`must be a whole number >= 1, got '${value}'`);
+  const n = wholeNumberOrNaN(value);
+  if (!(n >= 1)) throw new InvalidArgumentError(`must be a whole number >= 1, got '${value}'`);
   return n;
 }
 
 export function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`must be a whole number >= 0, got '${value}'`);
+  const n = wholeNumberOrNaN(value);
+  if (!(n >= 0)) throw new InvalidArgumentError(`must be a whole number >= 0, got '${value}'`);
   return n;
+}
+
+/** Digits only ('1e3', '0x10', ' 7' and '' are not whole numbers as users type them). */
+function wholeNumberOrNaN(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  return Number.isSafeInteger(n) ? n : NaN;
 }

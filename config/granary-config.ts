@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDurationSeconds } from '../definitions/duration.ts';
 import { localStack } from './local-stack.ts';
+import { maskSecrets, registerSecret, registerUrlPassword } from './mask-secrets.ts';
 
 /**
  * Granary's configuration, from one place: `granary.yaml` in the feature repo, each setting
@@ -40,7 +41,13 @@ export interface GranaryConfig {
   readonly offline: OfflineSettings;
   /** Ingestion refuses event and created timestamps later than now + this skew (ms; default one hour). */
   readonly ingest: { readonly maxFutureSkewMs: number };
-  readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string };
+  readonly temporal: {
+    readonly address: string;
+    readonly namespace: string;
+    readonly taskQueue: string;
+    /** How long a command waiting on a workflow waits for a worker to poll the task queue before it stops (seconds). */
+    readonly workerTimeoutSeconds: number;
+  };
   readonly serving: {
     readonly host: string;
     readonly port: number;
@@ -60,6 +67,9 @@ export class ConfigError extends Error {
 
 export const CONFIG_FILE = 'granary.yaml';
 
+/** A command waiting on a workflow stops after this long without a worker polling its task queue. */
+export const DEFAULT_WORKER_TIMEOUT_SECONDS = 180;
+
 /** Every environment variable Granary reads, and the setting it overrides. */
 export const CONFIG_VARIABLES = {
   GRANARY_PROJECT: 'project',
@@ -76,6 +86,7 @@ export const CONFIG_VARIABLES = {
   GRANARY_TEMPORAL_ADDRESS: 'temporal.address',
   GRANARY_TEMPORAL_NAMESPACE: 'temporal.namespace',
   GRANARY_TASK_QUEUE: 'temporal.taskQueue',
+  GRANARY_WORKER_TIMEOUT: 'temporal.workerTimeoutSeconds',
   GRANARY_SERVING_HOST: 'serving.host',
   GRANARY_SERVING_PORT: 'serving.port',
   GRANARY_SERVING_MAX_ENTITIES: 'serving.maxEntities',
@@ -89,7 +100,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   online: ['url', 'keyPrefix', 'onRedisLoss'],
   offline: ['url', 's3'],
   ingest: ['maxFutureSkew'],
-  temporal: ['address', 'namespace', 'taskQueue'],
+  temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
   serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
@@ -125,6 +136,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   const offlineFromEnv = env.GRANARY_OFFLINE_URL;
   const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, resolve('.granary/offline')));
   const offlineBase = offlineFromEnv ? process.cwd() : repoDir;
+  registerSecret(pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, null));
   const s3: S3Settings = {
     endpoint: optStr(where('offline.s3.endpoint'), pick('GRANARY_S3_ENDPOINT', s3File.endpoint, stack.minio.endpoint)),
     region: str(where('offline.s3.region'), pick('GRANARY_S3_REGION', s3File.region, 'us-east-1')),
@@ -151,6 +163,12 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       address: hostPort(where('temporal.address'), pick('GRANARY_TEMPORAL_ADDRESS', section('temporal').address, stack.temporal.address)),
       namespace: str(where('temporal.namespace'), pick('GRANARY_TEMPORAL_NAMESPACE', section('temporal').namespace, stack.temporal.namespace)),
       taskQueue: str(where('temporal.taskQueue'), pick('GRANARY_TASK_QUEUE', section('temporal').taskQueue, 'granary')),
+      workerTimeoutSeconds: int(
+        where('temporal.workerTimeoutSeconds'),
+        pick('GRANARY_WORKER_TIMEOUT', section('temporal').workerTimeoutSeconds, DEFAULT_WORKER_TIMEOUT_SECONDS),
+        1,
+        31_536_000,
+      ),
     },
     serving: {
       host: str(where('serving.host'), pick('GRANARY_SERVING_HOST', section('serving').host, '127.0.0.1')),
@@ -245,16 +263,18 @@ function int(where: string, value: unknown, min: number, max: number): number {
   return n;
 }
 
+/** A URL setting; its password is masked in every message, whatever the URL's shape (config/mask-secrets.ts). */
 function url(where: string, value: unknown, protocols: string[]): string {
+  registerUrlPassword(value);
   const text = str(where, value);
   let parsed: URL;
   try {
     parsed = new URL(text);
   } catch {
-    throw new ConfigError(`${where}: '${text}' is not a URL (expected ${protocols[0]}//host:port/...)`);
+    throw new ConfigError(maskSecrets(`${where}: '${text}' is not a URL (expected ${protocols[0]}//host:port/...)`));
   }
   if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    throw new ConfigError(maskSecrets(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`));
   }
   return text;
 }

@@ -9,6 +9,7 @@ import { followMigration, rollbackMigration, startMigration, type MigrateOptions
 import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
 import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
+import { awaitWithWorkerWatch } from './worker-watch.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
@@ -122,10 +123,10 @@ export class FeatureStore {
     } catch (error) {
       // Completed before: this batch was ingested already; that result stands, nothing new was written.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const previous = await client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result();
+      const previous = await this.waitOnWorkflows(client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result());
       return { ...previous, created: false };
     }
-    return handle.result();
+    return this.waitOnWorkflows(handle.result());
   }
 
   /**
@@ -135,7 +136,7 @@ export class FeatureStore {
   async materialize(viewNames: readonly string[] = [], options: MaterializeOptions = {}): Promise<MaterializeProgress[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const client = await this.temporal();
-    return Promise.all(
+    const runs = Promise.all(
       views.map(async (view) => {
         const ref: ViewRef = { project: this.project, view: view.name, version: view.version };
         const handle = await client.workflow.signalWithStart<typeof materializeWorkflow, []>('materializeWorkflow', {
@@ -160,6 +161,7 @@ export class FeatureStore {
         }
       }),
     );
+    return this.waitOnWorkflows(runs);
   }
 
   /** Checks online against offline for the views (all online views when none are named). */
@@ -184,7 +186,7 @@ export class FeatureStore {
   async rebuildOnline(viewNames: readonly string[] = [], options: RebuildOnlineOptions = {}): Promise<RebuildHandle[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const refs = views.map((v) => ({ project: this.project, view: v.name, version: v.version }));
-    return rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options);
+    return this.waitOnWorkflows(rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options));
   }
 
   /**
@@ -199,17 +201,17 @@ export class FeatureStore {
    *   progress.switchedServices // => ['fraud_model_latest']
    */
   async migrate(viewName: string, options: MigrateOptions = {}): Promise<MigrationHandle> {
-    return startMigration(await this.temporal(), this.config.temporal.taskQueue, this.stores.registry(), viewName, options);
+    return this.waitOnWorkflows(startMigration(await this.temporal(), this.config.temporal.taskQueue, this.stores.registry(), viewName, options));
   }
 
   /** Follows the view's migration (to `options.to`, or its newest) until it switched, or ended. */
   async followMigration(viewName: string, options: Pick<MigrateOptions, 'to' | 'onProgress'> & { wait: 'switched' | 'done' }): Promise<MigrationHandle> {
-    return followMigration(await this.temporal(), this.stores.registry(), viewName, options);
+    return this.waitOnWorkflows(followMigration(await this.temporal(), this.stores.registry(), viewName, options));
   }
 
   /** Returns the view's feature services to the old version while it still exists (sdk/view-migration.ts). */
   async rollbackMigration(viewName: string, options: { to?: number; reason?: string } = {}): Promise<ViewMigrationRecord> {
-    return rollbackMigration(await this.temporal(), this.stores.registry(), viewName, options);
+    return this.waitOnWorkflows(rollbackMigration(await this.temporal(), this.stores.registry(), viewName, options));
   }
 
   /** The project's migrations (of one view), with their state. */
@@ -248,6 +250,21 @@ export class FeatureStore {
   async getOnlineFeatures(request: OnlineFeaturesRequest): Promise<OnlineFeaturesResult> {
     this.reader ??= new OnlineFeatureReader({ registry: this.stores.registry(), online: this.stores.online });
     return this.reader.getOnlineFeatures(request);
+  }
+
+  /**
+   * Where the SDK says that no worker polls the task queue while it waits on a workflow
+   * (sdk/worker-watch.ts); stderr by default.
+   */
+  workerNotice: (message: string) => void = (message) => void process.stderr.write(`${message}\n`);
+
+  /**
+   * Every wait on a workflow goes through here: it says when no worker polls the task queue and
+   * stops with a NoWorkerError after `temporal.workerTimeoutSeconds` without one (sdk/worker-watch.ts).
+   */
+  private async waitOnWorkflows<T>(work: Promise<T>): Promise<T> {
+    const { namespace, taskQueue, workerTimeoutSeconds } = this.config.temporal;
+    return awaitWithWorkerWatch(await this.temporal(), work, { namespace, taskQueue, timeoutSeconds: workerTimeoutSeconds, notify: this.workerNotice });
   }
 
   async temporal(): Promise<Client> {

@@ -3,6 +3,7 @@ import type { RecordBatch } from 'apache-arrow';
 import type { Command } from 'commander';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
+import { positiveInt, wholeNumber } from '../option-parsers.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { formatTable, printJson, printLines } from '../output.ts';
 
@@ -38,8 +39,8 @@ export function registerHistoricalCommand(program: Command): void {
     .option('--event-timestamp-column <name>', "the entity file's event-timestamp column", 'event_timestamp')
     .option('--start <time>', 'snapshot (no --entities): only rows with event time >= start (default: end - TTL)')
     .option('--end <time>', 'snapshot (no --entities): latest values as of this time')
-    .option('--head <n>', 'print the first n rows of the result', (v) => Number(v))
-    .option('--partition-rows <n>', 'feature rows per entity-hash partition before spilling to disk (default 4194304)', (v) => Number(v))
+    .option('--head <n>', 'print the first n rows of the result', wholeNumber)
+    .option('--partition-rows <n>', 'feature rows per entity-hash partition before spilling to disk (default 4194304)', positiveInt)
     .option('--temp-dir <dir>', 'where partitions spill (default: the OS temporary folder)')
     .action(
       commandAction(async (opts: HistoricalOptions, command: Command) => {

@@ -4,7 +4,7 @@ import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { printJson, printLines } from '../output.ts';
-import { viewProgress } from '../view-progress.ts';
+import { progressOutput, viewProgress, type ProgressOutput } from '../view-progress.ts';
 
 /**
  * `granary materialize [VIEW...]`: brings the online store up to the latest offline commits,
@@ -19,7 +19,7 @@ export function registerMaterializeCommand(program: Command): void {
     .action(
       commandAction(async (views: string[], _opts: object, command: Command) => {
         const options = globalOptions(command);
-        const progress = progressDisplay(!options.json && process.stdout.isTTY === true);
+        const progress = progressDisplay(progressOutput(options));
         try {
           const results = await withFeatureStore(options, (store) => store.materialize(views, { onProgress: progress.update }));
           progress.stop();
@@ -40,8 +40,8 @@ function stateNote(p: MaterializeProgress): string {
   return '';
 }
 
-function progressDisplay(tty: boolean) {
-  return viewProgress<MaterializeProgress>(tty, '{value}/{total} commit seq | {rows} rows', (p) => ({
+function progressDisplay(output: ProgressOutput) {
+  return viewProgress<MaterializeProgress>(output, '{value}/{total} commit seq | {rows} rows', (p) => ({
     value: p.watermark,
     total: Math.max(p.target, p.watermark, 1),
     payload: { rows: p.rowsWritten },

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseDurationSeconds } from '../../definitions/duration.ts';
 import type { MigrationProgress } from '../../workflows/contracts.ts';
 import type { ViewMigrationRecord } from '../../stores/registry/registry.ts';
@@ -7,7 +7,7 @@ import { positiveInt } from '../option-parsers.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { formatTable, printJson, printLines } from '../output.ts';
-import { viewProgress } from '../view-progress.ts';
+import { progressOutput, viewProgress, type ProgressOutput } from '../view-progress.ts';
 
 /**
  * `granary migrate <view> [--to N]`: migrates a feature view to its version declared with
@@ -61,7 +61,7 @@ export function registerMigrateCommand(program: Command): void {
             `${view}: rolled back: feature services read version ${record.from} again; version ${record.to} keeps its data (migrating) and can be migrated again.`,
           );
         }
-        const display = progressDisplay(!options.json && process.stdout.isTTY === true);
+        const display = progressDisplay(progressOutput(options));
         try {
           const handle = await withFeatureStore(options, (store) =>
             store.migrate(view, {
@@ -125,8 +125,8 @@ function formatRecords(records: readonly ViewMigrationRecord[]): string[] {
   );
 }
 
-function progressDisplay(tty: boolean) {
-  const display = viewProgress<MigrationProgress>(tty, '{value}/{total} commits | {rows} rows | {state}', (p) => {
+function progressDisplay(output: ProgressOutput) {
+  const display = viewProgress<MigrationProgress>(output, '{value}/{total} commits | {rows} rows | {state}', (p) => {
     const total = Math.max(p.sourceCommits, p.commitsDone, 1);
     return {
       value: p.commitsDone,
@@ -140,6 +140,6 @@ function progressDisplay(tty: boolean) {
 
 function duration(value: string): number {
   const seconds = parseDurationSeconds(/^\d+$/.test(value) ? Number(value) : value);
-  if (seconds === undefined || seconds < 0) throw new Error(`must be a duration such as 30m or 24h, got '${value}'`);
+  if (seconds === undefined || seconds < 0) throw new InvalidArgumentError(`must be a duration such as 30m or 24h, got '${value}'`);
   return seconds;
 }

@@ -5,7 +5,7 @@ import { positiveInt, wholeNumber } from '../option-parsers.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { printJson, printLines } from '../output.ts';
-import { viewProgress } from '../view-progress.ts';
+import { progressOutput, viewProgress, type ProgressOutput } from '../view-progress.ts';
 
 /**
  * `granary rebuild-online [VIEW...] [--wait]`: disaster recovery. Starts each view's rebuild
@@ -24,7 +24,7 @@ export function registerRebuildOnlineCommand(program: Command): void {
     .action(
       commandAction(async (views: string[], opts: { wait?: boolean; partitions?: number; parallelism?: number; retireAfter?: number }, command: Command) => {
         const options = globalOptions(command);
-        const display = progressDisplay(!options.json && process.stdout.isTTY === true);
+        const display = progressDisplay(progressOutput(options));
         try {
           const handles = await withFeatureStore(options, (store) =>
             store.rebuildOnline(views, {
@@ -54,8 +54,8 @@ export function registerRebuildOnlineCommand(program: Command): void {
     );
 }
 
-function progressDisplay(tty: boolean) {
-  return viewProgress<RebuildProgress>(tty, '{value}/{total} partitions | {entities} entities | {state} | ETA {eta_formatted}', (p) => {
+function progressDisplay(output: ProgressOutput) {
+  return viewProgress<RebuildProgress>(output, '{value}/{total} partitions | {entities} entities | {state} | ETA {eta_formatted}', (p) => {
     const eta = etaSeconds(p);
     return {
       value: p.partitionsDone,

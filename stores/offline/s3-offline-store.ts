@@ -14,6 +14,7 @@ import { encodeParquet } from './encode-parquet.ts';
 import { checkStoreKey, checkStorePrefix } from './object-key.ts';
 import { objectInfo } from './object-info.ts';
 import { ObjectNotFoundError } from './object-not-found-error.ts';
+import { OfflineStoreUnavailableError } from './offline-store-unavailable-error.ts';
 import type { ObjectInfo, OfflineCapabilities, OfflineStore, ReadOptions, RowGroupBatch, StoredObject } from './offline-store.ts';
 import { readRowGroups } from './read-row-groups.ts';
 
@@ -52,18 +53,36 @@ export class S3OfflineStore implements OfflineStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly client: S3Client;
+  /** Where S3 is, for messages: the endpoint, or AWS's for the region. */
+  private readonly endpoint: string;
 
   constructor(config: S3OfflineStoreConfig) {
     this.bucket = config.bucket;
     this.prefix = (config.prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (this.prefix !== '') checkStoreKey(this.prefix, 'prefix');
     this.root = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
-    this.client = new S3Client({
+    this.endpoint = config.endpoint ?? `AWS S3 (${config.region ?? 'us-east-1'})`;
+    const client = new S3Client({
       region: config.region ?? 'us-east-1',
       forcePathStyle: config.forcePathStyle ?? false,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
     });
+    // Connection failures and refused credentials name the offline store, the endpoint and what to
+    // check (OfflineStoreUnavailableError), whichever call meets them; other errors pass unchanged.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          const kind = OfflineStoreUnavailableError.kindOf(error);
+          if (!kind) throw error;
+          throw new OfflineStoreUnavailableError(this.root, this.endpoint, operationName(context.commandName), error, kind);
+        }
+      },
+      { step: 'initialize', name: 'granaryOfflineStoreErrors' },
+    );
+    this.client = client;
   }
 
   localPath(key: string): string {
@@ -160,6 +179,11 @@ export class S3OfflineStore implements OfflineStore {
     checkStoreKey(key);
     return this.prefix === '' ? key : `${this.prefix}/${key}`;
   }
+}
+
+/** 'PutObjectCommand' -> 'PutObject'. */
+function operationName(commandName: string | undefined): string {
+  return (commandName ?? 'S3 call').replace(/Command$/, '');
 }
 
 function isNotFound(error: unknown): boolean {

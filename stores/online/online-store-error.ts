@@ -1,3 +1,5 @@
+import { maskSecrets } from '../../config/mask-secrets.ts';
+
 /**
  * A failed online store call. The message names the Redis URL (password hidden), the operation
  * and the cause, so an unreachable or misconfigured Redis is obvious from the first line.
@@ -12,19 +14,14 @@ export class OnlineStoreError extends Error {
 
   constructor(url: string, operation: string, cause: unknown, reason?: string) {
     const shown = redactUrl(url);
-    super(`online store: Redis at ${shown} failed (${operation}): ${reason ?? (cause instanceof Error ? cause.message : String(cause))}`, { cause });
+    super(maskSecrets(`online store: Redis at ${shown} failed (${operation}): ${reason ?? (cause instanceof Error ? cause.message : String(cause))}`), { cause });
     this.name = 'OnlineStoreError';
     this.url = shown;
     this.operation = operation;
   }
 }
 
+/** The URL with its password masked, whatever its shape (config/mask-secrets.ts). */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
+  return maskSecrets(url);
 }

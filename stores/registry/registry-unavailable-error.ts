@@ -1,3 +1,5 @@
+import { maskSecrets } from '../../config/mask-secrets.ts';
+
 /**
  * The registry's PostgreSQL could not be reached (refused, unknown host, no such database,
  * authentication failed). The message names the URL, without its password, and the way out.
@@ -10,7 +12,7 @@
 export class RegistryUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message || String((cause as { code?: string }).code) : String(cause);
-    super(`cannot reach the registry at ${redactUrl(url)}: ${reason} (is the local stack up? npm run stack -- up)`, { cause });
+    super(maskSecrets(`cannot reach the registry at ${url}: ${reason} (is the local stack up? npm run stack -- up)`), { cause });
     this.name = 'RegistryUnavailableError';
   }
 
@@ -24,13 +26,3 @@ export class RegistryUnavailableError extends Error {
 
 /** Socket errors, and PostgreSQL's: invalid_catalog_name (no database), invalid_password, invalid_authorization_specification. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '3D000', '28P01', '28000']);
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}

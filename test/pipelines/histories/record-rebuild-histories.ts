@@ -1,0 +1,70 @@
+/**
+ * Records histories of the rebuild workflow (workflows/rebuild-online-workflow.ts) as the code
+ * stands, for the replay test (test/pipelines/rebuild-replay.test.ts), which proves that a new
+ * version of the workflow still replays runs an older version left in flight. Run it against the
+ * local stack before changing the workflow, and commit the files it writes:
+ *
+ *   eval "$(npm run -s stack -- env)"
+ *   node --import tsx test/pipelines/histories/record-rebuild-histories.ts <label>
+ *
+ * It writes `rebuild-online-<label>-completed.json` (a whole rebuild: build, catch-up, verify,
+ * cut-over, retire) and `rebuild-online-<label>-retiring.json` (a rebuild caught while it waits
+ * out its retire grace, the point where a worker would be replaced in production).
+ */
+import { join } from 'node:path';
+import { PostgresRegistry } from '../../../stores/registry/postgres-registry.ts';
+import { FeatureStore } from '../../../sdk/feature-store.ts';
+import { rebuildProgressQuery, workflowIds } from '../../../workflows/contracts.ts';
+import { driverRepo, driverRows } from '../../support/driver-stats.ts';
+import { writeHistoryFile, type WorkflowHistory } from '../../support/workflow-history.ts';
+import { testConfig } from '../../support/test-config.ts';
+import { sleep, startWorkerProcess } from '../../support/worker-process.ts';
+
+const HERE = import.meta.dirname;
+
+async function main(label: string): Promise<void> {
+  const { config, env } = testConfig('history_rebuild');
+  const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
+  await registry.migrate();
+  await registry.apply(driverRepo);
+  const store = await FeatureStore.open({ config });
+  const worker = await startWorkerProcess(env);
+  try {
+    await store.push('driver_stats', driverRows(600, { entities: 300 }), { batchId: 'b1' });
+    const client = await store.temporal();
+    const id = workflowIds.rebuild({ project: config.project, view: 'driver_stats', version: 1 });
+
+    await store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 1 });
+    await save(`rebuild-online-${label}-completed.json`, await client.workflow.getHandle(id).fetchHistory());
+
+    await store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 3600 });
+    const handle = client.workflow.getHandle(id);
+    for (let i = 0; (await handle.query(rebuildProgressQuery)).state !== 'retiring'; i++) {
+      if (i > 600) throw new Error('the rebuild did not reach its retire grace within a minute');
+      await sleep(100);
+    }
+    await save(`rebuild-online-${label}-retiring.json`, await handle.fetchHistory());
+    await handle.terminate('history recorded');
+  } finally {
+    await worker.kill('SIGTERM');
+    await Promise.allSettled([store.close(), registry.close()]);
+  }
+}
+
+async function save(name: string, history: WorkflowHistory): Promise<void> {
+  await writeHistoryFile(join(HERE, name), history);
+  console.log(`wrote ${join(HERE, name)} (${history.events?.length ?? 0} events)`);
+}
+
+const label = process.argv[2];
+if (!label || !/^[\w-]+$/.test(label)) {
+  console.error('usage: record-rebuild-histories.ts <label> (e.g. v1: the files are rebuild-online-<label>-*.json)');
+  process.exit(2);
+}
+main(label).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

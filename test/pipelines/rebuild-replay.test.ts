@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { readHistoryFile } from '../support/workflow-history.ts';
+import { workflowBundlePath } from '../support/worker-process.ts';
+
+/**
+ * Replay: runs a previous version of the rebuild workflow left in flight, or in history, must
+ * replay on the current code without a nondeterminism error (workflow changes are guarded by
+ * `patched()`). The histories in histories/ were recorded by
+ * histories/record-rebuild-histories.ts before each change, from real runs on the local stack.
+ */
+const HISTORIES = join(import.meta.dirname, 'histories');
+
+async function recordedHistories() {
+  const files = (await readdir(HISTORIES)).filter((f) => f.startsWith('rebuild-online-') && f.endsWith('.json')).sort();
+  return Promise.all(files.map(async (file) => ({ workflowId: file, history: await readHistoryFile(join(HISTORIES, file)) })));
+}
+
+test('every recorded history of the rebuild workflow replays on the current workflow code', async () => {
+  const histories = await recordedHistories();
+  assert.ok(histories.length >= 2, `histories in ${HISTORIES}: ${histories.map((h) => h.workflowId).join(', ')}`);
+  const replayed: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundlePath() } }, histories)) {
+    assert.equal(result.error, undefined, `${result.workflowId} does not replay: ${result.error?.message}`);
+    replayed.push(result.workflowId);
+  }
+  assert.deepEqual(replayed, histories.map((h) => h.workflowId));
+});

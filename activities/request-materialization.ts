@@ -3,6 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { materializeWorkflow } from '../workflows/materialize-workflow.ts';
 import { commitsAvailableSignal, failureTypes, workflowIds, type ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
+import { onlineTarget, registeredView } from './registered-view.ts';
 
 /**
  * Asks the view's one materialization workflow to look for new commits: signals it when it
@@ -22,7 +23,7 @@ export function requestMaterialization(deps: ActivityDeps) {
 }
 
 export interface MaterializationState {
-  /** The watermark of the active generation is at or past the seq. */
+  /** The watermark of the active generation is at or past the seq, and Redis holds that generation (its marker). */
   readonly reached: boolean;
   /** A materialization run is going. */
   readonly running: boolean;
@@ -34,7 +35,12 @@ export function materializationState(deps: ActivityDeps) {
   return async function materializationState(ref: ViewRef, seq: number): Promise<MaterializationState> {
     const registry = deps.registry(ref.project);
     const { generation } = await registry.activeGeneration(ref.view, ref.version);
-    if ((await registry.watermark(ref.view, ref.version, generation)) >= seq) return { reached: true, running: false };
+    if ((await registry.watermark(ref.view, ref.version, generation)) >= seq) {
+      // Redis must agree with the watermark: a generation whose marker is gone lost the rows
+      // (issue 12, 6b). Then a materialization run finds the loss and rebuilds, or fails saying so.
+      const { view } = await registeredView(registry, ref);
+      if (await deps.online.hasGenerationMarker(onlineTarget(ref, view, generation))) return { reached: true, running: false };
+    }
     const handle = deps.temporal.client.workflow.getHandle(workflowIds.materialize(ref));
     let status: string;
     try {

@@ -4,6 +4,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
+import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
 import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
@@ -121,10 +122,14 @@ export class FeatureStore {
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       });
     } catch (error) {
-      // Completed before: this batch was ingested already; that result stands, nothing new was written.
+      // Completed before: this batch was ingested already; nothing new is written. Its rows being
+      // online is re-checked, not repeated: Redis may have lost them since (issue 12, 6b).
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       const previous = await this.waitOnWorkflows(client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result());
-      return { ...previous, created: false };
+      const lost = previous.materialized ? await lostGeneration(this.stores.registry(), this.stores.online, this.project, view) : null;
+      if (!lost) return { ...previous, created: false };
+      const settings = { taskQueue: this.config.temporal.taskQueue, onRedisLoss: this.config.online.onRedisLoss };
+      return { ...previous, created: false, materialized: false, reason: await reportLoss(client, settings, ref, lost) };
     }
     return this.waitOnWorkflows(handle.result());
   }

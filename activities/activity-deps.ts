@@ -14,6 +14,12 @@ export interface ActivityDeps {
   /** What materialization does when Redis lost a generation: start a rebuild, or fail and say so. */
   readonly onRedisLoss: 'rebuild' | 'fail';
   /**
+   * Committed rows with an event or created time later than their commit's time + this skew are
+   * refused by materialization, rebuild and verify (stores/offline/future-event-time.ts); the
+   * setting ingest.maxFutureSkew, one hour when absent.
+   */
+  readonly maxFutureSkewMs?: number;
+  /**
    * The feature repo the worker was started with (`granary worker --repo DIR`), loaded on first
    * use: only migrations with a TypeScript transform need it.
    */

@@ -2,6 +2,7 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import type { OnlineTarget } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { failureTypes } from '../workflows/contracts.ts';
+import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
 import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -21,6 +22,8 @@ export interface AppliedCommit {
   readonly watermark: number;
   readonly written: number;
   readonly skipped: number;
+  /** Rows with a time later than the commit's time + the skew: invalid, not written (future-event-time.ts). */
+  readonly refused?: number;
 }
 
 /**
@@ -60,7 +63,9 @@ export function applyCommit(deps: ActivityDeps) {
     }
     let written = 0;
     let skipped = 0;
+    let refused = 0;
     let chunks = 0;
+    const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
 
     await withHeartbeat(
       async () => {
@@ -69,7 +74,9 @@ export function applyCommit(deps: ActivityDeps) {
           const fromRowGroup = i === position.object ? position.rowGroup : 0;
           for await (const { rowGroup, table } of deps.offline.readTable(key, { fromRowGroup })) {
             for (let start = 0; start < table.numRows; start += CHUNK_ROWS) {
-              const rows = tableToOnlineRows(view, table, start, Math.min(start + CHUNK_ROWS, table.numRows));
+              const all = tableToOnlineRows(view, table, start, Math.min(start + CHUNK_ROWS, table.numRows));
+              const rows = all.filter((row) => !isFutureRow(row.eventTime, row.createdTime, limit));
+              refused += all.length - rows.length;
               const result = await deps.online.writeRows(target, rows);
               written += result.written;
               // Rows already past their expiry are not kept: for the watermark they count as skipped.
@@ -95,7 +102,10 @@ export function applyCommit(deps: ActivityDeps) {
     }
     failpoint('before-watermark');
     const watermark = await registry.advanceWatermark(input.view, input.version, input.generation, input.seq);
-    return { watermark, written, skipped };
+    if (refused > 0) {
+      log.warn(`commit ${input.seq} of '${input.view}' v${input.version}: ${refused} row(s) refused, their event or created time is later than the commit's time + the skew (ingest.maxFutureSkew)`);
+    }
+    return { watermark, written, skipped, refused };
   };
 }
 

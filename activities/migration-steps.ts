@@ -68,7 +68,11 @@ export function verifyMigration(deps: ActivityDeps) {
     const spec = (await registry.getObject('featureView', input.view, input.to))?.spec as FeatureViewSpec | undefined;
     if (!spec?.online) return { sourceCommits: sources.length, sourceRows, migratedRows, entities: 0, matching: 0, expired: 0 };
     const report = await withHeartbeat(() =>
-      verifyView({ registry, offline: deps.offline, online: deps.online }, { project: input.project, view: input.view, version: input.to }),
+      verifyView(
+        { registry, offline: deps.offline, online: deps.online },
+        { project: input.project, view: input.view, version: input.to },
+        deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs },
+      ),
     );
     if (!report.ok) {
       throw migrationFailure(

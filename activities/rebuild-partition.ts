@@ -1,4 +1,5 @@
 import { log } from '@temporalio/activity';
+import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
 import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
@@ -26,6 +27,8 @@ export interface RebuiltPartition {
   readonly skipped: number;
   /** Past their expiry: not kept. */
   readonly expired: number;
+  /** Rows of the partition with a time later than their commit's time + the skew: invalid (future-event-time.ts). */
+  readonly refused?: number;
   /** The entity this attempt resumed at (0 when it started from the beginning). */
   readonly resumedAt: number;
 }
@@ -64,16 +67,23 @@ export function rebuildPartition(deps: ActivityDeps) {
         const latest = new Map<string, OnlineRow>();
         const inPartition = (key: string) => entityPartition(key, input.partitions) === input.partition;
         let rowsRead = 0;
+        let refused = 0;
         for (let after = 0; ; ) {
           const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
           if (commits.length === 0) break;
           after = commits[commits.length - 1]!.seq;
           for (const commit of commits) {
+            const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
+            const valid = (key: string, e: number, c: number): boolean => {
+              if (!isFutureRow(e, c, limit)) return true;
+              if (inPartition(key)) refused++;
+              return false;
+            };
             for (const object of commit.objects) {
               for await (const { table } of deps.offline.readTable(object.key)) {
                 rowsRead += table.numRows;
                 // Keys and times first: only the partition's rows newer than what it holds are converted.
-                for (const { key, row } of convertRowsWhere(view, table, (key, e, c) => inPartition(key) && replaces(e, c, latest.get(key)))) {
+                for (const { key, row } of convertRowsWhere(view, table, (key, e, c) => valid(key, e, c) && inPartition(key) && replaces(e, c, latest.get(key)))) {
                   if (replaces(row.eventTime, row.createdTime, latest.get(key))) latest.set(key, row);
                 }
                 await yieldToEventLoop(); // heartbeats and Redis replies get their turn between row groups
@@ -96,7 +106,8 @@ export function rebuildPartition(deps: ActivityDeps) {
           if (input.partition > 0 && start === resumedAt) await failpointAfterHeartbeat('mid-rebuild');
         }
         log.info(`${name}: done, ${keys.length} entities`);
-        return { partition: input.partition, entities: keys.length, rowsRead, ...counts, resumedAt };
+        if (refused > 0) log.warn(`${name}: ${refused} row(s) refused, their event or created time is later than their commit's time + the skew`);
+        return { partition: input.partition, entities: keys.length, rowsRead, ...counts, resumedAt, refused };
       },
       () => position,
     );

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
 import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
 import { yieldToEventLoop } from './heartbeat.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
@@ -31,6 +32,8 @@ export interface VerifyReport extends ViewRef {
   readonly missing: number;
   readonly stale: number;
   readonly extra: number;
+  /** Committed rows with a time later than their commit's time + the skew: invalid, not expected online (future-event-time.ts). */
+  readonly refused: number;
   /** A few examples of each divergence, for the message. */
   readonly examples: readonly string[];
   readonly ok: boolean;
@@ -48,6 +51,8 @@ export interface VerifyOptions {
   /** The generation to check; the active one by default (a rebuild checks its new one before the cut-over). */
   readonly generation?: number;
   readonly now?: number;
+  /** The skew of the committed-row rule (ingest.maxFutureSkew); one hour by default. */
+  readonly maxFutureSkewMs?: number;
 }
 
 export async function verifyView(stores: VerifyStores, ref: ViewRef, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -64,11 +69,19 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
   // what a map holds are converted.
   const upToWatermark = new Map<string, OnlineRow>();
   const overAll = watermark >= latestSeq ? upToWatermark : new Map<string, OnlineRow>();
+  let refused = 0;
   for (const commit of await registry.commits(ref.view, ref.version)) {
     const committed = commit.seq <= watermark;
+    const limit = futureLimit(commit.committedAt, options.maxFutureSkewMs);
     for (const object of commit.objects) {
       for await (const { table } of offline.readTable(object.key)) {
-        const wanted = (key: string, e: number, c: number) => replaces(e, c, overAll.get(key)) || (committed && replaces(e, c, upToWatermark.get(key)));
+        const wanted = (key: string, e: number, c: number) => {
+          if (isFutureRow(e, c, limit)) {
+            refused += 1;
+            return false;
+          }
+          return replaces(e, c, overAll.get(key)) || (committed && replaces(e, c, upToWatermark.get(key)));
+        };
         for (const { key, row } of convertRowsWhere(view, table, wanted)) {
           if (committed && replaces(row.eventTime, row.createdTime, upToWatermark.get(key))) upToWatermark.set(key, row);
           if (overAll !== upToWatermark && replaces(row.eventTime, row.createdTime, overAll.get(key))) overAll.set(key, row);
@@ -128,6 +141,7 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
     missing,
     stale,
     extra,
+    refused,
     examples,
     ok: missing + stale + extra === 0,
   };

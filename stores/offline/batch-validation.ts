@@ -7,6 +7,7 @@ import type { FeatureView } from '../../definitions/feature-view.ts';
 import { BatchValidationError, SHOWN_PROBLEMS, type BatchProblem } from './batch-validation-error.ts';
 import { convertArrowColumn, convertJsColumn, incompatibility, nullColumn } from './convert-column.ts';
 import { timestampMillis } from './column-values.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from './future-event-time.ts';
 import { csvChunks, csvToTable, CsvInputError } from './csv-table.ts';
 import { readRowGroups } from './read-row-groups.ts';
 import { viewColumns, viewSchema, type ViewColumn } from './view-schema.ts';
@@ -53,7 +54,7 @@ export interface ValidationOptions {
   readonly now?: number;
 }
 
-export const DEFAULT_MAX_FUTURE_SKEW_MS = 3_600_000;
+export { DEFAULT_MAX_FUTURE_SKEW_MS };
 
 export function toViewTable(view: FeatureView, input: BatchInput, options: ValidationOptions = {}): Table {
   const log = new ProblemLog(view);

@@ -108,6 +108,18 @@ export interface OnlineStore {
    * Rows past their expiry (row-expiry.ts) are not returned.
    */
   scanRows(target: OnlineTarget, batchSize?: number): AsyncIterable<OnlineRow[]>;
+  /**
+   * The one unconditional write, for repair: replaces the entity's row with `row` (or deletes it
+   * when `row` is null) whatever its times, provided the stored row still has the times in
+   * `expected` (null: no row), in one step inside Redis. 'conflict' when another write came
+   * first: read again and retry. See replace-row.lua.ts.
+   */
+  replaceRow(
+    target: OnlineTarget,
+    entityKey: EntityKey,
+    expected: { readonly eventTime: number; readonly createdTime: number } | null,
+    row: OnlineRow | null,
+  ): Promise<'written' | 'deleted' | 'expired' | 'conflict'>;
   /** Deletes every key of a generation, marker included; returns how many keys went. */
   dropGeneration(target: OnlineTarget): Promise<number>;
   ping(): Promise<void>;

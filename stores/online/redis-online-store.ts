@@ -10,6 +10,7 @@ import {
   type GenerationRef,
 } from './key-layout.ts';
 import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
+import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
 import type { EntityKey, FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
@@ -60,6 +61,10 @@ export interface RedisOnlineStoreOptions {
 
 interface WithMonotonicWrite {
   [MONOTONIC_WRITE_COMMAND](args: string[]): unknown;
+}
+
+interface WithReplaceRow {
+  [REPLACE_ROW_COMMAND](args: string[]): Promise<number>;
 }
 
 interface WithRecordApplied {
@@ -113,6 +118,27 @@ export class RedisOnlineStore implements OnlineStore {
     });
     this.redis.defineCommand(MONOTONIC_WRITE_COMMAND, { numberOfKeys: 1, lua: MONOTONIC_WRITE_LUA });
     this.redis.defineCommand(RECORD_APPLIED_COMMAND, { numberOfKeys: 1, lua: RECORD_APPLIED_LUA });
+    this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
+  }
+
+  /** Replaces (or deletes) one entity's row whatever its times, if it still is `expected` (replace-row.lua.ts). */
+  async replaceRow(
+    target: OnlineTarget,
+    entityKey: EntityKey,
+    expected: { readonly eventTime: number; readonly createdTime: number } | null,
+    row: OnlineRow | null,
+  ): Promise<'written' | 'deleted' | 'expired' | 'conflict'> {
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    const [key, ...rest] = row
+      ? rowArgs(target, rowPrefix, codecsOf(target.features), graceSeconds, { ...row, entityKey })
+      : [rowPrefix + encodeEntityKey(entityKey, target.joinKeys)];
+    const args = [key!, expected ? String(expected.eventTime) : '', expected ? String(expected.createdTime) : '', row ? 'row' : 'none', ...rest];
+    const result = await this.call('replaceRow', () => (this.redis as unknown as WithReplaceRow)[REPLACE_ROW_COMMAND](args));
+    if (result === REPLACE_ROW_RESULT.written) return 'written';
+    if (result === REPLACE_ROW_RESULT.deleted) return 'deleted';
+    if (result === REPLACE_ROW_RESULT.expired) return 'expired';
+    return 'conflict';
   }
 
   /**

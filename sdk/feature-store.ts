@@ -3,9 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
-import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
-import type { EntityKey } from '../stores/online/online-store.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
@@ -127,13 +125,13 @@ export class FeatureStore {
       // Completed before: this batch was ingested already; nothing new is written. Its rows being
       // online is re-checked, not repeated: Redis may have lost them since (issue 12, 6b).
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const previous = await this.waitOnWorkflows(client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result());
+      const previous = await this.waitOnWorkflows(() => client.workflow.getHandle<typeof ingestWorkflow>(workflowIds.ingest(ref, batchId)).result());
       const lost = previous.materialized ? await lostGeneration(this.stores.registry(), this.stores.online, this.project, view) : null;
       if (!lost) return { ...previous, created: false };
       const settings = { taskQueue: this.config.temporal.taskQueue, onRedisLoss: this.config.online.onRedisLoss };
       return { ...previous, created: false, materialized: false, reason: await reportLoss(client, settings, ref, lost) };
     }
-    return this.waitOnWorkflows(handle.result());
+    return this.waitOnWorkflows(() => handle.result());
   }
 
   /**
@@ -143,7 +141,8 @@ export class FeatureStore {
   async materialize(viewNames: readonly string[] = [], options: MaterializeOptions = {}): Promise<MaterializeProgress[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const client = await this.temporal();
-    const runs = Promise.all(
+    const runs = () =>
+      Promise.all(
       views.map(async (view) => {
         const ref: ViewRef = { project: this.project, view: view.name, version: view.version };
         const handle = await client.workflow.signalWithStart<typeof materializeWorkflow, []>('materializeWorkflow', {
@@ -180,30 +179,10 @@ export class FeatureStore {
         await verifyView(
           { registry: this.stores.registry(), offline: this.stores.offline, online: this.stores.online },
           { project: this.project, view: view.name, version: view.version },
-          { maxFutureSkewMs: this.config.ingest.maxFutureSkewMs },
         ),
       );
     }
     return reports;
-  }
-
-  /**
-   * Re-derives entities of a view from the offline store, refusing committed rows whose event or
-   * created time is later than their commit's time + ingest.maxFutureSkew, and writes the result
-   * to the online store unconditionally (sdk/entity-repair.ts): the way to correct an entity
-   * poisoned by a far-future row.
-   *
-   * @example
-   *   await store.repair('user_spend_features', [['u1']]) // => { entities: [{ entity: 'u1', action: 'written', ... }], ... }
-   */
-  async repair(viewName: string, entityKeys: readonly EntityKey[], options: { version?: number } = {}): Promise<RepairReport> {
-    const view = await this.view(viewName, options.version);
-    return repairEntities(
-      { registry: this.stores.registry(), offline: this.stores.offline, online: this.stores.online },
-      { project: this.project, view: view.name, version: view.version },
-      entityKeys,
-      { maxFutureSkewMs: this.config.ingest.maxFutureSkewMs },
-    );
   }
 
   /**
@@ -213,7 +192,7 @@ export class FeatureStore {
   async rebuildOnline(viewNames: readonly string[] = [], options: RebuildOnlineOptions = {}): Promise<RebuildHandle[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const refs = views.map((v) => ({ project: this.project, view: v.name, version: v.version }));
-    return this.waitOnWorkflows(rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options));
+    return this.waitOnWorkflows(async () => rebuildOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options));
   }
 
   /**
@@ -228,17 +207,17 @@ export class FeatureStore {
    *   progress.switchedServices // => ['fraud_model_latest']
    */
   async migrate(viewName: string, options: MigrateOptions = {}): Promise<MigrationHandle> {
-    return this.waitOnWorkflows(startMigration(await this.temporal(), this.config.temporal.taskQueue, this.stores.registry(), viewName, options));
+    return this.waitOnWorkflows(async () => startMigration(await this.temporal(), this.config.temporal.taskQueue, this.stores.registry(), viewName, options));
   }
 
   /** Follows the view's migration (to `options.to`, or its newest) until it switched, or ended. */
   async followMigration(viewName: string, options: Pick<MigrateOptions, 'to' | 'onProgress'> & { wait: 'switched' | 'done' }): Promise<MigrationHandle> {
-    return this.waitOnWorkflows(followMigration(await this.temporal(), this.stores.registry(), viewName, options));
+    return this.waitOnWorkflows(async () => followMigration(await this.temporal(), this.stores.registry(), viewName, options));
   }
 
   /** Returns the view's feature services to the old version while it still exists (sdk/view-migration.ts). */
   async rollbackMigration(viewName: string, options: { to?: number; reason?: string } = {}): Promise<ViewMigrationRecord> {
-    return this.waitOnWorkflows(rollbackMigration(await this.temporal(), this.stores.registry(), viewName, options));
+    return this.waitOnWorkflows(async () => rollbackMigration(await this.temporal(), this.stores.registry(), viewName, options));
   }
 
   /** The project's migrations (of one view), with their state. */
@@ -289,7 +268,7 @@ export class FeatureStore {
    * Every wait on a workflow goes through here: it says when no worker polls the task queue and
    * stops with a NoWorkerError after `temporal.workerTimeoutSeconds` without one (sdk/worker-watch.ts).
    */
-  private async waitOnWorkflows<T>(work: Promise<T>): Promise<T> {
+  private async waitOnWorkflows<T>(work: () => Promise<T>): Promise<T> {
     const { namespace, taskQueue, workerTimeoutSeconds } = this.config.temporal;
     return awaitWithWorkerWatch(await this.temporal(), work, { namespace, taskQueue, timeoutSeconds: workerTimeoutSeconds, notify: this.workerNotice });
   }

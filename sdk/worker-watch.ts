@@ -5,12 +5,13 @@ import { optionalTsToMs } from '@temporalio/common/lib/time';
  * Waiting on a workflow that no worker will ever run is the silent failure this module rules
  * out: while `work` runs, the task queue's pollers are checked (Temporal's DescribeTaskQueue);
  * after `warnAfterMs` (5 s) with none, `notify` says that no worker polls the queue and how to
- * start one; after `timeoutSeconds` with none, the wait stops with a NoWorkerError (the workflow
- * itself stays started and runs once a worker polls). Every SDK call that waits on a workflow
+ * start one; after `timeoutSeconds` with none, the wait stops with a NoWorkerError and the work's
+ * gRPC calls are cancelled, so the process can exit at once (the workflow itself stays started
+ * and runs once a worker polls). Every SDK call that waits on a workflow
  * goes through here (FeatureStore.waitOnWorkflows).
  *
  * @example
- *   await awaitWithWorkerWatch(client, handle.result(), { namespace: 'default', taskQueue: 'granary', timeoutSeconds: 180, notify: console.error });
+ *   await awaitWithWorkerWatch(client, () => handle.result(), { namespace: 'default', taskQueue: 'granary', timeoutSeconds: 180, notify: console.error });
  *   // after 5 s without a worker, stderr:
  *   //   granary: no worker polls task queue 'granary' (namespace 'default'); start one with: granary worker --repo <dir> ...
  */
@@ -21,7 +22,7 @@ export interface WorkerWatchOptions {
   readonly timeoutSeconds: number;
   /** Told once when no worker polls, and once when one appears after that. */
   readonly notify: (message: string) => void;
-  /** The first check, default 5000 ms; then every `checkEveryMs` (default 2000 ms). */
+  /** The first check, default 5000 ms (at most half the timeout); then every `checkEveryMs` (default 2000 ms). */
   readonly warnAfterMs?: number;
   readonly checkEveryMs?: number;
 }
@@ -49,7 +50,7 @@ const TASK_QUEUE_TYPE_WORKFLOW = 1;
 /** A poller whose last poll is older than this has gone (a live worker re-polls at least every ~60 s). */
 const LIVE_POLLER_MS = 75_000;
 
-export async function awaitWithWorkerWatch<T>(client: Client, work: Promise<T>, options: WorkerWatchOptions): Promise<T> {
+export async function awaitWithWorkerWatch<T>(client: Client, work: () => Promise<T>, options: WorkerWatchOptions): Promise<T> {
   const start = Date.now();
   const timeoutMs = options.timeoutSeconds * 1000;
   const checkEveryMs = options.checkEveryMs ?? 2000;
@@ -84,11 +85,17 @@ export async function awaitWithWorkerWatch<T>(client: Client, work: Promise<T>, 
       const untilTimeout = noWorkerSince === undefined ? checkEveryMs : timeoutMs - (now - noWorkerSince);
       timer = setTimeout(() => void check(), Math.max(0, Math.min(checkEveryMs, untilTimeout)));
     };
-    timer = setTimeout(() => void check(), Math.min(options.warnAfterMs ?? 5000, timeoutMs));
+    timer = setTimeout(() => void check(), Math.min(options.warnAfterMs ?? 5000, timeoutMs / 2));
   });
 
+  // The work's calls (a long poll for the result, progress queries) are cancelled when the wait
+  // gives up; the watcher's own calls are made outside this signal.
+  const abort = new AbortController();
   try {
-    return await Promise.race([work, watcher]);
+    return await Promise.race([client.withAbortSignal(abort.signal, work), watcher]);
+  } catch (error) {
+    if (error instanceof NoWorkerError) abort.abort(error);
+    throw error;
   } finally {
     finished = true;
     clearTimeout(timer);

@@ -36,7 +36,7 @@ export interface GenerationCheck {
 export function verifyGeneration(deps: ActivityDeps) {
   return async function verifyGeneration(input: GenerationInput): Promise<GenerationCheck> {
     const registry = deps.registry(input.project);
-    const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation }));
+    const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
     if (!report.ok) {
       throw ApplicationFailure.nonRetryable(
         `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +

@@ -12,6 +12,7 @@ import { registerMaterializeCommand } from './commands/materialize.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerRebuildOnlineCommand } from './commands/rebuild-online.ts';
+import { registerRepairCommand } from './commands/repair.ts';
 import { registerScheduleCommand } from './commands/schedule.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerStatusCommand } from './commands/status.ts';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerScheduleCommand(program);
   registerRebuildOnlineCommand(program);
+  registerRepairCommand(program);
   registerMigrateCommand(program);
   registerStatusCommand(program);
   registerHistoricalCommand(program);

@@ -3,7 +3,9 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
+import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
+import type { EntityKey } from '../stores/online/online-store.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
@@ -179,10 +181,30 @@ export class FeatureStore {
         await verifyView(
           { registry: this.stores.registry(), offline: this.stores.offline, online: this.stores.online },
           { project: this.project, view: view.name, version: view.version },
+          { maxFutureSkewMs: this.config.ingest.maxFutureSkewMs },
         ),
       );
     }
     return reports;
+  }
+
+  /**
+   * Re-derives entities of a view from the offline store, refusing committed rows whose event or
+   * created time is later than their commit's time + ingest.maxFutureSkew, and writes the result
+   * to the online store unconditionally (sdk/entity-repair.ts): the way to correct an entity
+   * poisoned by a far-future row.
+   *
+   * @example
+   *   await store.repair('user_spend_features', [['u1']]) // => { entities: [{ entity: 'u1', action: 'written', ... }], ... }
+   */
+  async repair(viewName: string, entityKeys: readonly EntityKey[], options: { version?: number } = {}): Promise<RepairReport> {
+    const view = await this.view(viewName, options.version);
+    return repairEntities(
+      { registry: this.stores.registry(), offline: this.stores.offline, online: this.stores.online },
+      { project: this.project, view: view.name, version: view.version },
+      entityKeys,
+      { maxFutureSkewMs: this.config.ingest.maxFutureSkewMs },
+    );
   }
 
   /**

@@ -119,6 +119,7 @@ export async function createGranaryWorker(
     },
     temporal: { client, taskQueue },
     onRedisLoss: config.online.onRedisLoss,
+    maxFutureSkewMs: config.ingest.maxFutureSkewMs,
     ...(options.featureRepoDir ? { featureRepo: lazyFeatureRepo(options.featureRepoDir) } : {}),
   });
   const worker = await Worker.create({

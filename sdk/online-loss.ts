@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { requestRebuild } from '../activities/request-rebuild.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { onlineTargetOf, type OnlineStore } from '../stores/online/online-store.ts';
@@ -31,22 +31,52 @@ export async function lostGeneration(
   return watermark > 0 ? { generation, watermark } : null;
 }
 
+export interface LossSettings {
+  readonly taskQueue: string;
+  readonly onRedisLoss: 'rebuild' | 'fail';
+}
+
 /**
- * Says the loss and, with `online.onRedisLoss: rebuild`, starts the view's rebuild through the
- * path materialization uses (activities/request-rebuild.ts: idempotent on the workflow id).
- * Returns the sentence for the user.
+ * With `online.onRedisLoss: rebuild`, asks for the view's rebuild through the path
+ * materialization uses (activities/request-rebuild.ts), unless one is running already: a running
+ * rebuild cuts over from the lost generation, and asking again could make it build twice.
+ * 'off' with `fail`.
+ *
+ * @example
+ *   await requestRebuildAfterLoss(client, { taskQueue: 'granary', onRedisLoss: 'rebuild' }, ref) // => 'started'
  */
+export async function requestRebuildAfterLoss(client: Client, settings: LossSettings, ref: ViewRef): Promise<'started' | 'running' | 'off'> {
+  if (settings.onRedisLoss !== 'rebuild') return 'off';
+  try {
+    if ((await client.workflow.getHandle(workflowIds.rebuild(ref)).describe()).status.name === 'RUNNING') return 'running';
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  await requestRebuild({ onRedisLoss: settings.onRedisLoss, temporal: { client, taskQueue: settings.taskQueue } })(ref);
+  return 'started';
+}
+
+/** Says the loss, after asking for the rebuild (requestRebuildAfterLoss); the sentence for the user. */
 export async function reportLoss(
   client: Client,
-  settings: { readonly taskQueue: string; readonly onRedisLoss: 'rebuild' | 'fail' },
+  settings: LossSettings,
   ref: ViewRef,
   lost: LostGeneration,
 ): Promise<string> {
   const what =
     `online generation ${lost.generation} of feature view '${ref.view}' version ${ref.version} is gone from Redis ` +
     `(no marker, although commits up to ${lost.watermark} were materialized): Redis lost its data`;
-  const started = await requestRebuild({ onRedisLoss: settings.onRedisLoss, temporal: { client, taskQueue: settings.taskQueue } })(ref);
-  return started
-    ? `${what}; rebuild started (${workflowIds.rebuild(ref)}), the rows are online once it cuts over (granary status shows its progress)`
-    : `${what}; not rebuilding (online.onRedisLoss: fail): run granary rebuild-online ${ref.view}`;
+  return `${what}; ${lossAction(await requestRebuildAfterLoss(client, settings, ref), ref)}`;
+}
+
+/** What was done about a loss, in words. */
+export function lossAction(action: 'started' | 'running' | 'off', ref: ViewRef): string {
+  switch (action) {
+    case 'started':
+      return `rebuild started (${workflowIds.rebuild(ref)}), the rows are online once it cuts over (granary status shows its progress)`;
+    case 'running':
+      return `a rebuild is running (${workflowIds.rebuild(ref)}), the rows are online once it cuts over (granary status shows its progress)`;
+    case 'off':
+      return `not rebuilding (online.onRedisLoss: fail): run granary rebuild-online ${ref.view}`;
+  }
 }

@@ -71,10 +71,10 @@ export interface FeatureServerOptions {
   readonly healthOnLoss?: 'ok' | 'fail';
   /**
    * Starts the view's rebuild when this server is the first to notice Redis lost it
-   * (`online.onRedisLoss: rebuild`; the serve command passes activities/request-rebuild.ts).
-   * Idempotent on the rebuild's workflow id; called again every minute while the loss lasts.
+   * (`online.onRedisLoss: rebuild`; the serve command passes sdk/online-loss.ts
+   * requestRebuildAfterLoss: no request while one runs). Called again every minute while the loss lasts.
    */
-  readonly rebuildOnLoss?: (ref: ViewRef) => Promise<unknown>;
+  readonly rebuildOnLoss?: (ref: ViewRef) => Promise<'started' | 'running' | 'off'>;
   /** How often the generation markers are checked. Default generationRefreshMs (1000 ms). */
   readonly onlineCheckMs?: number;
   /** Told what the server does on its own (a loss noticed, a rebuild requested). */
@@ -127,7 +127,12 @@ export class FeatureServer {
           log(`${lost}; the rebuild could not be requested (tried again shortly): ${error.message}`);
           throw error;
         });
-        log(started === false ? `${lost}; not rebuilding (online.onRedisLoss: fail): run granary rebuild-online ${ref.view}` : `${lost}; rebuild requested`);
+        const action = {
+          started: 'rebuild started',
+          running: 'a rebuild is running',
+          off: `not rebuilding (online.onRedisLoss: fail): run granary rebuild-online ${ref.view}`,
+        }[started];
+        log(`${lost}; ${action}`);
       },
       onError: () => undefined,
     });

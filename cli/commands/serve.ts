@@ -58,7 +58,7 @@ export function registerServeCommand(program: Command): void {
         });
         // Redis lost a view's generation: the server may be the first to notice; it starts the
         // rebuild as materialization would (online.onRedisLoss), connecting to Temporal only then.
-        const { requestRebuild } = await import('../../activities/request-rebuild.ts');
+        const { requestRebuildAfterLoss } = await import('../../sdk/online-loss.ts');
         const { connectClient } = await import('../../workers/temporal-connection.ts');
         let client: ReturnType<typeof connectClient> | undefined;
         const server = new FeatureServer({
@@ -70,10 +70,10 @@ export function registerServeCommand(program: Command): void {
           hotKeyCache: hotKeyCacheMs > 0 ? { ttlMs: hotKeyCacheMs } : undefined,
           healthOnLoss: config.serving.healthOnLoss,
           rebuildOnLoss: async (ref) => {
-            if (config.online.onRedisLoss !== 'rebuild') return false;
+            if (config.online.onRedisLoss !== 'rebuild') return 'off';
             client ??= connectClient(config.temporal);
             client.catch(() => (client = undefined));
-            return requestRebuild({ onRedisLoss: config.online.onRedisLoss, temporal: { client: await client, taskQueue: config.temporal.taskQueue } })(ref);
+            return requestRebuildAfterLoss(await client, { taskQueue: config.temporal.taskQueue, onRedisLoss: config.online.onRedisLoss }, ref);
           },
           log: (line) => void process.stderr.write(`${line}\n`),
         });

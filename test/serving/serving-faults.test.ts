@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../../scripts/private-services.ts';
-import { requestRebuild } from '../../activities/request-rebuild.ts';
+import { requestRebuildAfterLoss } from '../../sdk/online-loss.ts';
 import { FeatureServer } from '../../serving/feature-server.ts';
 import { connectClient } from '../../workers/temporal-connection.ts';
 import { workflowIds } from '../../workflows/contracts.ts';
@@ -125,7 +125,7 @@ test('Redis lost its data (FLUSHALL): /health is 503 naming the lost view, grana
     // What `granary serve` passes with online.onRedisLoss: rebuild (no worker polls this test's queue: it stays RUNNING).
     rebuildOnLoss: (lost) => {
       requested.push(`${lost.view}@${lost.version}`);
-      return requestRebuild({ onRedisLoss: 'rebuild', temporal: { client, taskQueue: config.temporal.taskQueue } })(lost);
+      return requestRebuildAfterLoss(client, { onRedisLoss: 'rebuild', taskQueue: config.temporal.taskQueue }, lost);
     },
     log: (line) => logged.push(line),
   });
@@ -150,7 +150,7 @@ test('Redis lost its data (FLUSHALL): /health is 503 naming the lost view, grana
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.deepEqual(requested, ['user_profile@1'], 'requested once, for the lost view only');
-    assert.match(logged.join('\n'), /online generation \d+ of feature view 'user_profile' version 1 .* is gone from Redis .*rebuild requested/);
+    assert.match(logged.join('\n'), /online generation \d+ of feature view 'user_profile' version 1 .* is gone from Redis .*rebuild started/);
 
     const health = await fetch(`${url}/health`);
     const state = (await health.json()) as { status: string; online: string; lostViews: unknown[]; message: string };

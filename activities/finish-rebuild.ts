@@ -38,6 +38,9 @@ export function verifyGeneration(deps: ActivityDeps) {
     const registry = deps.registry(input.project);
     const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
     if (!report.ok) {
+      // Its marker gone too: Redis lost the generation while it was checked; the rebuild starts over.
+      const { view } = await registeredView(registry, input);
+      if ((await deps.online.appliedSeq(onlineTarget(input, view, input.generation))) === null) throw redisDataLost(input, input.generation, report.watermark);
       throw ApplicationFailure.nonRetryable(
         `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +
           `(${report.missing} missing, ${report.stale} stale, ${report.extra} extra); it is not cut over, generation reads stay on the old one. ` +
@@ -56,14 +59,17 @@ export function cutOver(deps: ActivityDeps) {
   };
 }
 
-/** Deletes the keys of every retired generation of the view, then records them as dropped. Returns the keys deleted. */
+/**
+ * Deletes the keys of the view's retired generations (those up to `upToGeneration` when given:
+ * a later one is still in its own grace period), then records them as dropped. Returns the keys deleted.
+ */
 export function dropRetiredGenerations(deps: ActivityDeps) {
-  return async function dropRetiredGenerations(ref: ViewRef): Promise<number> {
+  return async function dropRetiredGenerations(ref: ViewRef & { readonly upToGeneration?: number }): Promise<number> {
     const registry = deps.registry(ref.project);
     const { view } = await registeredView(registry, ref);
     let dropped = 0;
     for (const g of await registry.generations(ref.view, ref.version)) {
-      if (g.state !== 'retired') continue;
+      if (g.state !== 'retired' || (ref.upToGeneration !== undefined && g.generation > ref.upToGeneration)) continue;
       dropped += await withHeartbeat(() => deps.online.dropGeneration(onlineTarget(ref, view, g.generation)));
       await registry.markGenerationDropped(ref.view, ref.version, g.generation);
     }

@@ -1,15 +1,17 @@
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import {
   rebuildProgressQuery,
+  rebuildRequestedSignal,
   workflowIds,
-  type RebuildInput,
+  type RebuildRequest,
   type RebuildProgress,
   type ViewRef,
 } from '../workflows/contracts.ts';
-import type { rebuildOnlineWorkflow } from '../workflows/rebuild-online-workflow.ts';
+import type { rebuildOnlineWorkflow, retireGenerationWorkflow } from '../workflows/rebuild-online-workflow.ts';
+import { whilePolling } from './progress-poller.ts';
 
-export interface RebuildOnlineOptions extends Pick<RebuildInput, 'partitions' | 'parallelism' | 'retireAfterSeconds'> {
+export interface RebuildOnlineOptions extends RebuildRequest {
   /** Wait for the rebuild to finish (after the cut-over and the drop of the old generation). */
   readonly wait?: boolean;
   /** Called with each view's progress about twice a second while waiting. */
@@ -24,9 +26,13 @@ export interface RebuildHandle {
 }
 
 /**
- * Starts each view's rebuild workflow, or attaches to the one running (its id is
+ * Asks for each view's rebuild: starts its rebuild workflow, or tells the running one (its id is
  * `rebuild-online/<project>/<view>/v<version>`, so two operators never start two), and
- * optionally waits for it.
+ * optionally waits for it. Invariant 8: the build that answers started after the request. A run
+ * still building serves it; a run past its build (verifying, cutting over) builds again
+ * afterwards, and the wait follows it to that build; the retire grace belongs to a workflow of its
+ * own (`retire-online/...`), so a request during it starts a new rebuild. With `wait`, the result
+ * names the generation built and comes once the old generation's keys are dropped.
  *
  * @example
  *   await rebuildOnline(client, 'granary', [{ project: 'fraud', view: 'user_spend_features', version: 1 }], { wait: true });
@@ -38,7 +44,7 @@ export async function rebuildOnline(
   refs: readonly ViewRef[],
   options: RebuildOnlineOptions = {},
 ): Promise<RebuildHandle[]> {
-  const tuning = {
+  const request: RebuildRequest = {
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
     ...(options.retireAfterSeconds === undefined ? {} : { retireAfterSeconds: options.retireAfterSeconds }),
@@ -46,26 +52,25 @@ export async function rebuildOnline(
   return Promise.all(
     refs.map(async (ref) => {
       const workflowId = workflowIds.rebuild(ref);
-      const handle = await client.workflow.start<typeof rebuildOnlineWorkflow>('rebuildOnlineWorkflow', {
+      const handle = await client.workflow.signalWithStart<typeof rebuildOnlineWorkflow, [RebuildRequest?]>('rebuildOnlineWorkflow', {
         workflowId,
         taskQueue,
-        args: [{ ...ref, ...tuning }],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        args: [{ ...ref, ...request }],
+        signal: rebuildRequestedSignal,
+        signalArgs: [request],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
       if (!options.wait) return { ref, workflowId, progress: await handle.query(rebuildProgressQuery) };
-      const timer = options.onProgress
-        ? setInterval(() => {
-            handle.query(rebuildProgressQuery).then((p) => options.onProgress?.(ref, p), () => undefined);
-          }, 500)
-        : undefined;
-      try {
-        const progress = await handle.result();
-        options.onProgress?.(ref, progress);
-        return { ref, workflowId, progress };
-      } finally {
-        clearInterval(timer);
+      const report = options.onProgress && ((p: RebuildProgress) => options.onProgress!(ref, p));
+      // The result of the run that received the request, or of the runs it continued as.
+      let progress = await whilePolling(client, handle, rebuildProgressQuery, report, handle.result());
+      if (progress.retire) {
+        report?.({ ...progress, state: 'retiring' });
+        await client.workflow.getHandle<typeof retireGenerationWorkflow>(progress.retire.workflowId).result();
+        progress = { ...progress, state: 'done' };
       }
+      report?.(progress);
+      return { ref, workflowId, progress };
     }),
   );
 }

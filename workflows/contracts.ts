@@ -79,6 +79,15 @@ export interface RebuildInput extends ViewRef {
   readonly restarts?: number;
 }
 
+/** What a caller may tune when it asks for a rebuild; a rebuild that starts for its request uses it. */
+export type RebuildRequest = Pick<RebuildInput, 'partitions' | 'parallelism' | 'retireAfterSeconds'>;
+
+/**
+ * Sent with every request for a rebuild (signal-with-start): the run that receives it after its
+ * build is sealed builds again once done, so a request is never answered by a build older than it.
+ */
+export const rebuildRequestedSignal = defineSignal<[RebuildRequest?]>('rebuild-requested');
+
 export interface RebuildProgress {
   readonly state: 'starting' | 'building' | 'catching-up' | 'verifying' | 'cutting-over' | 'retiring' | 'done';
   /** The generation being built. */
@@ -96,9 +105,24 @@ export interface RebuildProgress {
   readonly startedAt: number;
   /** Entities verify found matching offline before the cut-over. */
   readonly verifiedEntities?: number;
+  /** A request came after this run's build was sealed: a new build follows this one (same workflow id, continued as new). */
+  readonly rebuildFollows?: boolean;
+  /** After the cut-over: the workflow that drops the retired generation's keys once the grace has passed. */
+  readonly retire?: { readonly workflowId: string; readonly generation: number; readonly afterSeconds: number };
 }
 
 export type RebuildResult = RebuildProgress;
+
+/** A rebuild's retire phase: drop `generation` (retired by the cut-over) and any older retired one, after the grace. */
+export interface RetireInput extends ViewRef {
+  readonly generation: number;
+  readonly retireAfterSeconds: number;
+}
+
+export interface RetireResult {
+  readonly generation: number;
+  readonly keysDropped: number;
+}
 
 export const rebuildProgressQuery = defineQuery<RebuildProgress>('rebuild-progress');
 
@@ -176,6 +200,7 @@ export const workflowIds = {
   materialize: (ref: ViewRef): string => `materialize/${ref.project}/${ref.view}/v${ref.version}`,
   schedule: (ref: ViewRef): string => `materialize-schedule/${ref.project}/${ref.view}/v${ref.version}`,
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
+  retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
 };
 

@@ -2,5 +2,5 @@
 export { ingestWorkflow } from './ingest-workflow.ts';
 export { materializeWorkflow } from './materialize-workflow.ts';
 export { migrateViewWorkflow } from './migrate-view-workflow.ts';
-export { rebuildOnlineWorkflow } from './rebuild-online-workflow.ts';
+export { rebuildOnlineWorkflow, retireGenerationWorkflow } from './rebuild-online-workflow.ts';
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';

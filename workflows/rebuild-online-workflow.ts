@@ -1,17 +1,26 @@
 import {
   continueAsNew,
+  ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  startChild,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as activities from '../activities/index.ts';
 import { longActivity, shortActivity } from './activity-options.ts';
 import {
   failureTypes,
   rebuildProgressQuery,
+  rebuildRequestedSignal,
+  workflowIds,
   type RebuildInput,
   type RebuildProgress,
+  type RebuildRequest,
   type RebuildResult,
+  type RetireInput,
+  type RetireResult,
 } from './contracts.ts';
 import { failureType } from './failure-type.ts';
 
@@ -26,18 +35,37 @@ const DEFAULT_RETIRE_AFTER_SECONDS = 60;
 const MAX_RESTARTS = 3;
 
 /**
+ * Workflow versions (`patched`): runs started by older code replay as they ran.
+ * - retire-in-own-workflow: the old generation is dropped by a workflow of its own
+ *   (retireGenerationWorkflow), so the rebuild's id is free once it cut over; before, the rebuild
+ *   waited out the retire grace itself and a new request attached to a run that would not build.
+ * - rebuild-after-late-request: a request that arrives after the build was sealed gets a new build.
+ */
+const RETIRE_IN_OWN_WORKFLOW = 'retire-in-own-workflow';
+const REBUILD_AFTER_LATE_REQUEST = 'rebuild-after-late-request';
+
+/**
  * Disaster recovery for one view version: builds a new online generation from the committed
  * offline data (entity-hash partitions, each an activity: the latest row per entity, written
  * once), catches up with the commits that landed meanwhile, verifies the new generation
  * against the offline store, cuts over in one registry transaction, catches up once more, and
- * drops the old generation's keys after a grace period. Serving reads the old generation until
- * the cut-over and the new one right after. Materialization only ever writes the active
- * generation and the rebuild only the one it builds (until the cut-over makes it active), so the
- * two never fight; after the cut-over both apply commits to it, which is idempotent.
+ * leaves dropping the old generation's keys after a grace period to a workflow of its own
+ * (retireGenerationWorkflow). Serving reads the old generation until the cut-over and the new
+ * one right after. Materialization only ever writes the active generation and the rebuild only
+ * the one it builds (until the cut-over makes it active), so the two never fight; after the
+ * cut-over both apply commits to it, which is idempotent.
+ *
+ * Invariant 8: every request (signal-with-start of `rebuildRequestedSignal`, sdk/online-rebuild.ts)
+ * gets a build that starts after it. A request that attaches before the build is sealed (before
+ * its partitions are marked written) is served by this run: a Redis loss until then takes the
+ * marker of the generation being built, which markRebuiltUpTo notices, and the build starts over.
+ * A request that arrives later (catching up, verifying, cutting over) is served by a new build
+ * that this run continues as once it is done; callers waiting on the result follow the chain.
  */
 export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<RebuildResult> {
   const partitions = input.partitions ?? DEFAULT_PARTITIONS;
   const parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
+  const retireAfterSeconds = input.retireAfterSeconds ?? DEFAULT_RETIRE_AFTER_SECONDS;
   let progress: RebuildProgress = {
     state: 'starting',
     generation: 0,
@@ -51,6 +79,13 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     startedAt: Date.now(),
   };
   setHandler(rebuildProgressQuery, () => progress);
+  let sealed = false;
+  let lateRequest: RebuildRequest | undefined;
+  setHandler(rebuildRequestedSignal, (request = {}) => {
+    if (!sealed) return; // this run's build is still to come: it serves the request
+    lateRequest = { ...lateRequest, ...request };
+    progress = { ...progress, rebuildFollows: true };
+  });
 
   try {
     const start = await beginRebuild(input);
@@ -71,6 +106,7 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     };
     await Promise.all(Array.from({ length: parallelism }, lane));
 
+    sealed = true;
     const watermark = await markRebuiltUpTo({ ...input, generation: start.generation, upTo: start.upTo });
     progress = { ...progress, watermark, state: 'catching-up' };
     await catchUp(input, start.generation, (w) => (progress = { ...progress, watermark: w }), () => progress.watermark);
@@ -82,18 +118,68 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     // Commits that landed between the verify and the cut-over.
     await catchUp(input, start.generation, (w) => (progress = { ...progress, watermark: w }), () => progress.watermark);
   } catch (error) {
-    if (failureType(error) === failureTypes.redisDataLost && (input.restarts ?? 0) < MAX_RESTARTS) {
+    const type = failureType(error);
+    if (type === failureTypes.redisDataLost && (input.restarts ?? 0) < MAX_RESTARTS) {
       // Redis lost the generation being built: start the build again.
       await continueAsNew<typeof rebuildOnlineWorkflow>({ ...input, restarts: (input.restarts ?? 0) + 1 });
+    }
+    if (type === failureTypes.rebuildDiverged && lateRequest !== undefined && patched(REBUILD_AFTER_LATE_REQUEST)) {
+      // The generation went wrong after its build (a loss while verifying), and a request came since: build again.
+      await continueAsNew<typeof rebuildOnlineWorkflow>(nextBuild(input, lateRequest));
     }
     throw error;
   }
 
-  progress = { ...progress, state: 'retiring' };
-  await sleep(`${input.retireAfterSeconds ?? DEFAULT_RETIRE_AFTER_SECONDS}s`);
-  await dropRetiredGenerations(input);
-  progress = { ...progress, state: 'done' };
+  if (!patched(RETIRE_IN_OWN_WORKFLOW)) {
+    // A run started by older code: it waits out the retire grace itself, holding the rebuild's id.
+    progress = { ...progress, state: 'retiring' };
+    await sleep(`${retireAfterSeconds}s`);
+    await dropRetiredGenerations(input);
+    progress = { ...progress, state: 'done' };
+    if (lateRequest !== undefined && patched(REBUILD_AFTER_LATE_REQUEST)) {
+      await continueAsNew<typeof rebuildOnlineWorkflow>(nextBuild(input, lateRequest));
+    }
+    return progress;
+  }
+
+  const retire: RetireInput = {
+    project: input.project,
+    view: input.view,
+    version: input.version,
+    generation: progress.previousGeneration,
+    retireAfterSeconds,
+  };
+  const retireWorkflowId = workflowIds.retire(input, retire.generation);
+  try {
+    await startChild(retireGenerationWorkflow, { workflowId: retireWorkflowId, args: [retire], parentClosePolicy: ParentClosePolicy.ABANDON });
+  } catch (error) {
+    // Started before (the same cut-over replayed): it drops the generation either way.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  progress = { ...progress, state: 'done', retire: { workflowId: retireWorkflowId, generation: retire.generation, afterSeconds: retireAfterSeconds } };
+  if (lateRequest !== undefined) {
+    // Requested after this build was sealed: those callers get a build that starts now.
+    await continueAsNew<typeof rebuildOnlineWorkflow>(nextBuild(input, lateRequest));
+  }
   return progress;
+}
+
+/**
+ * A rebuild's retire phase, in a workflow of its own (`retire-online/<project>/<view>/v<version>/g<generation>`,
+ * started by the rebuild when it cut over, and left running when the rebuild ends): waits out
+ * the grace, in which readers that looked the old generation up just before the cut-over finish
+ * their reads, then drops the keys of the retired generation (and of any older one still retired).
+ */
+export async function retireGenerationWorkflow(input: RetireInput): Promise<RetireResult> {
+  await sleep(`${input.retireAfterSeconds}s`);
+  const keysDropped = await dropRetiredGenerations({ project: input.project, view: input.view, version: input.version, upToGeneration: input.generation });
+  return { generation: input.generation, keysDropped };
+}
+
+/** The next run for requests that came after this run's build: their tuning, a fresh restart count. */
+function nextBuild(input: RebuildInput, request: RebuildRequest): RebuildInput {
+  const { restarts: _restarts, ...rest } = input;
+  return { ...rest, ...request };
 }
 
 /** Applies, in order, every commit after the generation's watermark, until none is pending. */

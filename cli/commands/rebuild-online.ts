@@ -8,9 +8,10 @@ import { printJson, printLines } from '../output.ts';
 import { progressOutput, viewProgress, type ProgressOutput } from '../view-progress.ts';
 
 /**
- * `granary rebuild-online [VIEW...] [--wait]`: disaster recovery. Starts each view's rebuild
- * workflow (or attaches to the running one) and, with --wait, shows its progress (partitions
- * done, entities written, ETA) until the cut-over is done.
+ * `granary rebuild-online [VIEW...] [--wait]`: disaster recovery. Asks for each view's rebuild
+ * (starts its workflow, or joins the running one if its build is still to come; a run past its
+ * build builds again for this request) and, with --wait, shows its progress (partitions done,
+ * entities written, ETA) until the old generation is dropped, then names the generation built.
  */
 export function registerRebuildOnlineCommand(program: Command): void {
   program
@@ -44,7 +45,10 @@ export function registerRebuildOnlineCommand(program: Command): void {
               opts.wait
                 ? `${h.ref.view} v${h.ref.version}: generation ${p.generation} active (was ${p.previousGeneration}), ${p.entitiesWritten} entities rebuilt, ` +
                     `${p.verifiedEntities ?? 0} verified, watermark ${p.watermark}`
-                : `${h.ref.view} v${h.ref.version}: rebuild ${h.workflowId} is ${p.state} (generation ${p.generation}); follow it with granary rebuild-online ${h.ref.view} --wait`,
+                : p.rebuildFollows
+                  ? `${h.ref.view} v${h.ref.version}: rebuild ${h.workflowId} is ${p.state} (generation ${p.generation}, built before this request); ` +
+                    `a new build follows it for this request; follow it with granary rebuild-online ${h.ref.view} --wait`
+                  : `${h.ref.view} v${h.ref.version}: rebuild ${h.workflowId} is ${p.state} (generation ${p.generation}); follow it with granary rebuild-online ${h.ref.view} --wait`,
             );
           }
         } finally {

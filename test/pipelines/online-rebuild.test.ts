@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../../scripts/private-services.ts';
@@ -140,4 +141,89 @@ test('a rebuild while serving and ingesting: reads never miss an entity, before 
   assert.equal(report.generation, 2);
   const newest = await f.store.stores.online.readRows([{ target: onlineTarget(f.ref, driverStats, 2), entityKeys: [[1n]] }]);
   assert.equal(newest[0]![0]!.eventTime, lateRows[0]!.event_timestamp.getTime(), 'entity 1 holds the row ingested during the rebuild');
+});
+
+/** Polls `check` every 100 ms until it returns true, or fails naming `what`. */
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('a rebuild requested after a loss gets a build that starts after the request, even while the last rebuild waits out its retire grace (invariant 8)', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_after_loss');
+  t.after(() => f.dispose());
+  await f.startWorker();
+  await f.store.push('driver_stats', driverRows(2000, { entities: 1000 }), { batchId: 'b1' });
+  await verifyOk(f, 1000);
+
+  // A rebuild that cut over to generation 2 and now waits 20 s before dropping generation 1.
+  await f.store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 20 });
+  const client = await f.store.temporal();
+  const first = client.workflow.getHandle(workflowIds.rebuild(f.ref));
+  await waitFor('the first rebuild to cut over and reach its retire grace', async () => {
+    const p = await first.query(rebuildProgressQuery).catch(() => undefined);
+    return p !== undefined && (p.state === 'retiring' || p.state === 'done') && (await f.registry.activeGeneration('driver_stats', 1)).generation === 2;
+  });
+
+  // Then Redis loses the data, and an operator asks for a rebuild and waits for it.
+  await f.raw.flushall();
+  const [lost] = await f.store.verify(['driver_stats']);
+  assert.equal(lost!.missing, 1000);
+  const [rebuilt] = await f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 0 });
+
+  assert.equal(rebuilt!.progress.generation, 3, 'a new build, not the run that was retiring');
+  assert.equal(rebuilt!.progress.previousGeneration, 2);
+  assert.equal(rebuilt!.progress.entitiesWritten, 1000);
+  const report = await verifyOk(f, 1000);
+  assert.equal(report.missing, 0);
+  assert.equal(report.generation, rebuilt!.progress.generation, 'verify checks the generation the reply names');
+  const generations = await f.registry.generations('driver_stats', 1);
+  assert.deepEqual(generations.map((g) => [g.generation, g.state]), [[3, 'active'], [2, 'dropped'], [1, 'dropped']], 'generation 3 retired every older one');
+});
+
+/** `granary <args>` as a child process with the fixture's configuration; resolves with its exit code and output. */
+function granaryCli(env: Record<string, string>, args: readonly string[]) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, ['bin/granary.mjs', ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+test('rebuild-online --wait exits 0 after a rebuild that succeeded while its workers were SIGKILLed and replaced, building and retiring', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_wait_kill');
+  t.after(() => f.dispose());
+  const loader = await f.startWorker();
+  await f.store.push('driver_stats', driverRows(24_000, { entities: 12_000 }), { batchId: 'b1' });
+  await loader.kill('SIGTERM');
+
+  // The first worker kills itself in the middle of partition 1 (after partition 0 is done).
+  const doomed = await f.startWorker({ GRANARY_FAILPOINTS: 'mid-rebuild' });
+  const cli = granaryCli(f.env, ['rebuild-online', 'driver_stats', '--wait', '--partitions', '4', '--parallelism', '1', '--retire-after', '8']);
+  assert.equal(await doomed.exited, 'SIGKILL', doomed.output());
+  await sleep(4000); // the command keeps asking for progress while no worker runs the rebuild
+
+  // A new worker finishes the build; it is killed too while the old generation waits to be dropped.
+  const rescuer = await f.startWorker();
+  await waitFor('the cut-over to generation 2', async () => (await f.registry.activeGeneration('driver_stats', 1)).generation === 2);
+  await sleep(1000);
+  await rescuer.kill('SIGKILL');
+  await sleep(4000);
+  await f.startWorker();
+
+  const code = await cli.exited;
+  assert.equal(code, 0, `rebuild-online --wait exited ${code}\nstdout:\n${cli.stdout()}\nstderr:\n${cli.stderr()}`);
+  assert.match(cli.stdout(), /driver_stats v1: generation 2 active \(was 1\), 12000 entities rebuilt, 12000 verified/);
+  assert.doesNotMatch(cli.stderr(), /Channel has been shut down/);
+  const report = await verifyOk(f, 12_000);
+  assert.equal(report.generation, 2);
+  const generations = await f.registry.generations('driver_stats', 1);
+  assert.deepEqual(generations.map((g) => [g.generation, g.state]), [[2, 'active'], [1, 'dropped']], 'the old generation was dropped before --wait returned');
 });

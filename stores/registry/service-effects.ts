@@ -166,7 +166,7 @@ class ServedState {
         const which = item.version === null ? `'${item.view}'` : `'${item.view}' version ${item.version}`;
         return { problem: `feature view ${which} is not registered`, view: item.view };
       }
-      if (!view.spec.online) {
+      if (view.spec.online === false) {
         return { problem: `feature view '${item.view}' version ${view.version} is not online`, view: item.view, version: view.version };
       }
       for (const e of view.spec.entities) {

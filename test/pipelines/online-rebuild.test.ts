@@ -227,3 +227,24 @@ test('rebuild-online --wait exits 0 after a rebuild that succeeded while its wor
   const generations = await f.registry.generations('driver_stats', 1);
   assert.deepEqual(generations.map((g) => [g.generation, g.state]), [[2, 'active'], [1, 'dropped']], 'the old generation was dropped before --wait returned');
 });
+
+test('a request that reaches a rebuild past its build (verifying) is answered by a new build after that one, which the caller waits for', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_late_request');
+  t.after(() => f.dispose());
+  await f.startWorker();
+  await f.store.push('driver_stats', driverRows(40_000, { entities: 20_000 }), { batchId: 'b1' });
+
+  await f.store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 0 });
+  const handle = (await f.store.temporal()).workflow.getHandle(workflowIds.rebuild(f.ref));
+  await waitFor('the first rebuild to verify its generation', async () => (await handle.query(rebuildProgressQuery).catch(() => undefined))?.state === 'verifying', 60_000);
+
+  const [answered] = await f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 4, retireAfterSeconds: 0 });
+  assert.equal(answered!.progress.generation, 3, 'built after the request: the generation after the one being verified when it came');
+  assert.equal(answered!.progress.previousGeneration, 2, 'the first rebuild cut over to generation 2 first');
+  assert.equal(answered!.progress.partitions, 4, "the new build uses the late request's tuning");
+  assert.equal(answered!.progress.entitiesWritten, 20_000);
+  const report = await verifyOk(f, 20_000);
+  assert.equal(report.generation, 3);
+  const generations = await f.registry.generations('driver_stats', 1);
+  assert.deepEqual(generations.map((g) => [g.generation, g.state]), [[3, 'active'], [2, 'dropped'], [1, 'dropped']]);
+});

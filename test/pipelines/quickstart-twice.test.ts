@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+
+/**
+ * Issue 12, item 4: the quickstart run twice in a row on one stack. The second run used to find
+ * Redis lost at step 5 (a materialization started a rebuild with the default 60 s retire grace),
+ * then its step 8 deleted the keys and `rebuild-online --wait` attached to that rebuild while it
+ * was only retiring: it printed success and exited 0, and verify then found every entity missing
+ * (exit 1). Each run must exit 0, verify included.
+ */
+const RUN_TIMEOUT_MS = 15 * 60_000;
+
+function quickstart(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn('npm', ['run', '-s', 'quickstart'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+test('npm run quickstart passes twice in a row on one stack', { timeout: 2 * RUN_TIMEOUT_MS + 60_000 }, async () => {
+  for (const run of ['first', 'second']) {
+    const { code, output } = await quickstart();
+    assert.equal(code, 0, `the ${run} run exited with ${code}:\n${output.slice(-6000)}`);
+    const recovery = output.slice(output.indexOf('=== 8.'), output.indexOf('=== 9.'));
+    const rebuilt = /generation (\d+) active \(was (\d+)\)/.exec(recovery);
+    assert.ok(rebuilt, `the ${run} run's rebuild printed no generation:\n${recovery}`);
+    assert.ok(Number(rebuilt[1]) > Number(rebuilt[2]), `the ${run} run's rebuild reports a new generation: ${rebuilt[0]}`);
+  }
+});

@@ -115,4 +115,12 @@ test('an entity poisoned by a far-future row (written before the check) is repai
   assert.deepEqual(again.entities.map((e) => [e.entity, e.action, e.eventTime]), [['7', 'written', correctAt.getTime()], ['999', 'deleted', null]]);
   assert.deepEqual(await served(id), { tier: 'silver', status: 'PRESENT' });
   assert.equal((await cli('repair', 'driver_stats', '--entity', 'abc')).stderr.trim(), "error: --entity 'abc': join key 'driver_id' is int64, got 'abc'");
+
+  // A rebuild from the offline store, which still holds the 9999 row, refuses it too.
+  const [rebuilt] = await store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 0 });
+  assert.ok(rebuilt!.progress.generation > report!.generation, JSON.stringify(rebuilt!.progress));
+  assert.deepEqual(await served(id), { tier: 'silver', status: 'PRESENT' });
+  [report] = await store.verify(['driver_stats']);
+  assert.equal(report!.ok, true, report!.examples.join('\n'));
+  assert.equal(report!.refused, 1);
 });

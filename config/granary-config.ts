@@ -131,10 +131,10 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(project)) {
     throw new ConfigError(`${where('project')}: must be letters, digits, '_' or '-', got '${project}'`);
   }
-  // Unset, the offline store is a folder of the working directory (not of the repo), so a
-  // worker and the CLI started from one place share it whatever --repo each is given.
+  // Unset, the offline store is the local stack's MinIO (s3://granary/offline): never a folder
+  // of whichever working directory a process starts in. A local folder is an explicit choice.
   const offlineFromEnv = env.GRANARY_OFFLINE_URL;
-  const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, resolve('.granary/offline')));
+  const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, stack.minio.offlineUrl));
   const offlineBase = offlineFromEnv ? process.cwd() : repoDir;
   registerSecret(pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, null));
   const s3: S3Settings = {

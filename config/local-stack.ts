@@ -5,6 +5,7 @@
  *
  * @example
  *   localStack().redis.url // => 'redis://127.0.0.1:16379'
+ *   localStack().minio.offlineUrl // => 's3://granary/offline' (the offline store's default)
  */
 export interface LocalStack {
   readonly host: string;
@@ -17,6 +18,8 @@ export interface LocalStack {
     readonly accessKeyId: string;
     readonly secretAccessKey: string;
     readonly bucket: string;
+    /** Where the offline store lives by default: `s3://<bucket>/offline` on this MinIO (`up` creates the bucket). */
+    readonly offlineUrl: string;
   };
   readonly temporal: { readonly port: number; readonly address: string; readonly namespace: string };
 }
@@ -47,6 +50,7 @@ export function localStack(env: NodeJS.ProcessEnv = process.env): LocalStack {
   const postgresPort = port('postgres');
   const minioPort = port('minio');
   const temporalPort = port('temporal');
+  const bucket = 'granary';
   return Object.freeze({
     host,
     redis: { port: redisPort, url: `redis://${host}:${redisPort}` },
@@ -57,7 +61,8 @@ export function localStack(env: NodeJS.ProcessEnv = process.env): LocalStack {
       endpoint: `http://${host}:${minioPort}`,
       accessKeyId: 'granary',
       secretAccessKey: 'granary-secret',
-      bucket: 'granary',
+      bucket,
+      offlineUrl: `s3://${bucket}/offline`,
     },
     temporal: { port: temporalPort, address: `${host}:${temporalPort}`, namespace: 'default' },
   });

@@ -426,6 +426,7 @@ export function stackStatus(options: StackOptions = {}): Promise<ServiceStatus[]
 export const STACK_ENV_VARIABLES = [
   'GRANARY_REDIS_URL',
   'GRANARY_POSTGRES_URL',
+  'GRANARY_OFFLINE_URL',
   'GRANARY_S3_ENDPOINT',
   'GRANARY_S3_ACCESS_KEY_ID',
   'GRANARY_S3_SECRET_ACCESS_KEY',
@@ -440,6 +441,7 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
   return {
     GRANARY_REDIS_URL: stack.redis.url,
     GRANARY_POSTGRES_URL: stack.postgres.url,
+    GRANARY_OFFLINE_URL: stack.minio.offlineUrl,
     GRANARY_S3_ENDPOINT: stack.minio.endpoint,
     GRANARY_S3_ACCESS_KEY_ID: stack.minio.accessKeyId,
     GRANARY_S3_SECRET_ACCESS_KEY: stack.minio.secretAccessKey,

@@ -66,9 +66,20 @@ export class FeatureStore {
     readonly stores: Stores,
   ) {}
 
+  /**
+   * Opens the stores of the configuration. Refuses (OfflineHomeMismatchError) when the project's
+   * offline data is recorded elsewhere than the configured offline store (stores/offline-home.ts).
+   */
   static async open(options: LoadConfigOptions & { config?: GranaryConfig } = {}): Promise<FeatureStore> {
     const config = options.config ?? loadConfig(options);
-    return new FeatureStore(config, openStores(config));
+    const stores = openStores(config);
+    try {
+      await stores.checkOfflineHome();
+    } catch (error) {
+      await stores.close();
+      throw error;
+    }
+    return new FeatureStore(config, stores);
   }
 
   get project(): string {

@@ -1,45 +1,63 @@
 import type { GranaryConfig } from '../config/granary-config.ts';
+import { checkOfflineHome } from './offline-home.ts';
 import { createOfflineStore } from './offline/create-offline-store.ts';
+import { HomeCheckedOfflineStore } from './offline/home-checked-offline-store.ts';
 import type { OfflineStore } from './offline/offline-store.ts';
 import type { OnlineStore } from './online/online-store.ts';
 import { RedisOnlineStore } from './online/redis-online-store.ts';
 import { PostgresRegistry } from './registry/postgres-registry.ts';
-import type { Registry } from './registry/registry.ts';
+import type { OfflineHome, Registry } from './registry/registry.ts';
 
 /**
  * The three stores of a configuration, opened lazily: a command that only needs the registry
- * never connects to Redis. Registries are per project and cached.
+ * never connects to Redis. Registries are per project and cached. The offline store checks each
+ * project's recorded home before it first touches that project's objects, and records it when
+ * none is (stores/offline-home.ts).
  */
 export interface Stores {
   registry(project?: string): Registry;
+  /** The offline store, checked per project against its recorded home. */
   readonly offline: OfflineStore;
+  /**
+   * Checks the configuration against the project's recorded offline home now (a process at
+   * start); `record` records it when none is. Throws OfflineHomeMismatchError on a mismatch.
+   */
+  checkOfflineHome(options?: { readonly project?: string; readonly record?: boolean }): Promise<OfflineHome | undefined>;
   readonly online: OnlineStore;
   close(): Promise<void>;
 }
 
 export function openStores(config: GranaryConfig): Stores {
   const registries = new Map<string, Registry>();
+  let unchecked: OfflineStore | undefined;
   let offline: OfflineStore | undefined;
   let online: OnlineStore | undefined;
+  const registry = (project = config.project): Registry => {
+    let found = registries.get(project);
+    if (!found) {
+      found = new PostgresRegistry({ url: config.registry.url, project });
+      registries.set(project, found);
+    }
+    return found;
+  };
+  const uncheckedOffline = (): OfflineStore => (unchecked ??= createOfflineStore(config.offline));
+  const check = (project: string, record: boolean) =>
+    checkOfflineHome(registry(project), config.offline, { record, offline: uncheckedOffline() });
   return {
-    registry(project = config.project) {
-      let registry = registries.get(project);
-      if (!registry) {
-        registry = new PostgresRegistry({ url: config.registry.url, project });
-        registries.set(project, registry);
-      }
-      return registry;
-    },
+    registry,
     get offline() {
-      offline ??= createOfflineStore(config.offline);
+      offline ??= new HomeCheckedOfflineStore(uncheckedOffline(), (project) => check(project, true).then(() => undefined), config.project);
       return offline;
+    },
+    checkOfflineHome(options = {}) {
+      return check(options.project ?? config.project, options.record ?? false);
     },
     get online() {
       online ??= new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
       return online;
     },
     async close() {
-      await Promise.allSettled([...[...registries.values()].map((r) => r.close()), offline?.close(), online?.close()]);
+      await Promise.allSettled([...[...registries.values()].map((r) => r.close()), unchecked?.close(), online?.close()]);
     },
   };
 }

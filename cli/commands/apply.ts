@@ -30,7 +30,13 @@ export function registerApplyCommand(program: Command): void {
         const options = globalOptions(command);
         const repo = await loadFeatureRepo(options.repo);
         try {
-          const plan = await withRegistry(options, (registry) => registry.apply(repo));
+          const plan = await withRegistry(options, async (registry, config) => {
+            // The first apply records where the project's offline data lives; later ones (and
+            // every other process) must be configured with that same store (stores/offline-home.ts).
+            const { checkOfflineHome } = await import('../../stores/offline-home.ts');
+            await checkOfflineHome(registry, config.offline, { record: true });
+            return registry.apply(repo);
+          });
           const migrations = opts.migrate ? await startMigrations(options, repo) : [];
           if (options.json) printJson({ ...plan, applied: plan.changes.length > 0, ...(opts.migrate ? { migrations } : {}) });
           else {

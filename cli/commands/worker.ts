@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/granary-config.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
+import { reportError } from '../report-error.ts';
 
 /**
  * `granary worker`: runs a Temporal worker for Granary's workflows and activities until
@@ -26,6 +27,10 @@ export function registerWorkerCommand(program: Command): void {
           ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
           ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
           ...(featureRepoDir ? { featureRepoDir } : {}),
+        }).catch((error: unknown) => {
+          // The worker runtime installed above keeps the process alive: a worker that cannot
+          // start (Temporal unreachable, another offline home) says why and exits now.
+          process.exit(reportError(error));
         });
         const queue = opts.taskQueue ?? config.temporal.taskQueue;
         process.stdout.write(`granary: worker ready on task queue '${queue}' at ${config.temporal.address} (pid ${process.pid})\n`);

@@ -16,8 +16,20 @@ import {
   selectWatermark,
 } from './online-state-queries.ts';
 import { planChanges } from './plan-changes.ts';
+import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
-import type { Commit, CommitRange, Generation, NewCommit, ObjectKind, Plan, RegisteredObject, Registry, ViewMigrationRecord } from './registry.ts';
+import type {
+  Commit,
+  CommitRange,
+  Generation,
+  NewCommit,
+  ObjectKind,
+  OfflineHome,
+  Plan,
+  RegisteredObject,
+  Registry,
+  ViewMigrationRecord,
+} from './registry.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 
@@ -145,6 +157,14 @@ export class PostgresRegistry implements Registry {
 
   async finishMigration(view: string, from: number, to: number, state: 'completed' | 'failed', message?: string): Promise<ViewMigrationRecord> {
     return this.run(() => finishMigration(this.pool, this.project, view, from, to, state, message ?? null));
+  }
+
+  async offlineHome(): Promise<OfflineHome | undefined> {
+    return this.run(() => selectProjectHome(this.pool, this.project));
+  }
+
+  async recordOfflineHome(home: OfflineHome): Promise<{ home: OfflineHome; recorded: boolean }> {
+    return this.run(() => insertProjectHome(this.pool, this.project, home));
   }
 
   /** Ends the pool; safe to call more than once. */

@@ -117,6 +117,22 @@ export interface Generation {
   readonly watermarkUpdatedAt?: Date;
 }
 
+/**
+ * Where a project's offline data lives, recorded in the registry by its first apply
+ * (stores/offline-home.ts): every process that touches the project's offline store must be
+ * configured with the same one. Never holds credentials.
+ */
+export interface OfflineHome {
+  readonly kind: 'local' | 's3';
+  /** 's3://bucket/prefix', or the absolute path of a local folder. */
+  readonly url: string;
+  /** The S3 endpoint (MinIO and friends), without credentials; null for AWS's own and for a local folder. */
+  readonly s3Endpoint: string | null;
+  readonly s3Bucket: string | null;
+  /** Set on homes read from the registry. */
+  readonly recordedAt?: Date;
+}
+
 export type ViewMigrationState = 'running' | 'switched' | 'completed' | 'rolled-back' | 'failed';
 
 /** A migration of a view from one version to a later one (stores/registry/migration-queries.ts). */
@@ -200,6 +216,11 @@ export interface Registry {
   /** One transaction: `from` active, `to` migrating, the migration rolled back; refused once completed. */
   rollbackMigration(view: string, from: number, to: number, message?: string): Promise<ViewMigrationRecord>;
   finishMigration(view: string, from: number, to: number, state: 'completed' | 'failed', message?: string): Promise<ViewMigrationRecord>;
+
+  /** Where the project's offline data lives; undefined until recorded. */
+  offlineHome(): Promise<OfflineHome | undefined>;
+  /** Records the project's offline home unless one is recorded; returns the recorded one (the first wins). */
+  recordOfflineHome(home: OfflineHome): Promise<{ home: OfflineHome; recorded: boolean }>;
 
   close(): Promise<void>;
 }

@@ -130,6 +130,22 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "project homes: where each project's offline data lives",
+    sql: `
+      CREATE TABLE granary_project_homes (
+        project        text        PRIMARY KEY,
+        kind           text        NOT NULL CHECK (kind IN ('local', 's3')),
+        -- s3://bucket/prefix, or the absolute path of a local folder; never credentials
+        offline_url    text        NOT NULL,
+        s3_endpoint    text,
+        s3_bucket      text,
+        CHECK ((kind = 's3') = (s3_bucket IS NOT NULL)),
+        recorded_at    timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

@@ -12,14 +12,18 @@ async function repoWith(yaml: string): Promise<string> {
   return dir;
 }
 
-test('defaults point at the local stack; the offline store is a local folder of the working directory', () => {
+test("defaults point at the local stack; the offline store is the stack's MinIO, never a folder of the working directory", () => {
   const config = loadConfig({ repoDir: '/tmp/some-repo', env: {} });
   const stack = localStack({});
   assert.equal(config.project, 'default');
   assert.equal(config.online.url, stack.redis.url);
   assert.equal(config.registry.url, stack.postgres.url);
   assert.equal(config.temporal.address, stack.temporal.address);
-  assert.deepEqual(config.offline, { kind: 'local', path: join(process.cwd(), '.granary', 'offline') });
+  assert.equal(stack.minio.offlineUrl, `s3://${stack.minio.bucket}/offline`);
+  assert.ok(config.offline.kind === 's3', JSON.stringify(config.offline));
+  assert.equal(config.offline.bucket, stack.minio.bucket);
+  assert.equal(config.offline.prefix, 'offline');
+  assert.equal(config.offline.s3.endpoint, stack.minio.endpoint);
 });
 
 test('the file sets values; GRANARY_* variables override it', async () => {

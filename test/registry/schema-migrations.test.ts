@@ -45,6 +45,7 @@ test('migrating twice applies each step once', async () => {
       'granary_generations',
       'granary_object_history',
       'granary_objects',
+      'granary_project_homes',
       'granary_schema_migrations',
       'granary_view_migrations',
       'granary_watermarks',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
+import { positiveInt } from '../option-parsers.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { formatTable, printJson, printLines } from '../output.ts';
 
@@ -18,14 +19,11 @@ export function registerRepairCommand(program: Command): void {
     .description('re-derive entities from the offline store (refusing rows from the future) and write them online unconditionally')
     .argument('<view>', 'the feature view')
     .requiredOption('--entity <key...>', 'entity keys to repair (composite keys: values in entity order, comma-separated)')
-    .option('--view-version <n>', 'the view version (default: the highest applied)')
+    .option('--view-version <n>', 'the view version (default: the highest applied)', positiveInt)
     .action(
-      commandAction(async (viewName: string, opts: { entity: string[]; viewVersion?: string }, command: Command) => {
+      commandAction(async (viewName: string, opts: { entity: string[]; viewVersion?: number }, command: Command) => {
         const options = globalOptions(command);
-        const version = opts.viewVersion === undefined ? undefined : Number(opts.viewVersion);
-        if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
-          throw new Error(`--view-version must be a whole number >= 1, got '${opts.viewVersion}'`);
-        }
+        const version = opts.viewVersion;
         const report = await withFeatureStore(options, async (store) => {
           const view = await store.view(viewName, version);
           const keys = opts.entity.map((text) => parseEntityKey(text, view.entities.map((e) => ({ name: e.joinKey, type: e.valueType }))));

@@ -112,7 +112,7 @@ export async function readViewTable(view: FeatureView, path: string, options: Va
       if (!checked) schemaOnly = tableFromIPC(parquet.readSchema(await readFile(path)).intoIPCStream());
     } catch (error) {
       if (error instanceof BatchValidationError) throw error;
-      throw new Error(`${path}: cannot read the Parquet file: ${(error as Error).message ?? String(error)}`);
+      throw namedParquetError(path, error);
     }
     if (schemaOnly) take(schemaOnly);
   }
@@ -147,8 +147,14 @@ export async function readInputFile(path: string): Promise<Table> {
     if (batches.length > 0) return new Table(batches);
     return tableFromIPC(parquet.readSchema(await readFile(path)).intoIPCStream());
   } catch (error) {
-    throw new Error(`${path}: cannot read the Parquet file: ${(error as Error).message ?? String(error)}`);
+    throw namedParquetError(path, error);
   }
+}
+
+/** A Parquet read error that names the file once (readRowGroups already prefixes its own). */
+function namedParquetError(path: string, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith(`${path}: `) ? (error as Error) : new Error(`${path}: cannot read the Parquet file: ${message}`, { cause: error });
 }
 
 function fromTable(view: FeatureView, input: Table, log: ProblemLog, options: ValidationOptions): Table {

@@ -16,7 +16,7 @@ import type { ReadOptions, RowGroupBatch } from './offline-store.ts';
  *   }
  */
 export async function* readRowGroups(blob: Blob, options: ReadOptions = {}, name = 'parquet file'): AsyncGenerator<RowGroupBatch> {
-  const file = await parquet.ParquetFile.fromFile(blob);
+  const file = await named(name, () => parquet.ParquetFile.fromFile(blob));
   try {
     const metadata = file.metadata();
     const rowGroupCount = metadata.numRowGroups();
@@ -35,7 +35,7 @@ export async function* readRowGroups(blob: Blob, options: ReadOptions = {}, name
     for (let rowGroup = from; rowGroup < rowGroupCount; rowGroup++) {
       // One batch per row group; the reader preallocates for batchSize rows, so no more than that.
       const batchSize = Math.max(1, rowCounts[rowGroup]!);
-      const decoded = await file.read({ rowGroups: [rowGroup], batchSize, ...(columns ? { columns } : {}) });
+      const decoded = await named(name, () => file.read({ rowGroups: [rowGroup], batchSize, ...(columns ? { columns } : {}) }));
       // intoIPCStream consumes (frees) the wasm table.
       let table = tableFromIPC(decoded.intoIPCStream());
       if (columns) table = table.select(columns);
@@ -43,6 +43,16 @@ export async function* readRowGroups(blob: Blob, options: ReadOptions = {}, name
     }
   } finally {
     file.free();
+  }
+}
+
+/** parquet-wasm's errors say what is wrong but not with which file: prefix its name. */
+async function named<T>(name: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${name}: cannot read the Parquet file: ${message}`, { cause: error });
   }
 }
 

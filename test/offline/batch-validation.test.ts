@@ -331,4 +331,13 @@ test('a Parquet file that cannot be read is named in the error', async (t) => {
   await writeFile(path, 'PAR1 this is not parquet');
   await assert.rejects(readViewTable(spend, path), (error: unknown) => (error as Error).message.startsWith(`${path}: cannot read the Parquet file: `));
   await assert.rejects(readInputFile(path), (error: unknown) => (error as Error).message.startsWith(`${path}: cannot read the Parquet file: `));
+  // A committed object that is not Parquet: materialization's error names the object.
+  const store = await localBackend.open(t);
+  await store.putBytes('p/v/v1/date=2024-05-01/broken.parquet', new TextEncoder().encode('PAR1 not parquet either'));
+  await assert.rejects(
+    (async () => {
+      for await (const batch of store.readTable('p/v/v1/date=2024-05-01/broken.parquet')) void batch;
+    })(),
+    (error: unknown) => /\/p\/v\/v1\/date=2024-05-01\/broken\.parquet: cannot read the Parquet file: /.test((error as Error).message),
+  );
 });

@@ -23,6 +23,7 @@ import { findView, loadFeatureRepo } from '../definitions/feature-repo.ts';
 import { FeatureStore } from '../sdk/feature-store.ts';
 import { toViewTable } from '../stores/offline/batch-validation.ts';
 import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
+import { describeOfflineHome } from '../stores/offline-home.ts';
 import { REPO_ROOT, stackEnv, stackUp } from './stack.ts';
 
 const FRAUD = 'definitions/examples/fraud';
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
     await granary(['list', '--repo', repo]);
   }
   await granary(['describe', 'user_spend_features', '--repo', FRAUD]);
+  console.log(
+    `\nThe first apply recorded where each project's offline data lives (Parquet on S3, here the stack's MinIO): ` +
+      `${await recordedOfflineHome(FRAUD)}.\nA process configured with another offline store (a second checkout, a worker's local disk) is refused.`,
+  );
 
   step('3. Start a worker (in production: `granary worker` on as many machines as you like)');
   const worker = await startGranary(['worker'], 'worker ready', { quiet: true });
@@ -267,6 +272,18 @@ async function migrationState(): Promise<{ v2Status?: string; migration?: string
     const v2 = (await registry.listObjects('featureView')).find((o) => o.name === MIGRATED_VIEW && o.version === 2);
     const migration = (await registry.migrations({ view: MIGRATED_VIEW, from: 1, to: 2 })).at(-1);
     return { ...(v2 ? { v2Status: v2.status } : {}), ...(migration ? { migration: migration.state } : {}) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Where the registry says the repo's project keeps its offline data. */
+async function recordedOfflineHome(repo: string): Promise<string> {
+  const store = await FeatureStore.open({ repoDir: join(REPO_ROOT, repo) });
+  try {
+    const home = await store.stores.registry().offlineHome();
+    if (!home) throw new Error(`project '${store.project}' has no offline home recorded after its apply`);
+    return describeOfflineHome(home);
   } finally {
     await store.close();
   }

@@ -32,9 +32,12 @@ test("get-online-features --json prints the feature server's JSON; bad input is 
   assert.deepEqual(json.results.map((r) => r.values[0]), [1001, 12, null]);
   assert.deepEqual(json.results[2]!.statuses, ['NULL_VALUE']);
 
-  const wrongType = await run(['get-online-features', '--features', 'driver_stats:trips', '--entities', '{"driver_id": ["1001"]}']);
+  const asString = await run(['get-online-features', '--features', 'driver_stats:trips', '--entities', '{"driver_id": ["1001"]}', '--json']);
+  assert.equal(asString.code, 0, asString.stderr);
+  assert.deepEqual((JSON.parse(asString.stdout) as { results: { values: unknown[] }[] }).results[1]!.values, [12]);
+  const wrongType = await run(['get-online-features', '--features', 'driver_stats:trips', '--entities', '{"driver_id": ["abc"]}']);
   assert.equal(wrongType.code, 1);
-  assert.equal(wrongType.stderr, `error: entity row 0: join key 'driver_id' is int64, got string "1001"\n`);
+  assert.match(wrongType.stderr, /^error: entity row 0: join key 'driver_id' is int64, got string "abc"/);
   const neither = await run(['get-online-features', '--entities', '{"driver_id": [1]}']);
   assert.match(neither.stderr, /^error: give either --service NAME or --features/);
   const badJson = await run(['get-online-features', '--service', 'driver_model', '--entities', '{driver_id: [1]}']);

@@ -8,6 +8,7 @@ import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './histori
 import type { EntityKey } from '../stores/online/online-store.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
+import { whilePolling } from './progress-poller.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
 import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
 import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
@@ -166,18 +167,12 @@ export class FeatureStore {
           signalArgs: [],
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         });
-        const timer = options.onProgress
-          ? setInterval(() => {
-              handle.query(materializeProgressQuery).then((p) => options.onProgress?.(ref, p), () => undefined);
-            }, 500)
-          : undefined;
-        try {
-          const result = await handle.result();
-          options.onProgress?.(ref, result);
-          return result;
-        } finally {
-          clearInterval(timer);
-        }
+        // One progress query at a time, none left in flight (sdk/progress-poller.ts): a query the
+        // client retries after the connection closed kills the process.
+        const report = options.onProgress && ((p: MaterializeProgress) => options.onProgress!(ref, p));
+        const result = await whilePolling(client, handle, materializeProgressQuery, report, handle.result());
+        report?.(result);
+        return result;
       }),
     );
     return this.waitOnWorkflows(runs);

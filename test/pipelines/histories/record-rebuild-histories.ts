@@ -9,12 +9,15 @@
  *
  * It writes `rebuild-online-<label>-completed.json` (a whole rebuild: build, catch-up, verify,
  * cut-over, retire) and `rebuild-online-<label>-retiring.json` (a rebuild caught while it waits
- * out its retire grace, the point where a worker would be replaced in production).
+ * out its retire grace, the point where a worker would be replaced in production; since v2 the
+ * grace is the retire workflow's, recorded as `retire-online-<label>-waiting.json`). From v2 on,
+ * also `rebuild-online-<label>-late-request.json`: a run that received a request while verifying
+ * and continued as a new build.
  */
 import { join } from 'node:path';
 import { PostgresRegistry } from '../../../stores/registry/postgres-registry.ts';
 import { FeatureStore } from '../../../sdk/feature-store.ts';
-import { rebuildProgressQuery, workflowIds } from '../../../workflows/contracts.ts';
+import { rebuildProgressQuery, workflowIds, type RebuildProgress } from '../../../workflows/contracts.ts';
 import { driverRepo, driverRows } from '../../support/driver-stats.ts';
 import { writeHistoryFile, type WorkflowHistory } from '../../support/workflow-history.ts';
 import { testConfig } from '../../support/test-config.ts';
@@ -30,7 +33,7 @@ async function main(label: string): Promise<void> {
   const store = await FeatureStore.open({ config });
   const worker = await startWorkerProcess(env);
   try {
-    await store.push('driver_stats', driverRows(600, { entities: 300 }), { batchId: 'b1' });
+    await store.push('driver_stats', driverRows(20_000, { entities: 10_000 }), { batchId: 'b1' });
     const client = await store.temporal();
     const id = workflowIds.rebuild({ project: config.project, view: 'driver_stats', version: 1 });
 
@@ -39,16 +42,38 @@ async function main(label: string): Promise<void> {
 
     await store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 3600 });
     const handle = client.workflow.getHandle(id);
-    for (let i = 0; (await handle.query(rebuildProgressQuery)).state !== 'retiring'; i++) {
-      if (i > 600) throw new Error('the rebuild did not reach its retire grace within a minute');
-      await sleep(100);
+    const waiting = await until(handle, (p) => p.state === 'retiring' || (p.state === 'done' && p.retire !== undefined));
+    if (waiting.retire) {
+      // v2 on: the rebuild ended at its cut-over; its retire workflow waits out the grace.
+      await save(`rebuild-online-${label}-retiring.json`, await handle.fetchHistory());
+      const retire = client.workflow.getHandle(waiting.retire.workflowId);
+      await save(`retire-online-${label}-waiting.json`, await retire.fetchHistory());
+      await retire.terminate('history recorded');
+
+      // A request while the rebuild verifies: the run continues as a new build after its cut-over.
+      await store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 0 });
+      const first = await client.workflow.getHandle(id).describe();
+      await until(handle, (p) => p.state === 'verifying' || p.state === 'cutting-over');
+      await store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 0 });
+      await save(`rebuild-online-${label}-late-request.json`, await client.workflow.getHandle(id, first.runId).fetchHistory());
+    } else {
+      await save(`rebuild-online-${label}-retiring.json`, await handle.fetchHistory());
+      await handle.terminate('history recorded');
     }
-    await save(`rebuild-online-${label}-retiring.json`, await handle.fetchHistory());
-    await handle.terminate('history recorded');
   } finally {
     await worker.kill('SIGTERM');
     await Promise.allSettled([store.close(), registry.close()]);
   }
+}
+
+/** Queries the rebuild's progress every 20 ms until `done` holds (a minute at most). */
+async function until(handle: { query: (q: typeof rebuildProgressQuery) => Promise<RebuildProgress> }, done: (p: RebuildProgress) => boolean): Promise<RebuildProgress> {
+  for (let i = 0; i < 3000; i++) {
+    const progress = await handle.query(rebuildProgressQuery).catch(() => undefined);
+    if (progress && done(progress)) return progress;
+    await sleep(20);
+  }
+  throw new Error('the rebuild did not reach the state wanted within a minute');
 }
 
 async function save(name: string, history: WorkflowHistory): Promise<void> {

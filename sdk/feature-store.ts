@@ -22,7 +22,7 @@ import { OnlineFeatureReader } from '../serving/online-feature-reader.ts';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/online-features.ts';
 import { toViewTable, type BatchInput } from '../stores/offline/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
-import { openStores, type Stores } from '../stores/open-stores.ts';
+import { openCheckedStores, type Stores } from '../stores/open-stores.ts';
 import { connectClient } from '../workers/temporal-connection.ts';
 import {
   commitsAvailableSignal,
@@ -73,14 +73,7 @@ export class FeatureStore {
    */
   static async open(options: LoadConfigOptions & { config?: GranaryConfig } = {}): Promise<FeatureStore> {
     const config = options.config ?? loadConfig(options);
-    const stores = openStores(config);
-    try {
-      await stores.checkOfflineHome();
-    } catch (error) {
-      await stores.close();
-      throw error;
-    }
-    return new FeatureStore(config, stores);
+    return new FeatureStore(config, await openCheckedStores(config));
   }
 
   get project(): string {

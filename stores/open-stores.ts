@@ -61,3 +61,18 @@ export function openStores(config: GranaryConfig): Stores {
     },
   };
 }
+
+/**
+ * The stores of a process that starts work for the configured project: opened, then checked
+ * against the project's recorded offline home (closed again and the error thrown on a mismatch).
+ */
+export async function openCheckedStores(config: GranaryConfig): Promise<Stores> {
+  const stores = openStores(config);
+  try {
+    await stores.checkOfflineHome();
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
+  return stores;
+}

@@ -5,7 +5,7 @@ import { createActivities } from '../activities/index.ts';
 import { maskSecrets } from '../config/mask-secrets.ts';
 import { loadFeatureRepo, type FeatureRepo } from '../definitions/feature-repo.ts';
 import type { GranaryConfig } from '../config/granary-config.ts';
-import { openStores } from '../stores/open-stores.ts';
+import { openCheckedStores } from '../stores/open-stores.ts';
 import { connectClient } from './temporal-connection.ts';
 
 const require = createRequire(import.meta.url);
@@ -90,16 +90,10 @@ export async function createGranaryWorker(
     readonly featureRepoDir?: string;
   } = {},
 ): Promise<GranaryWorker> {
-  const stores = openStores(config);
   // The configured project is checked now; every other project when the worker first touches its
   // offline data (stores/open-stores.ts): a mismatch fails that activity, retryably, so a worker
   // configured for the project's home can take it, and says both locations in the worker's log.
-  try {
-    await stores.checkOfflineHome();
-  } catch (error) {
-    await stores.close();
-    throw error;
-  }
+  const stores = await openCheckedStores(config);
   const client = await connectClient(config.temporal);
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   let connection: NativeConnection;

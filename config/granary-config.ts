@@ -137,15 +137,19 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, stack.minio.offlineUrl));
   const offlineBase = offlineFromEnv ? process.cwd() : repoDir;
   registerSecret(pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, null));
+  // `endpoint: aws` (or `null` in granary.yaml, or GRANARY_S3_ENDPOINT=aws) means AWS S3 itself:
+  // no endpoint, credentials from the AWS SDK's default chain unless given, virtual-hosted style.
+  const endpointSetting = pick('GRANARY_S3_ENDPOINT', 'endpoint' in s3File && s3File.endpoint === null ? 'aws' : s3File.endpoint, stack.minio.endpoint);
+  const onAws = endpointSetting === 'aws';
   const s3: S3Settings = {
-    endpoint: optStr(where('offline.s3.endpoint'), pick('GRANARY_S3_ENDPOINT', s3File.endpoint, stack.minio.endpoint)),
+    endpoint: onAws ? null : optStr(where('offline.s3.endpoint'), endpointSetting),
     region: str(where('offline.s3.region'), pick('GRANARY_S3_REGION', s3File.region, 'us-east-1')),
-    accessKeyId: optStr(where('offline.s3.accessKeyId'), pick('GRANARY_S3_ACCESS_KEY_ID', s3File.accessKeyId, stack.minio.accessKeyId)),
+    accessKeyId: optStr(where('offline.s3.accessKeyId'), pick('GRANARY_S3_ACCESS_KEY_ID', s3File.accessKeyId, onAws ? null : stack.minio.accessKeyId)),
     secretAccessKey: optStr(
       where('offline.s3.secretAccessKey'),
-      pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, stack.minio.secretAccessKey),
+      pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, onAws ? null : stack.minio.secretAccessKey),
     ),
-    forcePathStyle: bool(where('offline.s3.forcePathStyle'), s3File.forcePathStyle ?? true),
+    forcePathStyle: bool(where('offline.s3.forcePathStyle'), s3File.forcePathStyle ?? !onAws),
   };
 
   return Object.freeze({

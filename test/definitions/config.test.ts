@@ -44,6 +44,21 @@ test('the file sets values; GRANARY_* variables override it', async () => {
   assert.equal(overridden.online.url, 'redis://10.0.0.1:6379');
 });
 
+test('offline.s3.endpoint: aws (or null in granary.yaml) is AWS S3 itself: no endpoint, no stack credentials, virtual-hosted style', async () => {
+  for (const config of [
+    loadConfig({ repoDir: await repoWith('offline:\n  url: s3://features/offline\n  s3:\n    endpoint: null\n'), env: {} }),
+    loadConfig({ repoDir: await repoWith('offline:\n  url: s3://features/offline\n'), env: { GRANARY_S3_ENDPOINT: 'aws' } }),
+  ]) {
+    assert.ok(config.offline.kind === 's3', JSON.stringify(config.offline));
+    assert.equal(config.offline.s3.endpoint, null);
+    assert.equal(config.offline.s3.accessKeyId, null);
+    assert.equal(config.offline.s3.secretAccessKey, null);
+    assert.equal(config.offline.s3.forcePathStyle, false);
+  }
+  const keyed = loadConfig({ repoDir: '/tmp', env: { GRANARY_S3_ENDPOINT: 'aws', GRANARY_S3_ACCESS_KEY_ID: 'AKIA', GRANARY_S3_SECRET_ACCESS_KEY: 'k' } });
+  assert.ok(keyed.offline.kind === 's3' && keyed.offline.s3.accessKeyId === 'AKIA');
+});
+
 test('bad configuration gets a clear error naming the setting', async () => {
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_SERVING_PORT: 'eighty' } }), /setting 'serving.port' .*GRANARY_SERVING_PORT.*whole number/);
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'http://x' } }), /setting 'online.url'.*redis:\/\//);

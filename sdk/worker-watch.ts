@@ -50,6 +50,9 @@ const TASK_QUEUE_TYPE_WORKFLOW = 1;
 /** A poller whose last poll is older than this has gone (a live worker re-polls at least every ~60 s). */
 const LIVE_POLLER_MS = 75_000;
 
+/** One DescribeTaskQueue call may take this long (the wait's end awaits the call in flight). */
+const CHECK_DEADLINE_MS = 3000;
+
 export async function awaitWithWorkerWatch<T>(client: Client, work: () => Promise<T>, options: WorkerWatchOptions): Promise<T> {
   const start = Date.now();
   const timeoutMs = options.timeoutSeconds * 1000;
@@ -58,10 +61,17 @@ export async function awaitWithWorkerWatch<T>(client: Client, work: () => Promis
   let finished = false;
   let warned = false;
   let noWorkerSince: number | undefined;
+  // The check in flight, awaited before the wait returns: a gRPC retry of a call still pending
+  // when the caller closes its connection would throw 'Channel has been shut down' from a timer.
+  let inFlight: Promise<unknown> = Promise.resolve();
 
   const watcher = new Promise<never>((_resolve, reject) => {
     const check = async (): Promise<void> => {
-      const polled = await hasLivePoller(client, options.namespace, options.taskQueue).catch(() => undefined);
+      const asked = client
+        .withDeadline(Date.now() + CHECK_DEADLINE_MS, () => hasLivePoller(client, options.namespace, options.taskQueue))
+        .catch(() => undefined);
+      inFlight = asked;
+      const polled = await asked;
       if (finished) return;
       const now = Date.now();
       if (polled === false) {
@@ -99,6 +109,7 @@ export async function awaitWithWorkerWatch<T>(client: Client, work: () => Promis
   } finally {
     finished = true;
     clearTimeout(timer);
+    await inFlight;
   }
 }
 

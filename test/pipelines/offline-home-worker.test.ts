@@ -24,6 +24,7 @@ test("a worker with another offline store never touches a project's data; one co
 
   const batchId = 'b-home';
   const pushed = f.store.push('driver_stats', driverRows(50), { batchId });
+  pushed.catch(() => undefined); // awaited below; a failed assertion before then must not leave it unhandled
   const handle = (await f.store.temporal()).workflow.getHandle(workflowIds.ingest(f.ref, batchId));
   let failure = '';
   for (const deadline = Date.now() + 60_000; !failure.includes('keeps its offline data in') && Date.now() < deadline; ) {
@@ -33,6 +34,10 @@ test("a worker with another offline store never touches a project's data; one co
   }
   assert.match(failure, new RegExp(`project '${f.config.project}' keeps its offline data in .*but this process is configured with ${localDisk}`));
   assert.ok(failure.includes(describeOfflineHome(home)), failure);
+  // The worker logs the activity's failure a moment after Temporal records it.
+  for (const deadline = Date.now() + 15_000; !/keeps its offline data in/.test(wrong.output()) && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   assert.match(wrong.output(), /keeps its offline data in/, 'the worker logs the mismatch');
   assert.equal(existsSync(join(localDisk, f.config.project)), false, "nothing was written to the worker's disk");
   await wrong.kill('SIGTERM');

@@ -89,6 +89,7 @@ test('`stack env` prints export lines that match localStack()', async () => {
   assert.deepEqual(parsed, {
     GRANARY_REDIS_URL: stack.redis.url,
     GRANARY_POSTGRES_URL: stack.postgres.url,
+    GRANARY_OFFLINE_URL: stack.minio.offlineUrl,
     GRANARY_S3_ENDPOINT: stack.minio.endpoint,
     GRANARY_S3_ACCESS_KEY_ID: stack.minio.accessKeyId,
     GRANARY_S3_SECRET_ACCESS_KEY: stack.minio.secretAccessKey,

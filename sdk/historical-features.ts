@@ -3,8 +3,8 @@ import { parseFeatureRef } from '../definitions/feature-service.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import { buildColumn } from '../stores/offline/build-column.ts';
-import { timestampMillis } from '../stores/offline/column-values.ts';
+import { buildColumn } from '../arrow/build-column.ts';
+import { timestampMillis } from '../arrow/column-values.ts';
 import { committedObjects, readCommittedRows } from '../stores/offline/committed-objects.ts';
 import { entityEventTimes } from '../stores/offline/historical/entity-event-times.ts';
 import { entityKeys, type EntityKeyValue } from '../stores/offline/historical/entity-keys.ts';
@@ -17,7 +17,7 @@ import {
   type HistoricalView,
 } from '../stores/offline/historical/historical-join.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
-import { arrowTypeOf } from '../stores/offline/view-schema.ts';
+import { arrowTypeOf } from '../arrow/view-schema.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 
 /**

@@ -3,7 +3,7 @@ import type { FeatureView } from '../../definitions/feature-view.ts';
 import type { Registry } from '../registry/registry.ts';
 import { nullColumn } from './convert-column.ts';
 import type { OfflineStore } from './offline-store.ts';
-import { fieldOf, viewColumns, type ViewColumn } from './view-schema.ts';
+import { fieldOf, viewColumns, type ViewColumn } from '../../arrow/view-schema.ts';
 
 /**
  * The committed offline objects of one view version, as readers of history see them: only

@@ -1,9 +1,9 @@
 import { makeData, makeVector, Precision, TimeUnit, Type, DateUnit, type Data, type DataType, type List } from 'apache-arrow';
 import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
 import type { FeatureValue } from '../online/online-store.ts';
-import { buildColumn } from './build-column.ts';
+import { buildColumn } from '../../arrow/build-column.ts';
 import { coerceValue, floatProblem, Invalid } from './value-coercion.ts';
-import { arrowTypeOf, type ViewColumn } from './view-schema.ts';
+import { arrowTypeOf, type ViewColumn } from '../../arrow/view-schema.ts';
 
 /**
  * Converts one input column chunk into a view column of its declared type. Arrow columns of a

@@ -1,7 +1,7 @@
 import { tableToIPC, type Data, type Table } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { contiguousSlice, takeRows } from './take-rows.ts';
-import { JOIN_KEY_METADATA } from './view-schema.ts';
+import { contiguousSlice, takeRows } from '../../arrow/take-rows.ts';
+import { JOIN_KEY_METADATA } from '../../arrow/view-schema.ts';
 
 /**
  * Encodes an Arrow table as Parquet the one way Granary writes it: zstd; dictionary encoding

@@ -20,7 +20,7 @@ import { featureView } from '../../definitions/feature-view.ts';
 import { readInputFile, readViewTable, toViewTable, type BatchInput } from '../../stores/offline/batch-validation.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
-import { viewSchema } from '../../stores/offline/view-schema.ts';
+import { viewSchema } from '../../arrow/view-schema.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { everyType, listKeys, localBackend, spend, T0 } from './offline-fixtures.ts';
 

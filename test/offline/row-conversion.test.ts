@@ -5,7 +5,7 @@ import { toViewTable } from '../../stores/offline/batch-validation.ts';
 
 /** These rows leave nullable features out on purpose: their columns are nulls. */
 const LENIENT = { allowMissingFeatures: true };
-import { columnValues } from '../../stores/offline/column-values.ts';
+import { columnValues } from '../../arrow/column-values.ts';
 import { eventTimeRange, splitByEventDate, tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { everyType, everyTypeRows, spend, T0 } from './offline-fixtures.ts';
 

@@ -12,8 +12,8 @@ import {
   Utf8,
   type DataType,
 } from 'apache-arrow';
-import type { FeatureView } from '../../definitions/feature-view.ts';
-import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
 
 /**
  * The shape of a view's offline rows: join keys (in entity order), the event timestamp, the

@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Table, tableToIPC, type RecordBatch, type Schema } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { MAX_ROW_GROUP_ROWS } from './encode-parquet.ts';
+import { MAX_ROW_GROUP_ROWS } from '../stores/offline/encode-parquet.ts';
 
 /**
  * Streams record batches into a local Parquet file, one batch at a time through wasm, so a

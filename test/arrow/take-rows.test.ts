@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { makeTable, Table } from 'apache-arrow';
 import { toViewTable } from '../../stores/offline/batch-validation.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
-import { contiguousSlice, takeRows } from '../../stores/offline/take-rows.ts';
-import { everyType, everyTypeRows } from './offline-fixtures.ts';
+import { contiguousSlice, takeRows } from '../../arrow/take-rows.ts';
+import { everyType, everyTypeRows } from '../offline/offline-fixtures.ts';
 
 test('takes rows across record batches, in the given order, every view type with nulls', () => {
   const rows = everyTypeRows();

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { makeData, type Data, type DataType, type List } from 'apache-arrow';
-import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
-import type { FeatureValue } from '../online/online-store.ts';
+import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
+import type { FeatureValue } from '../stores/online/online-store.ts';
 import { arrowTypeOf } from './view-schema.ts';
 
 /**

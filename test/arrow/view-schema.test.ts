@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JOIN_KEY_METADATA, viewColumns, viewSchema } from '../../stores/offline/view-schema.ts';
-import { everyType, spend } from './offline-fixtures.ts';
+import { JOIN_KEY_METADATA, viewColumns, viewSchema } from '../../arrow/view-schema.ts';
+import { everyType, spend } from '../offline/offline-fixtures.ts';
 
 test('join keys, event and created timestamps, then features, with their Arrow types', () => {
   assert.deepEqual(

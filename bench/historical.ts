@@ -22,7 +22,7 @@ import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
 import { seededRandom } from '../definitions/examples/seeded-random.ts';
 import { historicalFeatureBatches } from '../sdk/historical-features.ts';
-import { readInputFile } from '../stores/offline/batch-validation.ts';
+import { readInputFile } from '../ingest/batch-validation.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';
 import { LocalOfflineStore } from '../stores/offline/local-offline-store.ts';

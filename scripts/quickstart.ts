@@ -21,7 +21,7 @@ import { sampleEmployeeRows } from '../definitions/examples/attrition/sample-dat
 import { sampleFraudLabelRows, sampleUserSpendRows } from '../definitions/examples/fraud/sample-data.ts';
 import { findView, loadFeatureRepo } from '../definitions/feature-repo.ts';
 import { FeatureStore } from '../sdk/feature-store.ts';
-import { toViewTable } from '../stores/offline/batch-validation.ts';
+import { toViewTable } from '../ingest/batch-validation.ts';
 import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
 import { describeOfflineHome } from '../stores/offline-home.ts';
 import { REPO_ROOT, stackEnv, stackUp } from './stack.ts';

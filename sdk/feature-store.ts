@@ -20,7 +20,7 @@ import type { FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { OnlineFeatureReader } from '../serving/online-feature-reader.ts';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/online-features.ts';
-import { toViewTable, type BatchInput } from '../stores/offline/batch-validation.ts';
+import { toViewTable, type BatchInput } from '../ingest/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
 import { openCheckedStores, type Stores } from '../stores/open-stores.ts';
 import { connectClient } from '../workers/temporal-connection.ts';

@@ -1,5 +1,5 @@
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../../definitions/index.ts';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
 import type { CommitObject, Registry } from '../../stores/registry/registry.ts';

@@ -47,7 +47,7 @@ export function registerHistoricalCommand(program: Command): void {
         const options = globalOptions(command);
         if (!opts.entities && !opts.end) throw new Error('pass --entities FILE, or --end (and --start) for a snapshot');
         const started = Date.now();
-        const { readInputFile } = await import('../../stores/offline/batch-validation.ts');
+        const { readInputFile } = await import('../../ingest/batch-validation.ts');
         const { writeParquetFile } = await import('../../arrow/write-parquet-file.ts');
         const { historicalFeatureBatches } = await import('../../sdk/historical-features.ts');
         const entities = opts.entities ? await readInputFile(opts.entities) : undefined;

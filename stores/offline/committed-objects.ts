@@ -1,7 +1,7 @@
 import { makeData, RecordBatch, Schema, Struct, Table, type Data } from 'apache-arrow';
 import type { FeatureView } from '../../definitions/feature-view.ts';
 import type { Registry } from '../registry/registry.ts';
-import { nullColumn } from './convert-column.ts';
+import { nullColumn } from '../../arrow/null-column.ts';
 import type { OfflineStore } from './offline-store.ts';
 import { fieldOf, viewColumns, type ViewColumn } from '../../arrow/view-schema.ts';
 

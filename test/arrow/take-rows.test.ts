@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeTable, Table } from 'apache-arrow';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { contiguousSlice, takeRows } from '../../arrow/take-rows.ts';
 import { everyType, everyTypeRows } from '../offline/offline-fixtures.ts';

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource } from '../../definitions/index.ts';
-import { readInputFile } from '../../stores/offline/batch-validation.ts';
+import { readInputFile } from '../../ingest/batch-validation.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { historicalFixture, rowsOf } from './historical-fixtures.ts';

@@ -3,7 +3,7 @@ import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from '
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import type { ValueType } from '../../definitions/value-type.ts';
 import { featureViewFromSpec } from '../../definitions/view-from-spec.ts';
-import { toViewTable, type BatchRow } from '../../stores/offline/batch-validation.ts';
+import { toViewTable, type BatchRow } from '../../ingest/batch-validation.ts';
 import { buildColumn } from '../../arrow/build-column.ts';
 import { createOfflineStore } from '../../stores/offline/create-offline-store.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';

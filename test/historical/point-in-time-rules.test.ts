@@ -221,7 +221,7 @@ test('objects of an older additive schema version read with nulls for the featur
 });
 
 test('labels from a text file: keys and timestamps typed like ingestion, the timestamp column becomes a timestamp', async () => {
-  const { csvToTable } = await import('../../stores/offline/csv-table.ts');
+  const { csvToTable } = await import('../../ingest/csv-table.ts');
   const entities = csvToTable(`merchant_id,event_timestamp,label\n1,${new Date(T).toISOString()},yes\n2,2024-05-01 12:00:00,no\n`);
   const table = await getHistoricalFeatures(registry, offline, { entities, features: ['merchant_risk:risk'] });
   assert.deepEqual(

@@ -10,7 +10,7 @@ import * as parquet from 'parquet-wasm';
 import { entity } from '../../definitions/entity.ts';
 import { featureView } from '../../definitions/feature-view.ts';
 import { parquetSource } from '../../definitions/source.ts';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { buildColumn } from '../../arrow/build-column.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { localBackend, s3Backend } from './offline-fixtures.ts';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { Bool, Float32, Int64, makeData, makeVector, Table, TimestampMillisecond } from 'apache-arrow';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { buildColumn } from '../../arrow/build-column.ts';
 import { MAX_ROW_GROUP_ROWS } from '../../stores/offline/encode-parquet.ts';
 import { ObjectKeyError } from '../../stores/offline/object-key.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Table } from 'apache-arrow';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 
 /** These rows leave nullable features out on purpose: their columns are nulls. */
 const LENIENT = { allowMissingFeatures: true };

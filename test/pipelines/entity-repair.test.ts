@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { onlineTarget } from '../../activities/registered-view.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
-import { BatchValidationError } from '../../stores/offline/batch-validation-error.ts';
+import { BatchValidationError } from '../../ingest/batch-validation-error.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { driverRows, driverStats } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm, utimes } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey, stagingKey } from '../../stores/offline/object-key.ts';
 import { eventTimeRange } from '../../stores/offline/row-conversion.ts';
 import { collectOfflineGarbage } from '../../sdk/offline-garbage.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
 import { eventTimeRange } from '../../stores/offline/row-conversion.ts';
 import { connectClient } from '../../workers/temporal-connection.ts';

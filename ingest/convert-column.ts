@@ -1,9 +1,9 @@
 import { makeData, makeVector, Precision, TimeUnit, Type, DateUnit, type Data, type DataType, type List } from 'apache-arrow';
-import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
-import type { FeatureValue } from '../online/online-store.ts';
-import { buildColumn } from '../../arrow/build-column.ts';
+import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
+import type { FeatureValue } from '../stores/online/online-store.ts';
+import { buildColumn } from '../arrow/build-column.ts';
 import { coerceValue, floatProblem, Invalid } from './value-coercion.ts';
-import { arrowTypeOf, type ViewColumn } from '../../arrow/view-schema.ts';
+import { arrowTypeOf, type ViewColumn } from '../arrow/view-schema.ts';
 
 /**
  * Converts one input column chunk into a view column of its declared type. Arrow columns of a
@@ -59,11 +59,6 @@ export function convertArrowColumn(column: ViewColumn, data: Data, report: Repor
 /** Converts JS values (row objects' fields); `cell(i)` of null or undefined is a null. */
 export function convertJsColumn(column: ViewColumn, length: number, cell: (i: number) => unknown, report: ReportProblem): Data {
   return convertCells(column, arrowTypeOf(column.type), length, cell, report);
-}
-
-/** A column of nulls, for a nullable column the input lacks. */
-export function nullColumn(column: ViewColumn, length: number): Data {
-  return buildColumn(column.type, new Array<null>(length).fill(null));
 }
 
 /** Cell by cell; a bad cell is reported once (as bad, not also as a null). */

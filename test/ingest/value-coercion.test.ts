@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coerceValue, Invalid } from '../../stores/offline/value-coercion.ts';
+import { coerceValue, Invalid } from '../../ingest/value-coercion.ts';
 
 const T = Date.UTC(2024, 4, 1, 12, 0, 0);
 

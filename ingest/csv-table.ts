@@ -2,7 +2,7 @@ import { makeData, RecordBatch, Schema, Field, Struct, Table, Utf8 } from 'apach
 import type { Readable } from 'node:stream';
 import { parse as parseStream, type Options } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { buildColumn } from '../../arrow/build-column.ts';
+import { buildColumn } from '../arrow/build-column.ts';
 
 /**
  * Parses CSV text (with a header row) into an Arrow table of text columns, untyped: toViewTable

@@ -15,14 +15,14 @@ import {
   vectorFromArray,
   Utf8,
 } from 'apache-arrow';
-import { BatchValidationError } from '../../stores/offline/batch-validation-error.ts';
+import { BatchValidationError } from '../../ingest/batch-validation-error.ts';
 import { featureView } from '../../definitions/feature-view.ts';
-import { readInputFile, readViewTable, toViewTable, type BatchInput } from '../../stores/offline/batch-validation.ts';
+import { readInputFile, readViewTable, toViewTable, type BatchInput } from '../../ingest/batch-validation.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
 import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
 import { viewSchema } from '../../arrow/view-schema.ts';
 import { tempDir } from '../support/temp-dir.ts';
-import { everyType, listKeys, localBackend, spend, T0 } from './offline-fixtures.ts';
+import { everyType, listKeys, localBackend, spend, T0 } from '../offline/offline-fixtures.ts';
 
 const HEADER = 'user_id,event_timestamp,spend_7d_avg,txn_count_7d,is_vip';
 

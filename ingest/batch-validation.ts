@@ -3,14 +3,15 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { makeData, RecordBatch, Struct, Table, tableFromIPC, type Data, type DataType } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import type { FeatureView } from '../../definitions/feature-view.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
 import { BatchValidationError, SHOWN_PROBLEMS, type BatchProblem } from './batch-validation-error.ts';
-import { convertArrowColumn, convertJsColumn, incompatibility, nullColumn } from './convert-column.ts';
-import { timestampMillis } from '../../arrow/column-values.ts';
-import { DEFAULT_MAX_FUTURE_SKEW_MS } from './future-event-time.ts';
+import { convertArrowColumn, convertJsColumn, incompatibility } from './convert-column.ts';
+import { nullColumn } from '../arrow/null-column.ts';
+import { timestampMillis } from '../arrow/column-values.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../stores/offline/future-event-time.ts';
 import { csvChunks, csvToTable, CsvInputError } from './csv-table.ts';
-import { readRowGroups } from './read-row-groups.ts';
-import { viewColumns, viewSchema, type ViewColumn } from '../../arrow/view-schema.ts';
+import { readRowGroups } from '../stores/offline/read-row-groups.ts';
+import { viewColumns, viewSchema, type ViewColumn } from '../arrow/view-schema.ts';
 
 /**
  * Ingestion input, checked against a view and turned into a table in exactly the view's schema

@@ -4,7 +4,7 @@ import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.
 import type { MigrationCheck } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { rowsOf } from '../stores/offline/write-view-objects.ts';
+import { rowsOf } from '../pipelines/write-view-objects.ts';
 import { migratedBatchId, migrationContext, migrationFailure, type MigrationRef } from './migration-context.ts';
 import { onlineTarget } from './registered-view.ts';
 import { verifyView } from './verify-view.ts';

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
-import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
-import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';

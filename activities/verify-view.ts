@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
-import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import { yieldToEventLoop } from './heartbeat.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';

@@ -1,5 +1,5 @@
 import { objectKey } from '../stores/offline/object-key.ts';
-import { rowsOf, writeViewObjects } from '../stores/offline/write-view-objects.ts';
+import { rowsOf, writeViewObjects } from '../pipelines/write-view-objects.ts';
 import type { CommitObject } from '../stores/registry/registry.ts';
 import type { IngestInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';

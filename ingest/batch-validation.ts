@@ -8,7 +8,7 @@ import { BatchValidationError, SHOWN_PROBLEMS, type BatchProblem } from './batch
 import { convertArrowColumn, convertJsColumn, incompatibility } from './convert-column.ts';
 import { nullColumn } from '../arrow/null-column.ts';
 import { timestampMillis } from '../arrow/column-values.ts';
-import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../stores/offline/future-event-time.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipelines/future-event-time.ts';
 import { csvChunks, csvToTable, CsvInputError } from './csv-table.ts';
 import { readRowGroups } from '../stores/offline/read-row-groups.ts';
 import { viewColumns, viewSchema, type ViewColumn } from '../arrow/view-schema.ts';

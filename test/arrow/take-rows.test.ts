@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeTable, Table } from 'apache-arrow';
 import { toViewTable } from '../../ingest/batch-validation.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
 import { contiguousSlice, takeRows } from '../../arrow/take-rows.ts';
 import { everyType, everyTypeRows } from '../offline/offline-fixtures.ts';
 

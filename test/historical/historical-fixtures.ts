@@ -7,7 +7,7 @@ import { toViewTable, type BatchRow } from '../../ingest/batch-validation.ts';
 import { buildColumn } from '../../arrow/build-column.ts';
 import { createOfflineStore } from '../../stores/offline/create-offline-store.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
-import { eventTimeRange } from '../../stores/offline/row-conversion.ts';
+import { eventTimeRange } from '../../pipelines/row-conversion.ts';
 import { arrowTypeOf } from '../../arrow/view-schema.ts';
 import type { FeatureValue } from '../../stores/online/online-store.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';

@@ -19,7 +19,7 @@ import { BatchValidationError } from '../../ingest/batch-validation-error.ts';
 import { featureView } from '../../definitions/feature-view.ts';
 import { readInputFile, readViewTable, toViewTable, type BatchInput } from '../../ingest/batch-validation.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
 import { viewSchema } from '../../arrow/view-schema.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { everyType, listKeys, localBackend, spend, T0 } from '../offline/offline-fixtures.ts';

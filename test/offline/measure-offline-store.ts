@@ -12,7 +12,7 @@ import { featureView } from '../../definitions/feature-view.ts';
 import { parquetSource } from '../../definitions/source.ts';
 import { toViewTable } from '../../ingest/batch-validation.ts';
 import { buildColumn } from '../../arrow/build-column.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
 import { localBackend, s3Backend } from './offline-fixtures.ts';
 
 const rows = Number(process.argv[2] ?? 2_000_000);

@@ -9,7 +9,7 @@ import { MAX_ROW_GROUP_ROWS } from '../../stores/offline/encode-parquet.ts';
 import { ObjectKeyError } from '../../stores/offline/object-key.ts';
 import { ObjectNotFoundError } from '../../stores/offline/object-not-found-error.ts';
 import type { OfflineStore, RowGroupBatch } from '../../stores/offline/offline-store.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
 import { takeRows } from '../../arrow/take-rows.ts';
 import { viewSchema } from '../../arrow/view-schema.ts';
 import { BACKENDS, everyType, everyTypeRows, listKeys, spend, T0 } from './offline-fixtures.ts';

@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
 import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey, stagingKey } from '../../stores/offline/object-key.ts';
-import { eventTimeRange } from '../../stores/offline/row-conversion.ts';
+import { eventTimeRange } from '../../pipelines/row-conversion.ts';
 import { collectOfflineGarbage } from '../../sdk/offline-garbage.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { driverRows } from '../support/driver-stats.ts';

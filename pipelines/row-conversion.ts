@@ -1,10 +1,10 @@
 import type { Data, Table } from 'apache-arrow';
-import type { FeatureView } from '../../definitions/feature-view.ts';
-import { encodeEntityKey } from '../online/key-layout.ts';
-import type { EntityKey, FeatureValue, OnlineRow } from '../online/online-store.ts';
-import { columnValues, timestampMillis } from '../../arrow/column-values.ts';
-import { eventDateOf } from './object-key.ts';
-import { takeRows } from '../../arrow/take-rows.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import { encodeEntityKey } from '../stores/online/key-layout.ts';
+import type { EntityKey, FeatureValue, OnlineRow } from '../stores/online/online-store.ts';
+import { columnValues, timestampMillis } from '../arrow/column-values.ts';
+import { eventDateOf } from '../stores/offline/object-key.ts';
+import { takeRows } from '../arrow/take-rows.ts';
 
 /**
  * From offline rows (an Arrow table in the view's schema) to what the online store takes, and the

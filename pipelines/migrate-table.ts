@@ -1,11 +1,11 @@
 import { Table } from 'apache-arrow';
-import type { FeatureView } from '../../definitions/feature-view.ts';
-import type { MigrationMapping, MigrationRow } from '../../definitions/view-migration.ts';
-import type { ValueType } from '../../definitions/value-type.ts';
-import { BatchValidationError } from '../../ingest/batch-validation-error.ts';
-import { toViewTable } from '../../ingest/batch-validation.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import type { MigrationMapping, MigrationRow } from '../definitions/view-migration.ts';
+import type { ValueType } from '../definitions/value-type.ts';
+import { BatchValidationError } from '../ingest/batch-validation-error.ts';
+import { toViewTable } from '../ingest/batch-validation.ts';
 import { tableToOnlineRows } from './row-conversion.ts';
-import { coerceValue, describe, Invalid, type CoerceOptions } from '../../ingest/value-coercion.ts';
+import { coerceValue, describe, Invalid, type CoerceOptions } from '../ingest/value-coercion.ts';
 
 /**
  * Rewrites rows of one version of a view (an Arrow table in its schema) to a later version's

@@ -6,8 +6,8 @@ import { toViewTable } from '../../ingest/batch-validation.ts';
 /** These rows leave nullable features out on purpose: their columns are nulls. */
 const LENIENT = { allowMissingFeatures: true };
 import { columnValues } from '../../arrow/column-values.ts';
-import { eventTimeRange, splitByEventDate, tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
-import { everyType, everyTypeRows, spend, T0 } from './offline-fixtures.ts';
+import { eventTimeRange, splitByEventDate, tableToOnlineRows } from '../../pipelines/row-conversion.ts';
+import { everyType, everyTypeRows, spend, T0 } from '../offline/offline-fixtures.ts';
 
 const DAY = 86_400_000;
 

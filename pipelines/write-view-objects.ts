@@ -1,7 +1,7 @@
 import type { Table } from 'apache-arrow';
-import type { FeatureView } from '../../definitions/feature-view.ts';
-import type { CommitObject } from '../registry/registry.ts';
-import type { OfflineStore } from './offline-store.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import type { CommitObject } from '../stores/registry/registry.ts';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { eventTimeRange, splitByEventDate } from './row-conversion.ts';
 
 /**

@@ -21,7 +21,7 @@ import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from '
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
 import { seededRandom } from '../definitions/examples/seeded-random.ts';
-import { historicalFeatureBatches } from '../sdk/historical-features.ts';
+import { historicalFeatureBatches } from '../retrieval/historical-features.ts';
 import { readInputFile } from '../ingest/batch-validation.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';

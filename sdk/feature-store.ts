@@ -4,7 +4,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
-import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
+import { getHistoricalFeatures, type HistoricalFeaturesOptions } from '../retrieval/historical-features.ts';
 import type { EntityKey } from '../stores/online/online-store.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
@@ -255,7 +255,7 @@ export class FeatureStore {
 
   /**
    * A point-in-time-correct training set (or, without entities, a snapshot) from the committed
-   * offline objects, as an Arrow table (sdk/historical-features.ts).
+   * offline objects, as an Arrow table (retrieval/historical-features.ts).
    *
    * @example
    *   await store.getHistoricalFeatures({ entities: labels, featureService: 'fraud_model_v1' })

@@ -49,7 +49,7 @@ export function registerHistoricalCommand(program: Command): void {
         const started = Date.now();
         const { readInputFile } = await import('../../ingest/batch-validation.ts');
         const { writeParquetFile } = await import('../../arrow/write-parquet-file.ts');
-        const { historicalFeatureBatches } = await import('../../sdk/historical-features.ts');
+        const { historicalFeatureBatches } = await import('../../retrieval/historical-features.ts');
         const entities = opts.entities ? await readInputFile(opts.entities) : undefined;
         const bar = await progressBar(!options.json && process.stderr.isTTY === true);
         const head: RecordBatch[] = [];

@@ -1,5 +1,5 @@
 import { makeVector, TimeUnit, Type, type Data, type Table, type Timestamp } from 'apache-arrow';
-import { coerceValue, Invalid } from '../../../ingest/value-coercion.ts';
+import { coerceValue, Invalid } from '../ingest/value-coercion.ts';
 
 /**
  * The event timestamps of an entity table (the rows to build training data for) as ms since

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource } from '../../definitions/index.ts';
-import { getHistoricalFeatures } from '../../sdk/historical-features.ts';
+import { getHistoricalFeatures } from '../../retrieval/historical-features.ts';
 import { historicalFixture, rowsOf, typedTable } from './historical-fixtures.ts';
 
 /**

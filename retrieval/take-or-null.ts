@@ -1,7 +1,7 @@
 import { makeData, RecordBatch, Struct, Table, type Data, type Schema } from 'apache-arrow';
-import { buildColumn } from '../../../arrow/build-column.ts';
-import { takeRows } from '../../../arrow/take-rows.ts';
-import type { ViewColumn } from '../../../arrow/view-schema.ts';
+import { buildColumn } from '../arrow/build-column.ts';
+import { takeRows } from '../arrow/take-rows.ts';
+import type { ViewColumn } from '../arrow/view-schema.ts';
 
 /**
  * Copies the given rows of a table into one batch in the given order, like takeRows, where row

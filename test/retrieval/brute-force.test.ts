@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../../definitions/index.ts';
 import { seededRandom } from '../../definitions/examples/seeded-random.ts';
 import type { FeatureView } from '../../definitions/feature-view.ts';
-import { getHistoricalFeatures } from '../../sdk/historical-features.ts';
+import { getHistoricalFeatures } from '../../retrieval/historical-features.ts';
 import { historicalFixture, rowsOf, typedTable } from './historical-fixtures.ts';
 
 /**

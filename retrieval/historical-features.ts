@@ -5,9 +5,9 @@ import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { timestampMillis } from '../arrow/column-values.ts';
-import { committedObjects, readCommittedRows } from '../stores/offline/committed-objects.ts';
-import { entityEventTimes } from '../stores/offline/historical/entity-event-times.ts';
-import { entityKeys, type EntityKeyValue } from '../stores/offline/historical/entity-keys.ts';
+import { committedObjects, readCommittedRows } from './committed-objects.ts';
+import { entityEventTimes } from './entity-event-times.ts';
+import { entityKeys, type EntityKeyValue } from './entity-keys.ts';
 import {
   historicalJoin,
   historicalSchema,
@@ -15,7 +15,7 @@ import {
   type HistoricalJoinOptions,
   type HistoricalOutputColumn,
   type HistoricalView,
-} from '../stores/offline/historical/historical-join.ts';
+} from './historical-join.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { arrowTypeOf } from '../arrow/view-schema.ts';
 import type { Registry } from '../stores/registry/registry.ts';

@@ -1,7 +1,7 @@
 import { Buffer, isAscii } from 'node:buffer';
 import { makeVector, Type, type Data, type Table } from 'apache-arrow';
-import type { JoinKeyType } from '../../../definitions/value-type.ts';
-import { coerceValue, describe, Invalid } from '../../../ingest/value-coercion.ts';
+import type { JoinKeyType } from '../definitions/value-type.ts';
+import { coerceValue, describe, Invalid } from '../ingest/value-coercion.ts';
 
 /**
  * Entity keys in one comparable form, so a label row and a feature row of the same entity meet

@@ -1,9 +1,9 @@
 import { makeData, RecordBatch, Schema, Struct, Table, type Data } from 'apache-arrow';
-import type { FeatureView } from '../../definitions/feature-view.ts';
-import type { Registry } from '../registry/registry.ts';
-import { nullColumn } from '../../arrow/null-column.ts';
-import type { OfflineStore } from './offline-store.ts';
-import { fieldOf, viewColumns, type ViewColumn } from '../../arrow/view-schema.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import { nullColumn } from '../arrow/null-column.ts';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
+import { fieldOf, viewColumns, type ViewColumn } from '../arrow/view-schema.ts';
 
 /**
  * The committed offline objects of one view version, as readers of history see them: only

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { makeData, type Data, type DataType, type List } from 'apache-arrow';
 import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 import { arrowTypeOf } from './view-schema.ts';
 
 /**

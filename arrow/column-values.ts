@@ -1,7 +1,7 @@
 import { Buffer, isAscii } from 'node:buffer';
 import { Type, type Data } from 'apache-arrow';
 import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 
 /**
  * Reads rows [start, end) of one Arrow column chunk (in a view schema's types) into the canonical

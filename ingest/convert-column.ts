@@ -1,6 +1,6 @@
 import { makeData, makeVector, Precision, TimeUnit, Type, DateUnit, type Data, type DataType, type List } from 'apache-arrow';
 import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { coerceValue, floatProblem, Invalid } from './value-coercion.ts';
 import { arrowTypeOf, type ViewColumn } from '../arrow/view-schema.ts';

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 
 /**
  * Turns one input cell (a JS value from a row object, a CSV field, a text or loosely typed

@@ -1,7 +1,8 @@
 import type { Data, Table } from 'apache-arrow';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
-import type { EntityKey, FeatureValue, OnlineRow } from '../stores/online/online-store.ts';
+import type { OnlineRow } from '../stores/online/online-store.ts';
+import type { EntityKey, FeatureValue } from '../definitions/feature-value.ts';
 import { columnValues, timestampMillis } from '../arrow/column-values.ts';
 import { eventDateOf } from '../stores/offline/object-key.ts';
 import { takeRows } from '../arrow/take-rows.ts';

@@ -3,7 +3,8 @@ import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
-import type { EntityKey, OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
+import type { OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
+import type { EntityKey } from '../definitions/feature-value.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 

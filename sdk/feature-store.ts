@@ -5,7 +5,7 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from '../retrieval/historical-features.ts';
-import type { EntityKey } from '../stores/online/online-store.ts';
+import type { EntityKey } from '../definitions/feature-value.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { whilePolling } from './progress-poller.ts';

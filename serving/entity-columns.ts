@@ -1,6 +1,6 @@
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import type { FeaturePlan } from './serving-catalog.ts';
-import type { JoinKeyValue } from './online-features.ts';
+import type { JoinKeyValue } from '../definitions/feature-value.ts';
 import { ServingError, quotedList } from './serving-error.ts';
 
 /**

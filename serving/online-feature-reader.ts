@@ -1,6 +1,7 @@
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { OnlineStoreError } from '../stores/online/online-store-error.ts';
-import { onlineTargetOf, type FeatureValue, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
+import { onlineTargetOf, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
+import { type FeatureValue } from '../definitions/feature-value.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { CatalogCache } from './catalog-cache.ts';
 import { entityColumnsFromRows, type EntityColumns } from './entity-columns.ts';

@@ -4,7 +4,7 @@ import type { Feature, FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 import { currentVersionFirst } from '../stores/registry/current-version.ts';
 import type { RegisteredObject } from '../stores/registry/registry.ts';
 import { ServingError, quoted } from './serving-error.ts';

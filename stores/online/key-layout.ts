@@ -1,5 +1,6 @@
 import type { JoinKeyType } from '../../definitions/value-type.ts';
-import type { EntityKey, OnlineTarget } from './online-store.ts';
+import type { OnlineTarget } from './online-store.ts';
+import type { EntityKey } from '../../definitions/feature-value.ts';
 
 /**
  * The Redis key layout of the online store: every key and reserved hash field Granary writes is

@@ -12,7 +12,8 @@ import {
 import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
-import type { EntityKey, FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import type { OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
 

@@ -1,5 +1,5 @@
 import { parseValueType, type ScalarType, type ValueType } from '../../definitions/value-type.ts';
-import type { FeatureValue } from './online-store.ts';
+import type { FeatureValue } from '../../definitions/feature-value.ts';
 
 /**
  * Feature values as Redis strings, per value type. Every round trip is exact (float64 keeps -0,

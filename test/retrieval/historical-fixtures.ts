@@ -9,7 +9,7 @@ import { createOfflineStore } from '../../stores/offline/create-offline-store.ts
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
 import { eventTimeRange } from '../../pipelines/row-conversion.ts';
 import { arrowTypeOf } from '../../arrow/view-schema.ts';
-import type { FeatureValue } from '../../stores/online/online-store.ts';
+import type { FeatureValue } from '../../definitions/feature-value.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import type { CommitObject } from '../../stores/registry/registry.ts';
 import { tempDir } from '../support/temp-dir.ts';

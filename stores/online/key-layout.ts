@@ -1,3 +1,4 @@
+import { checkJoinKeyValue } from '../../definitions/check-value.ts';
 import type { JoinKeyType } from '../../definitions/value-type.ts';
 import type { OnlineTarget } from './online-store.ts';
 import type { EntityKey } from '../../definitions/feature-value.ts';
@@ -52,10 +53,6 @@ const MARKER_TAG = 'marker';
 export const MARKER_CREATED_FIELD = 'createdAt';
 export const MARKER_APPLIED_FIELD = 'applied';
 const ENTITY_SEPARATOR = '|';
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 export class KeyLayout {
   constructor(readonly prefix: string) {
@@ -133,15 +130,9 @@ function encodeJoinValue(value: unknown, joinKey: JoinKeys[number] | undefined):
       if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) return String(value);
       break;
     case 'string':
-      if (typeof value === 'string') return escapeValue(value);
-      break;
     case 'int32':
-      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return String(value);
-      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return value.toString();
-      break;
     case 'int64':
-      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value.toString();
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+      if (checkJoinKeyValue(joinKey.type, value) === undefined) return typeof value === 'string' ? escapeValue(value) : String(value);
       break;
   }
   const which = joinKey ? `join key '${joinKey.name}' (${joinKey.type})` : 'entity key';

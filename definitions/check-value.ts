@@ -1,4 +1,4 @@
-import { INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, parseValueType, type JoinKeyType, type ScalarType, type ValueType } from './value-type.ts';
+import { INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, isScalarType, parseValueType, type JoinKeyType, type ScalarType, type ValueType } from './value-type.ts';
 
 export interface CheckValueOptions {
   /** A Date is a timestamp too (feature service defaults accept one); otherwise a timestamp is ms since epoch. */
@@ -18,14 +18,15 @@ export interface CheckValueOptions {
  *   checkValue('int64', 5n)   // => undefined
  *   checkValue('int32', 2 ** 31) // => 'expected int32 (a whole number from -2^31 to 2^31-1), got number 2147483648'
  */
-export function checkValue(type: ValueType, value: unknown, options: CheckValueOptions = {}): string | undefined {
+export function checkValue(type: ValueType, value: unknown, options: CheckValueOptions = NO_OPTIONS): string | undefined {
+  // Scalars first and without allocating: the online codec asks once per value written.
+  if (isScalarType(type)) return fitsScalar(value, type, options) ? undefined : `expected ${expectedForm(type, options)}, got ${describeValue(value)}`;
   const parsed = parseValueType(type);
   if (!parsed) return `unknown value type '${String(type)}'`;
-  const expected = (scalar: ScalarType): string => (scalar === 'timestamp' && options.dates ? 'timestamp (a Date or ms since epoch)' : EXPECTED[scalar]);
-  if (!parsed.list) return fitsScalar(value, parsed.scalar, options) ? undefined : `expected ${expected(parsed.scalar)}, got ${describeValue(value)}`;
-  if (!Array.isArray(value)) return `expected ${type} (a list of ${expected(parsed.scalar)} or null), got ${describeValue(value)}`;
-  const bad = value.findIndex((item) => item !== null && !fitsScalar(item, parsed.scalar, options));
-  return bad < 0 ? undefined : `expected ${type}: list item ${bad} must be ${expected(parsed.scalar)} or null, got ${describeValue(value[bad])}`;
+  const { scalar } = parsed;
+  if (!Array.isArray(value)) return `expected ${type} (a list of ${expectedForm(scalar, options)} or null), got ${describeValue(value)}`;
+  const bad = value.findIndex((item) => item !== null && !fitsScalar(item, scalar, options));
+  return bad < 0 ? undefined : `expected ${type}: list item ${bad} must be ${expectedForm(scalar, options)} or null, got ${describeValue(value[bad])}`;
 }
 
 /**
@@ -38,6 +39,12 @@ export function checkValue(type: ValueType, value: unknown, options: CheckValueO
 export function checkJoinKeyValue(type: JoinKeyType, value: unknown): string | undefined {
   if (type === 'int32' && typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return undefined;
   return checkValue(type, value);
+}
+
+const NO_OPTIONS: CheckValueOptions = {};
+
+function expectedForm(scalar: ScalarType, options: CheckValueOptions): string {
+  return scalar === 'timestamp' && options.dates ? 'timestamp (a Date or ms since epoch)' : EXPECTED[scalar];
 }
 
 const EXPECTED: Record<ScalarType, string> = {

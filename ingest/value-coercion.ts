@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
+import { checkValue } from '../definitions/check-value.ts';
+import { INT32_MAX, INT32_MIN, parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
 import type { FeatureValue } from '../definitions/feature-value.ts';
 
 /**
@@ -54,10 +55,6 @@ export function floatProblem(type: 'float32' | 'float64', n: number, raw: unknow
   return null;
 }
 
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 const MAX_DATE_MS = 8.64e15;
 const WHOLE = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -128,7 +125,8 @@ function toInt32(raw: unknown): Coerced {
     n = Number(text);
   } else return new Invalid(`expected a whole number, got ${describe(raw)}`);
   if (Number.isNaN(n) || (Number.isFinite(n) && !Number.isInteger(n))) return new Invalid(`${describe(raw)} is not a whole number`);
-  if (!(n >= INT32_MIN && n <= INT32_MAX)) return new Invalid(`${describe(raw)} is outside the int32 range`);
+  // Parsed; what is left is checkValue's range (Infinity stands for a bigint out of range).
+  if (checkValue('int32', n) !== undefined) return new Invalid(`${describe(raw)} is outside the int32 range`);
   return n;
 }
 
@@ -144,7 +142,7 @@ function toInt64(raw: unknown): Coerced {
     if (!WHOLE.test(text)) return NUMBER.test(text) ? new Invalid(`${describe(raw)} is not a whole number`) : new Invalid(`${describe(raw)} is not a number`);
     n = BigInt(text);
   } else return new Invalid(`expected a whole number, got ${describe(raw)}`);
-  if (n < INT64_MIN || n > INT64_MAX) return new Invalid(`${describe(raw)} is outside the int64 range`);
+  if (checkValue('int64', n) !== undefined) return new Invalid(`${describe(raw)} is outside the int64 range`);
   return n;
 }
 

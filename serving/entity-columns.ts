@@ -1,3 +1,4 @@
+import { checkJoinKeyValue, checkValue } from '../definitions/check-value.ts';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import type { FeaturePlan } from './serving-catalog.ts';
 import type { JoinKeyValue } from '../definitions/feature-value.ts';
@@ -30,10 +31,6 @@ export interface EntityColumns {
   readonly columns: readonly (readonly JoinKeyValue[])[];
 }
 
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 /** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
 const DECIMAL = /^-?\d{1,40}$/;
 
@@ -82,26 +79,17 @@ export function entityColumnsFromRows(rows: unknown, plan: FeaturePlan, maxEntit
 }
 
 export function checkJoinValue(value: unknown, key: { readonly name: string; readonly type: JoinKeyType }, row: number): JoinKeyValue {
-  switch (key.type) {
-    case 'string':
-      if (typeof value === 'string') return value;
-      break;
-    case 'int32':
-      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return value;
-      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return Number(value);
-      break;
-    case 'int64':
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value;
-      if (typeof value === 'string') return int64FromString(value, key.name, row);
-      if (typeof value === 'number' && Number.isInteger(value)) {
-        throw new ServingError(
-          'INVALID_ENTITY_KEY',
-          `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53, where a JSON number is not exact ` +
-            `(9007199254740993 arrives as 9007199254740992): send the key as a decimal string, e.g. "9007199254740993"`,
-        );
-      }
-      break;
+  // An int32 key given as a bigint is served as a number.
+  if (checkJoinKeyValue(key.type, value) === undefined) return key.type === 'int32' && typeof value === 'bigint' ? Number(value) : (value as JoinKeyValue);
+  if (key.type === 'int64') {
+    if (typeof value === 'string') return int64FromString(value, key.name, row);
+    if (typeof value === 'number' && Number.isInteger(value)) {
+      throw new ServingError(
+        'INVALID_ENTITY_KEY',
+        `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53, where a JSON number is not exact ` +
+          `(9007199254740993 arrives as 9007199254740992): send the key as a decimal string, e.g. "9007199254740993"`,
+      );
+    }
   }
   throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${key.name}' is ${key.type}, got ${describe(value)}`);
 }
@@ -112,7 +100,7 @@ function int64FromString(value: string, name: string, row: number): bigint {
     throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' is int64, got ${describe(value)} (not a decimal integer)`);
   }
   const parsed = BigInt(value);
-  if (parsed < INT64_MIN || parsed > INT64_MAX) {
+  if (checkValue('int64', parsed) !== undefined) {
     throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' (int64) value ${value} is outside int64's range`);
   }
   return parsed;

@@ -1,5 +1,4 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
 import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.ts';
 import {
@@ -12,6 +11,7 @@ import {
   type MigrationState,
 } from '../workflows/contracts.ts';
 import type { migrateViewWorkflow } from '../workflows/migrate-view-workflow.ts';
+import { migrateStart, workflowTypes } from '../workflows/starters.ts';
 
 /**
  * Starting, following and rolling back view migrations (workflows/migrate-view-workflow.ts).
@@ -63,14 +63,8 @@ export async function startMigration(client: Client, taskQueue: string, registry
     const message = `completed at ${(done.finishedAt ?? done.updatedAt).toISOString()}: v${to} serves, v${from}'s online keys were removed; nothing to do`;
     return { workflowId, progress: { ...startingMigrationProgress(input, done.startedAt.getTime()), state: 'completed', message } };
   }
-  const handle = await client.workflow.start<typeof migrateViewWorkflow>('migrateViewWorkflow', {
-    workflowId,
-    taskQueue,
-    args: [input],
-    // A second start (CI re-running the job) attaches to the running one; a finished one may run again (it resumes from what exists).
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-  });
+  // A second start (CI re-running the job) attaches to the running one; a finished one may run again (it resumes from what exists).
+  const handle = await client.workflow.start<typeof migrateViewWorkflow>(workflowTypes.migrate, migrateStart(input, taskQueue));
   const runId = handle.firstExecutionRunId;
   if (!options.wait) return { workflowId, runId, progress: await queryProgress(handle, input) };
   return { workflowId, runId, progress: await follow(handle, input, options.wait, options.onProgress) };

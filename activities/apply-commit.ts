@@ -9,7 +9,7 @@ import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
 import { redisDataLost } from './prepare-materialization.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface ApplyCommitInput extends ViewRef {
   readonly generation: number;

@@ -6,8 +6,8 @@ import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { rowsOf } from '../pipelines/write-view-objects.ts';
 import { migratedBatchId, migrationContext, migrationFailure, type MigrationRef } from './migration-context.ts';
-import { onlineTarget } from './registered-view.ts';
-import { verifyView } from './verify-view.ts';
+import { onlineTarget } from '../pipelines/registered-view.ts';
+import { verifyView } from '../pipelines/verify-view.ts';
 
 /**
  * The small steps of a view migration (workflows/migrate-view-workflow.ts), each idempotent: the

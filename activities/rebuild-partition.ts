@@ -4,10 +4,11 @@ import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import { entityPartition } from './entity-partition.ts';
+import { entityPartition } from '../pipelines/entity-partition.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
-import { lastHeartbeat, withHeartbeat, yieldToEventLoop } from './heartbeat.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface RebuildPartitionInput extends ViewRef {
   readonly generation: number;

@@ -3,7 +3,7 @@ import type { materializeWorkflow } from '../workflows/materialize-workflow.ts';
 import { failureTypes, workflowIds, type ViewRef } from '../workflows/contracts.ts';
 import { materializeStart, workflowTypes } from '../workflows/starters.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 /**
  * Asks the view's one materialization workflow to look for new commits: signals it when it

@@ -6,7 +6,7 @@ import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { checkNotRetired } from './migration-context.ts';
-import { registeredView } from './registered-view.ts';
+import { registeredView } from '../pipelines/registered-view.ts';
 
 export interface WrittenBatch {
   readonly objects: readonly CommitObject[];

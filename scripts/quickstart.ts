@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { onlineTarget } from '../activities/registered-view.ts';
+import { onlineTarget } from '../pipelines/registered-view.ts';
 import { sampleEmployeeRows } from '../definitions/examples/attrition/sample-data.ts';
 import { sampleFraudLabelRows, sampleUserSpendRows } from '../definitions/examples/fraud/sample-data.ts';
 import { findView, loadFeatureRepo } from '../definitions/feature-repo.ts';

@@ -1,4 +1,4 @@
-import { registeredView, onlineTarget } from '../activities/registered-view.ts';
+import { registeredView, onlineTarget } from '../pipelines/registered-view.ts';
 import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';

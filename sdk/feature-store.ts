@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { tableToIPC, type Table } from 'apache-arrow';
-import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
+import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures, type HistoricalFeaturesOptions } from '../retrieval/historical-features.ts';
 import type { EntityKey } from '../definitions/feature-value.ts';

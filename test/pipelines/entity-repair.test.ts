@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { onlineTarget } from '../../activities/registered-view.ts';
+import { onlineTarget } from '../../pipelines/registered-view.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 import { BatchValidationError } from '../../ingest/batch-validation-error.ts';
 import { granary } from '../cli/cli-fixtures.ts';

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
-import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
-import { yieldToEventLoop } from './heartbeat.ts';
+import { futureLimit, isFutureRow } from './future-event-time.ts';
+import { convertRowsWhere, replaces } from './row-conversion.ts';
+import { yieldToEventLoop } from './yield-to-event-loop.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow, OnlineStore } from '../stores/online/online-store.ts';

@@ -1,6 +1,7 @@
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import type { MigrationCheck } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';

@@ -1,6 +1,6 @@
 import { objectKey } from '../stores/offline/object-key.ts';
 import { rowsOf, writeViewObjects } from '../pipelines/write-view-objects.ts';
-import type { CommitObject } from '../stores/registry/registry.ts';
+import type { CommitObject } from '../stores/registry/commit-log.ts';
 import type { IngestInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';

@@ -30,7 +30,7 @@ import { objectKey } from '../stores/offline/object-key.ts';
 import { viewSchema } from '../arrow/view-schema.ts';
 import { writeParquetFile } from '../arrow/write-parquet-file.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
-import type { CommitObject } from '../stores/registry/registry.ts';
+import type { CommitObject } from '../stores/registry/commit-log.ts';
 
 const { values: args } = parseArgs({
   options: {

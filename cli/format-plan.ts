@@ -1,5 +1,5 @@
 import { objectLabel } from '../stores/registry/object-label.ts';
-import type { FieldChange, ObjectChange, Plan } from '../stores/registry/registry.ts';
+import type { FieldChange, ObjectChange, Plan } from '../stores/registry/plan.ts';
 import type { ServiceEffect } from '../stores/registry/service-effects.ts';
 import { formatValue } from './output.ts';
 

@@ -1,6 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { FeatureView } from '../definitions/feature-view.ts';
-import type { CommitObject } from '../stores/registry/registry.ts';
+import type { CommitObject } from '../stores/registry/commit-log.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { eventTimeRange, splitByEventDate } from './row-conversion.ts';
 

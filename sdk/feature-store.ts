@@ -10,7 +10,7 @@ import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './
 import { whilePolling } from './progress-poller.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
 import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
-import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
 import { awaitWithWorkerWatch } from './worker-watch.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';

@@ -1,6 +1,7 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
-import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import {
   migrationProgressQuery,
   rollbackMigrationSignal,

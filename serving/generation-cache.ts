@@ -1,4 +1,4 @@
-import type { Registry } from '../stores/registry/registry.ts';
+import type { Generations } from '../stores/registry/generations.ts';
 import { ServingError } from './serving-error.ts';
 import { withDeadline } from './with-deadline.ts';
 
@@ -43,7 +43,7 @@ export class GenerationCache {
   readonly timeoutMs: number;
 
   constructor(
-    private readonly registry: Pick<Registry, 'activeGeneration'>,
+    private readonly registry: Pick<Generations, 'activeGeneration'>,
     private readonly options: GenerationCacheOptions = {},
   ) {
     this.refreshMs = options.refreshMs ?? 1000;

@@ -6,7 +6,7 @@ import type { JoinKeyType } from '../definitions/value-type.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import type { FeatureValue } from '../definitions/feature-value.ts';
 import { currentVersionFirst } from '../stores/registry/current-version.ts';
-import type { RegisteredObject } from '../stores/registry/registry.ts';
+import type { RegisteredObject } from '../stores/registry/definition-registry.ts';
 import { ServingError, quoted } from './serving-error.ts';
 
 /**

@@ -6,7 +6,7 @@ import { BreakingChangeError } from './breaking-change-error.ts';
 import { contentHash } from './content-hash.ts';
 import { selectObjects } from './object-queries.ts';
 import { desiredObjects, planChanges, type DesiredObject } from './plan-changes.ts';
-import type { ObjectChange, Plan } from './registry.ts';
+import type { ObjectChange, Plan } from './plan.ts';
 
 /**
  * Apply, inside the caller's transaction: takes the project's apply lock (so applies of one

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { LOCK_CLASS } from './advisory-locks.ts';
 import type { Queryable } from './object-queries.ts';
 import { COMMIT_SELECT, toCommit, type CommitRow } from './registry-rows.ts';
-import type { Commit, CommitRange, NewCommit } from './registry.ts';
+import type { Commit, CommitRange, NewCommit } from './commit-log.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /**

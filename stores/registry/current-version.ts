@@ -1,4 +1,5 @@
-import type { ObjectStatus, Registry, ViewMigrationRecord } from './registry.ts';
+import type { ViewMigrationRecord, ViewMigrations } from './view-migrations.ts';
+import type { ObjectStatus } from './definition-registry.ts';
 
 /**
  * Which version of a feature view an unpinned reference (`'view:feature'`, a service item
@@ -23,7 +24,7 @@ export function currentVersionFirst(a: { version: number; status: ObjectStatus }
  *   const retired = await retiringMigration(registry, 'user_spend', 1);
  *   if (retired) throw new Error(retiredMessage('user_spend', 1, retired));
  */
-export async function retiringMigration(registry: Pick<Registry, 'migrations'>, view: string, version: number): Promise<ViewMigrationRecord | undefined> {
+export async function retiringMigration(registry: Pick<ViewMigrations, 'migrations'>, view: string, version: number): Promise<ViewMigrationRecord | undefined> {
   return (await registry.migrations({ view, from: version })).find((m) => m.state === 'completed');
 }
 

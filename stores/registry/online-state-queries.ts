@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Queryable } from './object-queries.ts';
 import { withTransaction } from './with-transaction.ts';
 import { toGeneration, type GenerationRow } from './registry-rows.ts';
-import type { Generation } from './registry.ts';
+import type { Generation } from './generations.ts';
 
 /**
  * What the online store holds, per view version: its generations (one active at a time,

@@ -1,7 +1,9 @@
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { specOf, type FeatureViewSpec, type KindSpec } from '../../definitions/spec.ts';
 import { classifyChanges, classifyForConsumers, type ViewUse } from './classify-changes.ts';
-import type { ObjectChange, ObjectKind, ObjectStatus, Plan } from './registry.ts';
+import type { ObjectChange, Plan } from './plan.ts';
+import type { ObjectStatus } from './definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 import { serviceEffects, type ObjectState } from './service-effects.ts';
 import { diffSpecs } from './spec-diff.ts';
 

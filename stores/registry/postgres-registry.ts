@@ -18,18 +18,14 @@ import {
 import { planChanges } from './plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
-import type {
-  Commit,
-  CommitRange,
-  Generation,
-  NewCommit,
-  ObjectKind,
-  OfflineHome,
-  Plan,
-  RegisteredObject,
-  Registry,
-  ViewMigrationRecord,
-} from './registry.ts';
+import type { Registry } from './registry.ts';
+import type { ViewMigrationRecord } from './view-migrations.ts';
+import type { OfflineHome } from './project-home.ts';
+import type { Generation } from './generations.ts';
+import type { Commit, CommitRange, NewCommit } from './commit-log.ts';
+import type { Plan } from './plan.ts';
+import type { RegisteredObject } from './definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 

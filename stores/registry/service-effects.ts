@@ -1,7 +1,8 @@
 import type { FeatureServiceSpec, FeatureViewSpec } from '../../definitions/spec.ts';
 import { canonicalJson } from './content-hash.ts';
 import { currentVersionFirst } from './current-version.ts';
-import type { ObjectKind, ObjectStatus } from './registry.ts';
+import type { ObjectStatus } from './definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 
 /**
  * What a plan does to each feature service's consumers: the models (and model servers) that read

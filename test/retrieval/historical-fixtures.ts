@@ -11,7 +11,7 @@ import { eventTimeRange } from '../../pipelines/row-conversion.ts';
 import { arrowTypeOf } from '../../arrow/view-schema.ts';
 import type { FeatureValue } from '../../definitions/feature-value.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
-import type { CommitObject } from '../../stores/registry/registry.ts';
+import type { CommitObject } from '../../stores/registry/commit-log.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { testConfig } from '../support/test-config.ts';
 

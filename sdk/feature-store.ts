@@ -9,7 +9,7 @@ import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { whilePolling } from './progress-poller.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
-import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
+import { retiredMessage, retiringMigration } from '../stores/registry/retiring-migration.ts';
 import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
 import { awaitWithWorkerWatch } from './worker-watch.ts';

@@ -1,8 +1,7 @@
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import type { KindSpec, ObjectKind } from '../../definitions/spec.ts';
-import type { Plan } from './plan.ts';
-
-export type ObjectStatus = 'active' | 'migrating' | 'deprecated' | 'removed';
+import type { ObjectStatus } from '../../definitions/changes/current-version.ts';
+import type { Plan } from '../../definitions/changes/plan.ts';
 
 export interface RegisteredObject<K extends ObjectKind = ObjectKind> {
   readonly kind: K;

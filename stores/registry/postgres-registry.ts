@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
-import { currentVersionFirst } from './current-version.ts';
+import { currentVersionFirst } from '../../definitions/changes/current-version.ts';
 import { beginMigration, finishMigration, rollbackMigration, selectMigrations, switchMigration } from './migration-queries.ts';
 import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
 import { selectHistory, selectObjects } from './object-queries.ts';
@@ -15,7 +15,7 @@ import {
   selectNewestEventTime,
   selectWatermark,
 } from './online-state-queries.ts';
-import { planChanges } from './plan-changes.ts';
+import { planChanges } from '../../definitions/changes/plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
 import type { Registry } from './registry.ts';
@@ -23,7 +23,7 @@ import type { ViewMigrationRecord } from './view-migrations.ts';
 import type { OfflineHome } from './project-home.ts';
 import type { Generation } from './generations.ts';
 import type { Commit, CommitRange, NewCommit } from './commit-log.ts';
-import type { Plan } from './plan.ts';
+import type { Plan } from '../../definitions/changes/plan.ts';
 import type { RegisteredObject } from './definition-registry.ts';
 import type { ObjectKind } from '../../definitions/spec.ts';
 import { migrateSchema } from './schema-migrations.ts';

@@ -1,7 +1,8 @@
 import type { KindSpec } from '../../definitions/spec.ts';
 import type { Generation } from './generations.ts';
 import type { Commit, CommitObject } from './commit-log.ts';
-import type { ObjectStatus, RegisteredObject } from './definition-registry.ts';
+import type { RegisteredObject } from './definition-registry.ts';
+import type { ObjectStatus } from '../../definitions/changes/current-version.ts';
 import type { ObjectKind } from '../../definitions/spec.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { ObjectKind } from '../../definitions/spec.ts';
+import type { ObjectKind } from '../spec.ts';
 import type { ServiceEffect } from './service-effects.ts';
 
 /** What `granary plan` shows and apply does: the changes from the registered definitions to a repo's, field by field. */
@@ -40,7 +40,7 @@ export interface Plan {
   readonly changes: readonly ObjectChange[];
   /** Some change is breaking: apply refuses the plan. */
   readonly breaking: boolean;
-  /** What the plan does to each served feature service (stores/registry/service-effects.ts). */
+  /** What the plan does to each served feature service (definitions/changes/service-effects.ts). */
   readonly services: readonly ServiceEffect[];
   /** Some service's consumers break: it is removed, or serves other columns or values. */
   readonly breaksConsumers: boolean;

@@ -1,15 +1,15 @@
-import type { FeatureServiceSpec, FeatureViewSpec } from '../../definitions/spec.ts';
+import type { FeatureServiceSpec, FeatureViewSpec } from '../spec.ts';
 import { canonicalJson } from './content-hash.ts';
 import { currentVersionFirst } from './current-version.ts';
-import type { ObjectStatus } from './definition-registry.ts';
-import type { ObjectKind } from '../../definitions/spec.ts';
+import type { ObjectStatus } from './current-version.ts';
+import type { ObjectKind } from '../spec.ts';
 
 /**
  * What a plan does to each feature service's consumers: the models (and model servers) that read
  * it. A service serves columns (its join keys, then its features in order, each from one view
  * version, with a type and possibly a default for missing or stale values); the plan resolves
  * every served service before and after the apply, the way serving resolves it (an unpinned item
- * means the view's current version, stores/registry/current-version.ts; a whole-view item means
+ * means the view's current version, definitions/changes/current-version.ts; a whole-view item means
  * every feature of that version), and compares.
  *
  * Breaking for consumers: the service is removed (requests naming it fail); a column is added,

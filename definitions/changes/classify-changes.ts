@@ -1,5 +1,5 @@
 import type { FieldChange, ObjectChange } from './plan.ts';
-import type { ObjectKind } from '../../definitions/spec.ts';
+import type { ObjectKind } from '../spec.ts';
 import type { ServiceEffect, ServiceEffectDetail } from './service-effects.ts';
 import type { SpecDifference } from './spec-diff.ts';
 

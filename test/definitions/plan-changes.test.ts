@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { formatPlan } from '../../cli/format-plan.ts';
 import { entity } from '../../definitions/entity.ts';
 import { featureService } from '../../definitions/feature-service.ts';
-import { planChanges, type RegisteredState } from '../../stores/registry/plan-changes.ts';
-import type { FieldChange, ObjectChange, Plan } from '../../stores/registry/plan.ts';
-import { customer, registeredFrom, repoOf, spendRepo, spendView, transactions, user, withFeatures } from './registry-fixtures.ts';
+import { planChanges, type RegisteredState } from '../../definitions/changes/plan-changes.ts';
+import type { FieldChange, ObjectChange, Plan } from '../../definitions/changes/plan.ts';
+import { customer, registeredFrom, repoOf, spendRepo, spendView, transactions, user, withFeatures } from '../registry/registry-fixtures.ts';
 
 const base = spendRepo();
 const registered = registeredFrom(base);

@@ -1,9 +1,9 @@
-import type { FeatureRepo } from '../../definitions/feature-repo.ts';
-import { specOf, type FeatureViewSpec, type KindSpec } from '../../definitions/spec.ts';
+import type { FeatureRepo } from '../feature-repo.ts';
+import { specOf, type FeatureViewSpec, type KindSpec } from '../spec.ts';
 import { classifyChanges, classifyForConsumers, type ViewUse } from './classify-changes.ts';
 import type { ObjectChange, Plan } from './plan.ts';
-import type { ObjectStatus } from './definition-registry.ts';
-import type { ObjectKind } from '../../definitions/spec.ts';
+import type { ObjectStatus } from './current-version.ts';
+import type { ObjectKind } from '../spec.ts';
 import { serviceEffects, type ObjectState } from './service-effects.ts';
 import { diffSpecs } from './spec-diff.ts';
 

@@ -106,3 +106,13 @@ function checkNewCommit(input: NewCommit): void {
   }
   if (problems.length) throw new Error(`invalid commit of batch '${input.batchId}' to '${input.view}' version ${input.version}: ${problems.join('; ')}`);
 }
+
+/** The greatest event time of the commits up to `upTo` (what the online store's newest row can be). */
+export async function selectNewestEventTime(db: Queryable, project: string, view: string, version: number, upTo: number): Promise<Date | undefined> {
+  const { rows } = await db.query<{ newest: Date | null }>(
+    `SELECT max(o.max_event_time) AS newest FROM granary_commits c JOIN granary_commit_objects o ON o.seq = c.seq
+      WHERE c.project = $1 AND c.view = $2 AND c.version = $3 AND c.seq <= $4`,
+    [project, view, version, upTo],
+  );
+  return rows[0]?.newest ?? undefined;
+}

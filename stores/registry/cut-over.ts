@@ -2,7 +2,7 @@ import type { Generation } from './generations.ts';
 
 /**
  * The cut-over (invariant 6): serving reads the active generation, and the flip from the old one
- * to a rebuilt one is one transaction (cut-over-queries run by PostgresRegistry.activateGeneration),
+ * to a rebuilt one is one transaction (activateGenerationTx in cut-over-queries.ts),
  * so a reader sees the old generation or the new one, never neither or both.
  */
 export interface CutOver {

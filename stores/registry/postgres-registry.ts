@@ -3,18 +3,11 @@ import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
 import { currentVersionFirst } from '../../definitions/changes/current-version.ts';
 import { beginMigration, finishMigration, rollbackMigration, selectMigrations, switchMigration } from './migration-queries.ts';
-import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
+import { findCommit, insertCommit, selectCommits, selectLatestSeq, selectNewestEventTime } from './commit-log-queries.ts';
 import { selectHistory, selectObjects } from './object-queries.ts';
-import {
-  activateGenerationTx,
-  advanceWatermarkTo,
-  markDropped,
-  selectActiveGeneration,
-  selectBuildingGeneration,
-  selectGenerations,
-  selectNewestEventTime,
-  selectWatermark,
-} from './online-state-queries.ts';
+import { activateGenerationTx } from './cut-over-queries.ts';
+import { markDropped, selectActiveGeneration, selectBuildingGeneration, selectGenerations } from './generation-queries.ts';
+import { advanceWatermarkTo, selectWatermark } from './watermark-queries.ts';
 import { planChanges } from '../../definitions/changes/plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';

@@ -10,6 +10,7 @@ import {
   type GenerationRef,
 } from './key-layout.ts';
 import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
+import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
 import type { OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
@@ -71,19 +72,6 @@ interface WithReplaceRow {
 interface WithRecordApplied {
   [RECORD_APPLIED_COMMAND](key: string, seq: string): Promise<number>;
 }
-
-const RECORD_APPLIED_COMMAND = 'granaryRecordApplied';
-/** Raises the marker's applied seq, never lowers it; -1 when the marker is gone. */
-const RECORD_APPLIED_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local stored = tonumber(redis.call('HGET', KEYS[1], '${MARKER_APPLIED_FIELD}') or '0')
-local seq = tonumber(ARGV[1])
-if seq > stored then
-  redis.call('HSET', KEYS[1], '${MARKER_APPLIED_FIELD}', ARGV[1])
-  return seq
-end
-return stored
-`;
 
 interface FeatureCodec {
   readonly name: string;

@@ -3,17 +3,17 @@
  * the offline store: validate an Arrow input, write (Parquet, zstd), read back row group by row
  * group, convert to online rows. Prints one JSON object.
  *
- *   node --import tsx test/offline/measure-offline-store.ts [rows] [local|s3]
+ *   npm run bench -- offline-store [rows] [local|s3]
  */
 import { Float32, Int64, makeData, makeVector, Table, TimestampMicrosecond } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { entity } from '../../definitions/entity.ts';
-import { featureView } from '../../definitions/feature-view.ts';
-import { parquetSource } from '../../definitions/source.ts';
-import { toViewTable } from '../../ingest/batch-validation.ts';
-import { buildColumn } from '../../arrow/build-column.ts';
-import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
-import { localBackend, s3Backend } from './offline-fixtures.ts';
+import { entity } from '../definitions/entity.ts';
+import { featureView } from '../definitions/feature-view.ts';
+import { parquetSource } from '../definitions/source.ts';
+import { toViewTable } from '../ingest/batch-validation.ts';
+import { buildColumn } from '../arrow/build-column.ts';
+import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { localBackend, s3Backend } from '../test/offline/offline-fixtures.ts';
 
 const rows = Number(process.argv[2] ?? 2_000_000);
 const backend = process.argv[3] === 's3' ? s3Backend : localBackend;

@@ -26,7 +26,7 @@ export type DefaultValue = DefaultScalar | readonly (DefaultScalar | null)[];
 
 export type DefaultJson = boolean | number | string | (boolean | number | string | null)[];
 
-/** A served default: the canonical JS form of its type (the online store's FeatureValue). */
+/** A served default: the canonical JS form of its type (FeatureValue, feature-value.ts). */
 export type ServedDefault = boolean | number | bigint | string | Uint8Array | readonly (boolean | number | bigint | string | Uint8Array | null)[];
 
 /** Why a value cannot be a default of any type, or undefined when it can be. */

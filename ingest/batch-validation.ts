@@ -13,6 +13,27 @@ import { csvChunks, csvToTable, CsvInputError } from './csv-table.ts';
 import { readRowGroups } from '../stores/offline/read-row-groups.ts';
 import { viewColumns, viewSchema, type ViewColumn } from '../arrow/view-schema.ts';
 
+/** One row of a batch given as objects: column name to value. */
+export type BatchRow = Readonly<Record<string, unknown>>;
+
+/** An Arrow table, row objects, or CSV text (header row first). */
+export type BatchInput = Table | readonly BatchRow[] | string;
+
+export interface ValidationOptions {
+  /** A batch may lack feature columns (they become nulls). Default false: a missing feature column is refused. */
+  readonly allowMissingFeatures?: boolean;
+  /**
+   * How far past `now` an event or created timestamp may be, in ms; default one hour
+   * (DEFAULT_MAX_FUTURE_SKEW_MS). Infinity turns the check off (a migration copies rows already
+   * committed, which the committed-row rule of future-event-time.ts covers).
+   */
+  readonly maxFutureSkewMs?: number;
+  /** The current time, ms since epoch (default Date.now()). */
+  readonly now?: number;
+}
+
+export { DEFAULT_MAX_FUTURE_SKEW_MS };
+
 /**
  * Ingestion input, checked against a view and turned into a table in exactly the view's schema
  * (see viewSchema), or rejected whole with a BatchValidationError naming rows and columns.
@@ -37,26 +58,6 @@ import { viewColumns, viewSchema, type ViewColumn } from '../arrow/view-schema.t
  *   // throws BatchValidationError: view 'user_spend_features': 1 problem in the batch, nothing was written
  *   //   row 1, column 'spend_7d_avg' (float32): 'abc' is not a number
  */
-export type BatchRow = Readonly<Record<string, unknown>>;
-
-/** An Arrow table, row objects, or CSV text (header row first). */
-export type BatchInput = Table | readonly BatchRow[] | string;
-
-export interface ValidationOptions {
-  /** A batch may lack feature columns (they become nulls). Default false: a missing feature column is refused. */
-  readonly allowMissingFeatures?: boolean;
-  /**
-   * How far past `now` an event or created timestamp may be, in ms; default one hour
-   * (DEFAULT_MAX_FUTURE_SKEW_MS). Infinity turns the check off (a migration copies rows already
-   * committed, which the committed-row rule of future-event-time.ts covers).
-   */
-  readonly maxFutureSkewMs?: number;
-  /** The current time, ms since epoch (default Date.now()). */
-  readonly now?: number;
-}
-
-export { DEFAULT_MAX_FUTURE_SKEW_MS };
-
 export function toViewTable(view: FeatureView, input: BatchInput, options: ValidationOptions = {}): Table {
   const log = new ProblemLog(view);
   if (typeof input === 'string') {

@@ -5,15 +5,7 @@ import { buildColumn } from '../arrow/build-column.ts';
 import { coerceValue, floatProblem, Invalid } from './value-coercion.ts';
 import { arrowTypeOf, type ViewColumn } from '../arrow/view-schema.ts';
 
-/**
- * Converts one input column chunk into a view column of its declared type. Arrow columns of a
- * matching or plainly widening type (int32 -> int64, float64 -> float32, timestamps in s/µs/ns
- * -> ms, dates) convert buffer to buffer; text and everything else goes cell by cell through
- * coerceValue. Bad cells and nulls in non-nullable columns are reported by index within the chunk.
- *
- * @example
- *   convertArrowColumn(column, data, (i, message) => problems.push({ row: i + 1, message }))
- */
+/** Reports a bad cell of a chunk: its index within the chunk, and what is wrong. */
 export type ReportProblem = (index: number, message: string) => void;
 
 /** Why an Arrow column of this type cannot feed a column of the target type, or null when it can. */
@@ -46,6 +38,15 @@ function isText(type: DataType): boolean {
   return id === Type.Utf8 || id === Type.LargeUtf8 || id === Type.Utf8View;
 }
 
+/**
+ * Converts one input column chunk into a view column of its declared type. Arrow columns of a
+ * matching or plainly widening type (int32 -> int64, float64 -> float32, timestamps in s/µs/ns
+ * -> ms, dates) convert buffer to buffer; text and everything else goes cell by cell through
+ * coerceValue. Bad cells and nulls in non-nullable columns are reported by index within the chunk.
+ *
+ * @example
+ *   convertArrowColumn(column, data, (i, message) => problems.push({ row: i + 1, message }))
+ */
 export function convertArrowColumn(column: ViewColumn, data: Data, report: ReportProblem): Data {
   const target = arrowTypeOf(column.type);
   const fast = fastConvert(column.type, target, data);

@@ -4,14 +4,7 @@ import { parse as parseStream, type Options } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
 import { buildColumn } from '../arrow/build-column.ts';
 
-/**
- * Parses CSV text (with a header row) into an Arrow table of text columns, untyped: toViewTable
- * types each column by the view. An unquoted empty field is a null; a quoted one ("") is an
- * empty string. Throws CsvInputError for malformed CSV, naming the line.
- *
- * @example
- *   csvToTable('user_id,spend\nu1,12.5\nu2,\n').getChild('spend')!.toArray() // => ['12.5', null]
- */
+/** A CSV input that cannot be read as a table. */
 export class CsvInputError extends Error {
   constructor(message: string) {
     super(message);
@@ -25,6 +18,14 @@ const PARSE_OPTIONS: Options = {
   cast: (value, context) => (context.quoting || context.header || value !== '' ? value : null),
 };
 
+/**
+ * Parses CSV text (with a header row) into an Arrow table of text columns, untyped: toViewTable
+ * types each column by the view. An unquoted empty field is a null; a quoted one ("") is an
+ * empty string. Throws CsvInputError for malformed CSV, naming the line.
+ *
+ * @example
+ *   csvToTable('user_id,spend\nu1,12.5\nu2,\n').getChild('spend')!.toArray() // => ['12.5', null]
+ */
 export function csvToTable(text: string | Uint8Array): Table {
   let records: (string | null)[][];
   try {

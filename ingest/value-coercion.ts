@@ -3,6 +3,18 @@ import { checkValue } from '../definitions/check-value.ts';
 import { INT32_MAX, INT32_MIN, parseValueType, type ScalarType, type ValueType } from '../definitions/value-type.ts';
 import type { FeatureValue } from '../definitions/feature-value.ts';
 
+/** Why a value cannot be coerced: coerceValue returns it instead of throwing. */
+export class Invalid {
+  constructor(readonly message: string) {}
+}
+
+export type Coerced = FeatureValue | Invalid;
+
+export interface CoerceOptions {
+  /** NaN and +/-Infinity are valid float values (the feature declares allowNonFinite). Default false. */
+  readonly allowNonFinite?: boolean;
+}
+
 /**
  * Turns one input cell (a JS value from a row object, a CSV field, a text or loosely typed
  * Arrow cell) into the canonical form of the declared type, or says what is wrong with it.
@@ -26,19 +38,9 @@ import type { FeatureValue } from '../definitions/feature-value.ts';
  *   coerceValue('int64', '9007199254740993') // => 9007199254740993n
  *   coerceValue('float32', 'abc')            // => Invalid { message: "'abc' is not a number" }
  *   coerceValue('timestamp', '2024-05-01')   // => 1714521600000
+ *
+ * `raw` must not be null or undefined (a null cell stays null, decided by the caller).
  */
-export class Invalid {
-  constructor(readonly message: string) {}
-}
-
-export type Coerced = FeatureValue | Invalid;
-
-export interface CoerceOptions {
-  /** NaN and +/-Infinity are valid float values (the feature declares allowNonFinite). Default false. */
-  readonly allowNonFinite?: boolean;
-}
-
-/** `raw` must not be null or undefined (a null cell stays null, decided by the caller). */
 export function coerceValue(type: ValueType, raw: unknown, options: CoerceOptions = {}): Coerced {
   const parsed = parseValueType(type);
   if (!parsed) return new Invalid(`unknown type '${type}'`);

@@ -15,29 +15,7 @@ import { pointInTimeMatch } from './point-in-time-match.ts';
 import { SpillFiles } from './spill-files.ts';
 import { takeOrNull } from './take-or-null.ts';
 
-/**
- * The point-in-time join behind historical retrieval: for each row of an entity table and each
- * requested view, the view's committed row with the greatest event time <= the row's event
- * timestamp and >= that timestamp - TTL (ties: greatest created timestamp, then the earlier
- * commit), or nulls. Yields the output in the entity table's order, every row (duplicates too),
- * its columns kept, then the features in the requested order, in batches of at most chunkRows.
- *
- * Memory is bounded by design. A view whose objects hold more than partitionRows rows is split
- * by entity hash: its rows stream from the objects one row group at a time into Arrow IPC spill
- * files, one set per partition; then each partition in turn is loaded, joined with the entity
- * rows of the same hash (counting sort by entity, binary search in time), and its results are
- * spilled in entity-row order; the output is a streaming merge of those. Memory holds one
- * partition of feature rows, a few compact arrays per entity row, and one output batch. A view
- * that fits is joined in memory, no disk involved. Partitions are independent, so they can run
- * as separate activities on many workers (see README).
- *
- * @example
- *   for await (const batch of historicalJoin(offline, {
- *     entities, eventTimestampColumn: 'event_timestamp',
- *     views: [{ view: userSpend, features: ['spend_7d_avg'], objects }],
- *     columns: [{ view: 0, feature: 'spend_7d_avg', name: 'spend_7d_avg' }],
- *   })) console.log(batch.numRows);
- */
+/** One view's part in a join: its features, its committed objects, its look-back. */
 export interface HistoricalView {
   readonly view: FeatureView;
   /** The view's features to read, each once. */
@@ -99,6 +77,29 @@ export function historicalSchema(input: HistoricalJoinInput): Schema {
   return new Schema(fields);
 }
 
+/**
+ * The point-in-time join behind historical retrieval: for each row of an entity table and each
+ * requested view, the view's committed row with the greatest event time <= the row's event
+ * timestamp and >= that timestamp - TTL (ties: greatest created timestamp, then the earlier
+ * commit), or nulls. Yields the output in the entity table's order, every row (duplicates too),
+ * its columns kept, then the features in the requested order, in batches of at most chunkRows.
+ *
+ * Memory is bounded by design. A view whose objects hold more than partitionRows rows is split
+ * by entity hash: its rows stream from the objects one row group at a time into Arrow IPC spill
+ * files, one set per partition; then each partition in turn is loaded, joined with the entity
+ * rows of the same hash (counting sort by entity, binary search in time), and its results are
+ * spilled in entity-row order; the output is a streaming merge of those. Memory holds one
+ * partition of feature rows, a few compact arrays per entity row, and one output batch. A view
+ * that fits is joined in memory, no disk involved. Partitions are independent, so they can run
+ * as separate activities on many workers (see README).
+ *
+ * @example
+ *   for await (const batch of historicalJoin(offline, {
+ *     entities, eventTimestampColumn: 'event_timestamp',
+ *     views: [{ view: userSpend, features: ['spend_7d_avg'], objects }],
+ *     columns: [{ view: 0, feature: 'spend_7d_avg', name: 'spend_7d_avg' }],
+ *   })) console.log(batch.numRows);
+ */
 export async function* historicalJoin(offline: OfflineStore, input: HistoricalJoinInput, options: HistoricalJoinOptions = {}): AsyncGenerator<RecordBatch> {
   const schema = historicalSchema(input);
   const partitionRows = Math.max(1, options.partitionRows ?? DEFAULT_PARTITION_ROWS);

@@ -14,13 +14,7 @@ import {
 import type { migrateViewWorkflow } from '../workflows/migrate-view-workflow.ts';
 import { migrateStart, workflowTypes } from '../workflows/starters.ts';
 
-/**
- * Starting, following and rolling back view migrations (workflows/migrate-view-workflow.ts).
- *
- * @example
- *   await startMigration(client, 'granary', registry, 'user_spend', { wait: 'switched' })
- *   // => { workflowId: 'migrate-view/fraud/user_spend/v1-to-v2', progress: { state: 'grace', switchedServices: [...], ... } }
- */
+/** How a migration is started and followed. */
 export interface MigrateOptions {
   /** The version to migrate to; default: the highest version of the view declared with migrateFrom and not yet completed. */
   readonly to?: number;
@@ -46,6 +40,13 @@ export interface MigrationHandle {
 /** States in which the services already read the new version, or never will in this run. */
 const SWITCHED_OR_OVER: readonly MigrationState[] = ['grace', 'waiting-for-pinned-services', 'removing-old-keys', 'completed', 'rolled-back', 'failed'];
 
+/**
+ * Starting, following and rolling back view migrations (workflows/migrate-view-workflow.ts).
+ *
+ * @example
+ *   await startMigration(client, 'granary', registry, 'user_spend', { wait: 'switched' })
+ *   // => { workflowId: 'migrate-view/fraud/user_spend/v1-to-v2', progress: { state: 'grace', switchedServices: [...], ... } }
+ */
 export async function startMigration(client: Client, taskQueue: string, registry: Registry, view: string, options: MigrateOptions = {}): Promise<MigrationHandle> {
   const { from, to } = await migrationVersions(registry, view, options.to);
   const input: MigrateViewInput = {

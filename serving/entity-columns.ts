@@ -4,6 +4,16 @@ import type { FeaturePlan } from './serving-catalog.ts';
 import type { JoinKeyValue } from '../definitions/feature-value.ts';
 import { ServingError, quotedList } from './serving-error.ts';
 
+/** Entity rows as columns: one array of join-key values per join key of the plan. */
+export interface EntityColumns {
+  readonly rowCount: number;
+  /** columns[k][r]: the plan's join key k of entity row r. */
+  readonly columns: readonly (readonly JoinKeyValue[])[];
+}
+
+/** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
+const DECIMAL = /^-?\d{1,40}$/;
+
 /**
  * The entities of a request, checked against the declared type of each join key the plan needs,
  * as columns in the plan's join-key order. A value of the wrong type is an error naming the join
@@ -24,17 +34,9 @@ import { ServingError, quotedList } from './serving-error.ts';
  *   entityColumnsFromColumns({ driver_id: ['9007199254740993'] }, plan) // => { rowCount: 1, columns: [[9007199254740993n]] }
  *   entityColumnsFromColumns({ driver_id: ['10O1'] }, plan)
  *   // throws ServingError INVALID_ENTITY_KEY: entity row 0: join key 'driver_id' is int64, got string "10O1" (not a decimal integer)
+ *
+ * Feast's shape: `{ join_key: [v1, v2, ...], ... }`.
  */
-export interface EntityColumns {
-  readonly rowCount: number;
-  /** columns[k][r]: the plan's join key k of entity row r. */
-  readonly columns: readonly (readonly JoinKeyValue[])[];
-}
-
-/** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
-const DECIMAL = /^-?\d{1,40}$/;
-
-/** Feast's shape: `{ join_key: [v1, v2, ...], ... }`. */
 export function entityColumnsFromColumns(entities: unknown, plan: FeaturePlan, maxEntities = Infinity): EntityColumns {
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) {
     throw new ServingError('INVALID_REQUEST', `'entities' must be an object of join-key columns, e.g. {"user_id": ["u1", "u2"]}, got ${describe(entities)}`);

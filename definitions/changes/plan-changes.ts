@@ -7,17 +7,7 @@ import type { ObjectKind } from '../spec.ts';
 import { serviceEffects, type ObjectState } from './service-effects.ts';
 import { diffSpecs } from './spec-diff.ts';
 
-/**
- * The plan: what applying a feature repo would change in the registry. A pure function of the
- * registered objects and the repo, so it runs the same in `granary plan` and inside apply's lock.
- * Objects are keyed by (kind, name, version); a new view version is an `add`, an object no longer
- * in the repo a `remove`. With the changes comes their effect on every served feature service
- * (service-effects.ts), and the changes that break its consumers are marked (classify-changes.ts).
- *
- * @example
- *   planChanges('fraud', [], repo).changes.map((c) => `${c.action} ${c.kind} ${c.name}`)
- *   // => ['add entity user', 'add source transactions', 'add featureView user_spend', ...]
- */
+/** An object as the registry holds it: what planChanges compares the repo against. */
 export interface RegisteredState {
   readonly kind: ObjectKind;
   readonly name: string;
@@ -35,6 +25,17 @@ export interface DesiredObject {
 
 export const KIND_ORDER: readonly ObjectKind[] = ['entity', 'source', 'featureView', 'featureService'];
 
+/**
+ * The plan: what applying a feature repo would change in the registry. A pure function of the
+ * registered objects and the repo, so it runs the same in `granary plan` and inside apply's lock.
+ * Objects are keyed by (kind, name, version); a new view version is an `add`, an object no longer
+ * in the repo a `remove`. With the changes comes their effect on every served feature service
+ * (service-effects.ts), and the changes that break its consumers are marked (classify-changes.ts).
+ *
+ * @example
+ *   planChanges('fraud', [], repo).changes.map((c) => `${c.action} ${c.kind} ${c.name}`)
+ *   // => ['add entity user', 'add source transactions', 'add featureView user_spend', ...]
+ */
 export function planChanges(project: string, registered: readonly RegisteredState[], repo: FeatureRepo): Plan {
   const desired = desiredObjects(repo);
   const registeredByKey = new Map(registered.map((r) => [keyOf(r), r]));

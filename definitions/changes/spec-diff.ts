@@ -1,5 +1,12 @@
 import { canonicalJson } from './content-hash.ts';
 
+/** One field that differs between two specs, by dotted path. */
+export interface SpecDifference {
+  readonly path: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
 /**
  * The differences between two specs, as leaf changes at dotted paths, in the order of the new
  * spec (removed items and keys first). Objects are compared key by key; lists whose items all have a unique `name` (features, entities) are compared item by
@@ -11,12 +18,6 @@ import { canonicalJson } from './content-hash.ts';
  *   diffSpecs({ features: [{ name: 'a', type: 'int64' }] }, { features: [{ name: 'a', type: 'float32' }] })
  *   // => [{ path: 'features.a.type', before: 'int64', after: 'float32' }]
  */
-export interface SpecDifference {
-  readonly path: string;
-  readonly before: unknown;
-  readonly after: unknown;
-}
-
 export function diffSpecs(before: unknown, after: unknown, path = ''): SpecDifference[] {
   if (canonicalJson(before) === canonicalJson(after)) return [];
   if (isRecord(before) && isRecord(after)) {

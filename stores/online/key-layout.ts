@@ -3,6 +3,22 @@ import type { JoinKeyType } from '../../definitions/value-type.ts';
 import type { OnlineTarget } from './online-store.ts';
 import type { EntityKey } from '../../definitions/feature-value.ts';
 
+/** Reserved fields of a row hash: its event and created times, ms since epoch. */
+export const EVENT_TIME_FIELD = '__et';
+export const CREATED_TIME_FIELD = '__ct';
+
+/** Where a generation lives: the part of OnlineTarget the keys depend on. */
+export type GenerationRef = Pick<OnlineTarget, 'project' | 'view' | 'version' | 'generation'>;
+
+type JoinKeys = OnlineTarget['joinKeys'];
+
+const ROW_TAG = 'e:';
+const MARKER_TAG = 'marker';
+/** Marker hash fields. */
+export const MARKER_CREATED_FIELD = 'createdAt';
+export const MARKER_APPLIED_FIELD = 'applied';
+const ENTITY_SEPARATOR = '|';
+
 /**
  * The Redis key layout of the online store: every key and reserved hash field Granary writes is
  * named here, and nowhere else.
@@ -39,21 +55,6 @@ import type { EntityKey } from '../../definitions/feature-value.ts';
  *   layout.rowKey(target, ['u|1', 7n]) // => 'granary:fraud:user_spend:v1:g3:e:u%7C1|7'
  *   layout.entityKeyOf(target, 'granary:fraud:user_spend:v1:g3:e:u%7C1|7') // => ['u|1', 7n]
  */
-export const EVENT_TIME_FIELD = '__et';
-export const CREATED_TIME_FIELD = '__ct';
-
-/** Where a generation lives: the part of OnlineTarget the keys depend on. */
-export type GenerationRef = Pick<OnlineTarget, 'project' | 'view' | 'version' | 'generation'>;
-
-type JoinKeys = OnlineTarget['joinKeys'];
-
-const ROW_TAG = 'e:';
-const MARKER_TAG = 'marker';
-/** Marker hash fields. */
-export const MARKER_CREATED_FIELD = 'createdAt';
-export const MARKER_APPLIED_FIELD = 'applied';
-const ENTITY_SEPARATOR = '|';
-
 export class KeyLayout {
   constructor(readonly prefix: string) {
     if (prefix === '') throw new Error('online key prefix must not be empty');

@@ -18,23 +18,7 @@ import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
 
-/**
- * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
- * monotonic write: see monotonic-write.lua.ts.
- *
- * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
- * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
- * port refuses), any call or pipeline after `commandTimeoutMs`; with `failFast` (for the serving
- * path) a call made while disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
- * back. Errors are OnlineStoreError, naming the URL.
- *
- * @example
- *   const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:16379', keyPrefix: 'granary' });
- *   await store.writeRows(target, [{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: Date.now(), createdTime: 0 }]);
- *   // => { written: 1, skipped: 0, expired: 0 }
- *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
- *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
- */
+/** Where the Redis online store connects, its key prefix, and how it fails and batches. */
 export interface RedisOnlineStoreOptions {
   /** redis:// or rediss:// URL (config `online.url`). */
   readonly url: string;
@@ -80,6 +64,23 @@ interface FeatureCodec {
 
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
+/**
+ * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
+ * monotonic write: see monotonic-write.lua.ts.
+ *
+ * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
+ * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
+ * port refuses), any call or pipeline after `commandTimeoutMs`; with `failFast` (for the serving
+ * path) a call made while disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
+ * back. Errors are OnlineStoreError, naming the URL.
+ *
+ * @example
+ *   const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:16379', keyPrefix: 'granary' });
+ *   await store.writeRows(target, [{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: Date.now(), createdTime: 0 }]);
+ *   // => { written: 1, skipped: 0, expired: 0 }
+ *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
+ *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
+ */
 export class RedisOnlineStore implements OnlineStore {
   readonly url: string;
   readonly layout: KeyLayout;

@@ -22,6 +22,15 @@ import type { ObjectKind } from '../../definitions/spec.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 
+/** Where the registry's PostgreSQL is, and for which project. */
+export interface PostgresRegistryOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  readonly project: string;
+  /** Connections in the pool; defaults to 4. */
+  readonly maxConnections?: number;
+}
+
 /**
  * The registry in PostgreSQL: one pool per instance, every row keyed by project. Call
  * `migrate()` once before use and `close()` at the end (the pool keeps the process alive).
@@ -32,14 +41,6 @@ import { withTransaction } from './with-transaction.ts';
  *   const plan = await registry.apply(await loadFeatureRepo('definitions/examples/fraud'));
  *   await registry.close();
  */
-export interface PostgresRegistryOptions {
-  /** postgres://user:password@host:port/database */
-  readonly url: string;
-  readonly project: string;
-  /** Connections in the pool; defaults to 4. */
-  readonly maxConnections?: number;
-}
-
 export class PostgresRegistry implements Registry {
   readonly project: string;
   private readonly url: string;

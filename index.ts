@@ -13,7 +13,7 @@ export { FeatureStore, type MaterializeOptions, type PushOptions } from './sdk/f
 export { ConfigError, type GranaryConfig, type LoadConfigOptions } from './config/granary-config.ts';
 export type { BatchInput, BatchRow } from './ingest/batch-validation.ts';
 export type { VerifyReport } from './pipelines/verify-view.ts';
-export type { HistoricalFeaturesOptions } from './retrieval/historical-features.ts';
+export type { HistoricalFeaturesOptions } from './retrieval/plan-historical-retrieval.ts';
 export type { RepairReport } from './sdk/entity-repair.ts';
 export type { RebuildHandle, RebuildOnlineOptions } from './sdk/online-rebuild.ts';
 export type { MigrateOptions, MigrationHandle } from './sdk/view-migration.ts';

@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
-import { getHistoricalFeatures, type HistoricalFeaturesOptions } from '../retrieval/historical-features.ts';
+import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
+import { type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
 import type { EntityKey } from '../definitions/feature-value.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';

@@ -1,5 +1,6 @@
 // Lint: TypeScript's recommended rules everywhere, plus the determinism rule of Temporal workflows:
-// code under workflows/ may not import Node built-ins, the stores, or side-effecting packages.
+// code under workflows/ may not import Node built-ins, the stores (nor the arrow/, ingest/, pipelines/
+// and retrieval/ rooms that sit on them), or side-effecting packages.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
@@ -27,8 +28,8 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['**/stores/**', '**/stores', '**/activities/*', '!**/activities/index.ts'],
-              message: 'Workflow code may not touch the stores; import activity types only: import type * as activities.',
+              group: ['**/stores/**', '**/stores', '**/arrow/**', '**/ingest/**', '**/pipelines/**', '**/retrieval/**', '**/activities/*', '!**/activities/index.ts'],
+              message: 'Workflow code may not touch the stores or the rooms that read and write them; import activity types only: import type * as activities.',
               allowTypeImports: true,
             },
             {

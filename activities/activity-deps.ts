@@ -15,7 +15,7 @@ export interface ActivityDeps {
   readonly onRedisLoss: 'rebuild' | 'fail';
   /**
    * Committed rows with an event or created time later than their commit's time + this skew are
-   * refused by materialization, rebuild and verify (stores/offline/future-event-time.ts); the
+   * refused by materialization, rebuild and verify (pipelines/future-event-time.ts); the
    * setting ingest.maxFutureSkew, one hour when absent.
    */
   readonly maxFutureSkewMs?: number;

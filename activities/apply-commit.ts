@@ -2,14 +2,14 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import type { OnlineTarget } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { failureTypes } from '../workflows/contracts.ts';
-import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
-import { tableToOnlineRows } from '../stores/offline/row-conversion.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
 import { redisDataLost } from './prepare-materialization.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface ApplyCommitInput extends ViewRef {
   readonly generation: number;

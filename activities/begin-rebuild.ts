@@ -1,7 +1,7 @@
 import type { RebuildInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { checkNotRetired } from './migration-context.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface RebuildStart {
   /** The generation being built (state 'building' in the registry, marked in Redis). */

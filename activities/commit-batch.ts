@@ -1,4 +1,4 @@
-import type { NewCommit } from '../stores/registry/registry.ts';
+import type { NewCommit } from '../stores/registry/commit-log.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';

@@ -3,8 +3,8 @@ import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { redisDataLost } from './prepare-materialization.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
-import { verifyView } from './verify-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
+import { verifyView } from '../pipelines/verify-view.ts';
 
 export interface GenerationInput extends ViewRef {
   readonly generation: number;
@@ -32,7 +32,7 @@ export interface GenerationCheck {
   readonly ahead: number;
 }
 
-/** Verify (activities/verify-view.ts) on the generation being built; any divergence stops the rebuild before the cut-over. */
+/** Verify (pipelines/verify-view.ts) on the generation being built; any divergence stops the rebuild before the cut-over. */
 export function verifyGeneration(deps: ActivityDeps) {
   return async function verifyGeneration(input: GenerationInput): Promise<GenerationCheck> {
     const registry = deps.registry(input.project);

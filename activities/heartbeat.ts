@@ -20,8 +20,3 @@ export async function withHeartbeat<T>(work: () => Promise<T>, details: () => un
 export function lastHeartbeat<T>(): T | undefined {
   return Context.current().info.heartbeatDetails as T | undefined;
 }
-
-/** Lets timers (the heartbeat among them) and I/O callbacks run between chunks of synchronous work. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

@@ -1,8 +1,8 @@
 import type { Table } from 'apache-arrow';
-import { concatTables, migrateTable, MigrationRowError } from '../stores/offline/migrate-table.ts';
+import { concatTables, migrateTable, MigrationRowError } from '../pipelines/migrate-table.ts';
 import { objectKey } from '../stores/offline/object-key.ts';
-import { rowsOf, writeViewObjects } from '../stores/offline/write-view-objects.ts';
-import type { Commit, CommitObject } from '../stores/registry/registry.ts';
+import { rowsOf, writeViewObjects } from '../pipelines/write-view-objects.ts';
+import type { Commit, CommitObject } from '../stores/registry/commit-log.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { migratedBatchId, migrationContext, migrationFailure, type MigrationContext, type MigrationRef } from './migration-context.ts';
 import { withHeartbeat } from './heartbeat.ts';

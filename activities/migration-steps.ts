@@ -1,13 +1,14 @@
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import type { MigrationCheck } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { rowsOf } from '../stores/offline/write-view-objects.ts';
+import { rowsOf } from '../pipelines/write-view-objects.ts';
 import { migratedBatchId, migrationContext, migrationFailure, type MigrationRef } from './migration-context.ts';
-import { onlineTarget } from './registered-view.ts';
-import { verifyView } from './verify-view.ts';
+import { onlineTarget } from '../pipelines/registered-view.ts';
+import { verifyView } from '../pipelines/verify-view.ts';
 
 /**
  * The small steps of a view migration (workflows/migrate-view-workflow.ts), each idempotent: the

@@ -2,7 +2,7 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { checkNotRetired } from './migration-context.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface MaterializationStart {
   readonly generation: number;

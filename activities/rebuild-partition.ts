@@ -1,13 +1,14 @@
 import { log } from '@temporalio/activity';
-import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
-import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import { entityPartition } from './entity-partition.ts';
+import { entityPartition } from '../pipelines/entity-partition.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
-import { lastHeartbeat, withHeartbeat, yieldToEventLoop } from './heartbeat.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 export interface RebuildPartitionInput extends ViewRef {
   readonly generation: number;

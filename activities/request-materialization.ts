@@ -1,9 +1,9 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { materializeWorkflow } from '../workflows/materialize-workflow.ts';
-import { commitsAvailableSignal, failureTypes, workflowIds, type ViewRef } from '../workflows/contracts.ts';
+import { failureTypes, workflowIds, type ViewRef } from '../workflows/contracts.ts';
+import { materializeStart, workflowTypes } from '../workflows/starters.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import { onlineTarget, registeredView } from './registered-view.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 
 /**
  * Asks the view's one materialization workflow to look for new commits: signals it when it
@@ -11,14 +11,7 @@ import { onlineTarget, registeredView } from './registered-view.ts';
  */
 export function requestMaterialization(deps: ActivityDeps) {
   return async function requestMaterialization(ref: ViewRef): Promise<void> {
-    await deps.temporal.client.workflow.signalWithStart<typeof materializeWorkflow, []>('materializeWorkflow', {
-      workflowId: workflowIds.materialize(ref),
-      taskQueue: deps.temporal.taskQueue,
-      args: [{ project: ref.project, view: ref.view, version: ref.version }],
-      signal: commitsAvailableSignal,
-      signalArgs: [],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    });
+    await deps.temporal.client.workflow.signalWithStart<typeof materializeWorkflow, []>(workflowTypes.materialize, materializeStart(ref, deps.temporal.taskQueue));
   };
 }
 

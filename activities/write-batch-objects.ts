@@ -1,12 +1,12 @@
 import { objectKey } from '../stores/offline/object-key.ts';
-import { rowsOf, writeViewObjects } from '../stores/offline/write-view-objects.ts';
-import type { CommitObject } from '../stores/registry/registry.ts';
+import { rowsOf, writeViewObjects } from '../pipelines/write-view-objects.ts';
+import type { CommitObject } from '../stores/registry/commit-log.ts';
 import type { IngestInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { checkNotRetired } from './migration-context.ts';
-import { registeredView } from './registered-view.ts';
+import { registeredView } from '../pipelines/registered-view.ts';
 
 export interface WrittenBatch {
   readonly objects: readonly CommitObject[];

@@ -21,16 +21,16 @@ import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from '
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
 import { seededRandom } from '../definitions/examples/seeded-random.ts';
-import { historicalFeatureBatches } from '../sdk/historical-features.ts';
-import { readInputFile } from '../stores/offline/batch-validation.ts';
-import { buildColumn } from '../stores/offline/build-column.ts';
+import { historicalFeatureBatches } from '../retrieval/historical-features.ts';
+import { readInputFile } from '../ingest/batch-validation.ts';
+import { buildColumn } from '../arrow/build-column.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';
 import { LocalOfflineStore } from '../stores/offline/local-offline-store.ts';
 import { objectKey } from '../stores/offline/object-key.ts';
-import { viewSchema } from '../stores/offline/view-schema.ts';
-import { writeParquetFile } from '../stores/offline/write-parquet-file.ts';
+import { viewSchema } from '../arrow/view-schema.ts';
+import { writeParquetFile } from '../arrow/write-parquet-file.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
-import type { CommitObject } from '../stores/registry/registry.ts';
+import type { CommitObject } from '../stores/registry/commit-log.ts';
 
 const { values: args } = parseArgs({
   options: {

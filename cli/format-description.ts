@@ -1,7 +1,7 @@
 import { formatDuration } from '../definitions/duration.ts';
 import type { EntitySpec, FeatureServiceSpec, FeatureViewSpec, SourceSpec } from '../definitions/spec.ts';
 import { objectLabel } from '../stores/registry/object-label.ts';
-import type { RegisteredObject } from '../stores/registry/registry.ts';
+import type { RegisteredObject } from '../stores/registry/definition-registry.ts';
 import { formatTable } from './output.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { objectLabel } from '../stores/registry/object-label.ts';
-import type { FieldChange, ObjectChange, Plan } from '../stores/registry/registry.ts';
-import type { ServiceEffect } from '../stores/registry/service-effects.ts';
+import type { FieldChange, ObjectChange, Plan } from '../definitions/changes/plan.ts';
+import type { ServiceEffect } from '../definitions/changes/service-effects.ts';
 import { formatValue } from './output.ts';
 
 /**

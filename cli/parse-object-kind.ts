@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import type { ObjectKind } from '../stores/registry/registry.ts';
+import type { ObjectKind } from '../definitions/spec.ts';
 
 const KIND_NAMES: Readonly<Record<string, ObjectKind>> = {
   entity: 'entity',

@@ -1,4 +1,5 @@
-import { parseValueType, type ScalarType, type ValueType } from './value-type.ts';
+import { checkValue, describeValue } from './check-value.ts';
+import { INT64_MAX, INT64_MIN, parseValueType, type ScalarType, type ValueType } from './value-type.ts';
 
 /**
  * The default values a feature service may declare, served in place of a missing (NOT_FOUND) or
@@ -25,43 +26,22 @@ export type DefaultValue = DefaultScalar | readonly (DefaultScalar | null)[];
 
 export type DefaultJson = boolean | number | string | (boolean | number | string | null)[];
 
-/** A served default: the canonical JS form of its type (the online store's FeatureValue). */
+/** A served default: the canonical JS form of its type (FeatureValue, feature-value.ts). */
 export type ServedDefault = boolean | number | bigint | string | Uint8Array | readonly (boolean | number | bigint | string | Uint8Array | null)[];
-
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-const EXPECTED: Record<ScalarType, string> = {
-  bool: 'bool (true or false)',
-  int32: 'int32 (a whole number from -2^31 to 2^31-1)',
-  int64: 'int64 (a bigint or a safe-integer number)',
-  float32: 'float32 (a number)',
-  float64: 'float64 (a number)',
-  string: 'string',
-  bytes: 'bytes (a Uint8Array)',
-  timestamp: 'timestamp (a Date or ms since epoch)',
-};
 
 /** Why a value cannot be a default of any type, or undefined when it can be. */
 export function defaultShapeProblem(value: unknown): string | undefined {
   if (value === null || value === undefined) return 'a default cannot be null; leave the feature out of defaults to serve null (fail closed)';
   if (Array.isArray(value)) {
     const bad = value.findIndex((item) => item !== null && !isScalar(item));
-    return bad < 0 ? undefined : `list item ${bad} must be a boolean, number, bigint, string, Uint8Array, Date or null, got ${describe(value[bad])}`;
+    return bad < 0 ? undefined : `list item ${bad} must be a boolean, number, bigint, string, Uint8Array, Date or null, got ${describeValue(value[bad])}`;
   }
-  return isScalar(value) ? undefined : `must be a boolean, number, bigint, string, Uint8Array, Date or a list of them, got ${describe(value)}`;
+  return isScalar(value) ? undefined : `must be a boolean, number, bigint, string, Uint8Array, Date or a list of them, got ${describeValue(value)}`;
 }
 
-/** Why a value does not fit a feature type, or undefined when it does. */
+/** Why a value does not fit a feature type, or undefined when it does: checkValue, with a Date accepted as a timestamp. */
 export function defaultTypeProblem(value: unknown, type: ValueType): string | undefined {
-  const parsed = parseValueType(type);
-  if (!parsed) return `unknown value type '${String(type)}'`;
-  if (!parsed.list) return fitsScalar(value, parsed.scalar) ? undefined : `expected ${EXPECTED[parsed.scalar]}, got ${describe(value)}`;
-  if (!Array.isArray(value)) return `expected ${type} (a list of ${EXPECTED[parsed.scalar]} or null), got ${describe(value)}`;
-  const bad = value.findIndex((item) => item !== null && !fitsScalar(item, parsed.scalar));
-  return bad < 0 ? undefined : `expected ${type}: list item ${bad} must be ${EXPECTED[parsed.scalar]} or null, got ${describe(value[bad])}`;
+  return checkValue(type, value, { dates: true });
 }
 
 /** The value's form in the registry spec (the same for every type, so it needs none). */
@@ -95,26 +75,6 @@ function isScalar(value: unknown): value is DefaultScalar {
   );
 }
 
-function fitsScalar(value: unknown, scalar: ScalarType): boolean {
-  switch (scalar) {
-    case 'bool':
-      return typeof value === 'boolean';
-    case 'int32':
-      return typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
-    case 'int64':
-      return (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) || (typeof value === 'number' && Number.isSafeInteger(value));
-    case 'float32':
-    case 'float64':
-      return typeof value === 'number';
-    case 'string':
-      return typeof value === 'string';
-    case 'bytes':
-      return value instanceof Uint8Array;
-    case 'timestamp':
-      return (typeof value === 'number' && Number.isFinite(value)) || (value instanceof Date && Number.isFinite(value.getTime()));
-  }
-}
-
 function scalarToJson(value: DefaultScalar): boolean | number | string {
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? value : Object.is(value, -0) ? '-0' : String(value);
@@ -135,7 +95,7 @@ function scalarFromJson(json: unknown, scalar: ScalarType): boolean | number | b
     case 'bool':
       return typeof json === 'boolean' ? json : undefined;
     case 'int32':
-      return fitsScalar(json, 'int32') ? (json as number) : undefined;
+      return checkValue('int32', json) === undefined ? (json as number) : undefined;
     case 'int64': {
       const value = typeof json === 'number' && Number.isSafeInteger(json) ? BigInt(json) : typeof json === 'string' && /^-?\d+$/.test(json) ? BigInt(json) : undefined;
       return value !== undefined && value >= INT64_MIN && value <= INT64_MAX ? value : undefined;
@@ -152,16 +112,4 @@ function scalarFromJson(json: unknown, scalar: ScalarType): boolean | number | b
     case 'timestamp':
       return typeof json === 'number' && Number.isFinite(json) ? json : undefined;
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'bigint') return `bigint ${value}n`;
-  if (typeof value === 'string') return `string '${value.length > 60 ? `${value.slice(0, 57)}...` : value}'`;
-  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
-  if (value instanceof Date) return `Date ${Number.isFinite(value.getTime()) ? value.toISOString() : 'Invalid Date'}`;
-  if (Array.isArray(value)) return `a list of ${value.length}`;
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
 }

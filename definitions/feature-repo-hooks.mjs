@@ -2,8 +2,9 @@
 // with node:module register(). They let a feature repo kept anywhere (its own git repository,
 // a temporary folder) load without a package.json and without granary installed next to it:
 //
-// - `import ... from 'granary'` resolves to the index.ts of the installation running the command,
-//   so the repo's definitions are made by the same code that checks and applies them;
+// - `import ... from 'granary'` resolves to the definition language (definitions/index.ts) of the
+//   installation running the command, so the repo's definitions are made by the same code that
+//   checks and applies them;
 // - a TypeScript file outside this installation and outside node_modules, imported by a path
 //   (the repo's files and what they import relatively: './x', './x.ts', './x.js' for x.ts,
 //   './dir' for dir/index.ts), loads as an ES module whatever the nearest package.json says.
@@ -21,7 +22,9 @@ import { statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL, URL } from 'node:url';
 
-const GRANARY_INDEX = new URL('../index.ts', import.meta.url).href;
+// The definition language only (not the package's index.ts, which adds the SDK): loading a repo
+// must not load the SDK, which itself loads repos.
+const GRANARY_INDEX = new URL('./index.ts', import.meta.url).href;
 const INSTALLATION = fileURLToPath(new URL('..', import.meta.url));
 const TYPESCRIPT = /\.(?:m?ts|tsx)$/;
 const TS_EXTENSIONS = ['.ts', '.tsx', '.mts'];

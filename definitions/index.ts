@@ -4,6 +4,8 @@ export * from './entity.ts';
 export * from './feature-defaults.ts';
 export * from './feature-repo.ts';
 export * from './feature-service.ts';
+export * from './check-value.ts';
+export * from './feature-value.ts';
 export * from './feature-view.ts';
 export * from './source.ts';
 export * from './spec.ts';

@@ -80,6 +80,9 @@ export type KindSpec = {
   featureService: FeatureServiceSpec;
 };
 
+/** The kinds of registered objects: entity, source, view, service. */
+export type ObjectKind = keyof KindSpec;
+
 export function specOf(definition: Entity): EntitySpec;
 export function specOf(definition: Source): SourceSpec;
 export function specOf(definition: FeatureView): FeatureViewSpec;

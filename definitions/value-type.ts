@@ -53,3 +53,10 @@ export function isFloatType(value: unknown): boolean {
 export function describeValueTypes(): string {
   return `${SCALAR_TYPES.join(', ')}, or list<T> of one of them`;
 }
+
+/** The int32 range: the only definition (ingest, the online codec, defaults and serving check against it). */
+export const INT32_MIN = -(2 ** 31);
+export const INT32_MAX = 2 ** 31 - 1;
+/** The int64 range, as bigints. */
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;

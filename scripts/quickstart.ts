@@ -16,12 +16,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { onlineTarget } from '../activities/registered-view.ts';
+import { onlineTarget } from '../pipelines/registered-view.ts';
 import { sampleEmployeeRows } from '../definitions/examples/attrition/sample-data.ts';
 import { sampleFraudLabelRows, sampleUserSpendRows } from '../definitions/examples/fraud/sample-data.ts';
 import { findView, loadFeatureRepo } from '../definitions/feature-repo.ts';
 import { FeatureStore } from '../sdk/feature-store.ts';
-import { toViewTable } from '../stores/offline/batch-validation.ts';
+import { toViewTable } from '../ingest/batch-validation.ts';
 import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
 import { describeOfflineHome } from '../stores/offline-home.ts';
 import { REPO_ROOT, stackEnv, stackUp } from './stack.ts';

@@ -1,15 +1,16 @@
-import { registeredView, onlineTarget } from '../activities/registered-view.ts';
-import { futureLimit, isFutureRow } from '../stores/offline/future-event-time.ts';
+import { registeredView, onlineTarget } from '../pipelines/registered-view.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
-import { convertRowsWhere, replaces } from '../stores/offline/row-conversion.ts';
+import { convertRowsWhere, replaces } from '../pipelines/row-conversion.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
-import type { EntityKey, OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
+import type { OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
+import type { EntityKey } from '../definitions/feature-value.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 
 /**
  * `granary repair <view> --entity KEY...`: re-derives each entity from the offline store under the
- * committed-row rule (stores/offline/future-event-time.ts: rows whose event or created time is
+ * committed-row rule (pipelines/future-event-time.ts: rows whose event or created time is
  * later than their commit's time + the skew are refused) and writes the result to the online
  * store unconditionally, in the active generation and in one a rebuild is building: the latest
  * valid committed row replaces whatever is stored (a row poisoned by a far-future time, say), and

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { tableToIPC, type Table } from 'apache-arrow';
-import { verifyView, type VerifyReport } from '../activities/verify-view.ts';
+import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
-import { getHistoricalFeatures, type HistoricalFeaturesOptions } from './historical-features.ts';
-import type { EntityKey } from '../stores/online/online-store.ts';
+import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
+import { type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
+import type { EntityKey } from '../definitions/feature-value.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
 import { rebuildOnline, type RebuildHandle, type RebuildOnlineOptions } from './online-rebuild.ts';
 import { whilePolling } from './progress-poller.ts';
 import { followMigration, rollbackMigration, startMigration, type MigrateOptions, type MigrationHandle } from './view-migration.ts';
-import { retiredMessage, retiringMigration } from '../stores/registry/current-version.ts';
-import type { ViewMigrationRecord } from '../stores/registry/registry.ts';
+import { retiredMessage, retiringMigration } from '../stores/registry/retiring-migration.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import { viewStatus, type ViewStatus } from './view-status.ts';
 import { awaitWithWorkerWatch } from './worker-watch.ts';
 import { loadConfig, type GranaryConfig, type LoadConfigOptions } from '../config/granary-config.ts';
@@ -20,12 +20,11 @@ import type { FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { OnlineFeatureReader } from '../serving/online-feature-reader.ts';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/online-features.ts';
-import { toViewTable, type BatchInput } from '../stores/offline/batch-validation.ts';
+import { toViewTable, type BatchInput } from '../ingest/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
 import { openCheckedStores, type Stores } from '../stores/open-stores.ts';
 import { connectClient } from '../workers/temporal-connection.ts';
 import {
-  commitsAvailableSignal,
   materializeProgressQuery,
   workflowIds,
   type IngestResult,
@@ -34,6 +33,7 @@ import {
 } from '../workflows/contracts.ts';
 import type { ingestWorkflow } from '../workflows/ingest-workflow.ts';
 import type { materializeWorkflow } from '../workflows/materialize-workflow.ts';
+import { ingestStart, materializeStart, workflowTypes } from '../workflows/starters.ts';
 
 export interface PushOptions {
   /** Idempotency key of the batch: the same id is ingested once. Defaults to a hash of the rows. */
@@ -121,13 +121,7 @@ export class FeatureStore {
     const client = await this.temporal();
     let handle: WorkflowHandle<typeof ingestWorkflow>;
     try {
-      handle = await client.workflow.start<typeof ingestWorkflow>('ingestWorkflow', {
-        workflowId: workflowIds.ingest(ref, batchId),
-        taskQueue: this.config.temporal.taskQueue,
-        args: [{ ...ref, batchId, stagingKey: staged }],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      });
+      handle = await client.workflow.start<typeof ingestWorkflow>(workflowTypes.ingest, ingestStart({ ...ref, batchId, stagingKey: staged }, this.config.temporal.taskQueue));
     } catch (error) {
       // Completed before: this batch was ingested already; nothing new is written. Its rows being
       // online is re-checked, not repeated: Redis may have lost them since (issue 12, 6b).
@@ -152,14 +146,7 @@ export class FeatureStore {
       Promise.all(
       views.map(async (view) => {
         const ref: ViewRef = { project: this.project, view: view.name, version: view.version };
-        const handle = await client.workflow.signalWithStart<typeof materializeWorkflow, []>('materializeWorkflow', {
-          workflowId: workflowIds.materialize(ref),
-          taskQueue: this.config.temporal.taskQueue,
-          args: [ref],
-          signal: commitsAvailableSignal,
-          signalArgs: [],
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        });
+        const handle = await client.workflow.signalWithStart<typeof materializeWorkflow, []>(workflowTypes.materialize, materializeStart(ref, this.config.temporal.taskQueue));
         // One progress query at a time, none left in flight (sdk/progress-poller.ts): a query the
         // client retries after the connection closed kills the process.
         const report = options.onProgress && ((p: MaterializeProgress) => options.onProgress!(ref, p));
@@ -255,7 +242,7 @@ export class FeatureStore {
 
   /**
    * A point-in-time-correct training set (or, without entities, a snapshot) from the committed
-   * offline objects, as an Arrow table (sdk/historical-features.ts).
+   * offline objects, as an Arrow table (retrieval/historical-features.ts).
    *
    * @example
    *   await store.getHistoricalFeatures({ entities: labels, featureService: 'fraud_model_v1' })

@@ -8,7 +8,7 @@ import {
 } from '@temporalio/client';
 import { formatDuration, parseDurationSeconds } from '../definitions/duration.ts';
 import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
-import type { scheduledMaterializeWorkflow } from '../workflows/scheduled-materialize-workflow.ts';
+import { scheduledMaterializeAction } from '../workflows/starters.ts';
 
 /**
  * Materialization on a schedule, on Temporal Schedules instead of CronJobs: retries, visible
@@ -121,13 +121,7 @@ export class MaterializationSchedules {
     return {
       scheduleId: workflowIds.schedule(ref),
       spec: scheduleSpec(ref, when),
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'scheduledMaterializeWorkflow' satisfies (typeof scheduledMaterializeWorkflow)['name'],
-        workflowId: `scheduled-${workflowIds.materialize(ref)}`,
-        taskQueue: this.taskQueue,
-        args: [{ project: ref.project, view: ref.view, version: ref.version }],
-      },
+      action: scheduledMaterializeAction(ref, this.taskQueue),
       policies: {
         // A run still going when the next is due: skip it (the running one catches up anyway).
         overlap: ScheduleOverlapPolicy.SKIP,

@@ -1,9 +1,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { requestRebuild } from '../activities/request-rebuild.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { onlineTargetOf, type OnlineStore } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
-import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
+import { workflowIds, type RebuildRequest, type ViewRef } from '../workflows/contracts.ts';
+import type { rebuildOnlineWorkflow } from '../workflows/rebuild-online-workflow.ts';
+import { rebuildStart, workflowTypes } from '../workflows/starters.ts';
 
 /** The active generation Redis lost: its marker is gone though commits up to `watermark` were materialized. */
 export interface LostGeneration {
@@ -37,8 +38,8 @@ export interface LossSettings {
 }
 
 /**
- * With `online.onRedisLoss: rebuild`, asks for the view's rebuild through the path
- * materialization uses (activities/request-rebuild.ts), unless one is running already: a running
+ * With `online.onRedisLoss: rebuild`, asks for the view's rebuild as materialization does
+ * (workflows/starters.ts rebuildStart), unless one is running already: a running
  * rebuild cuts over from the lost generation, and asking again could make it build twice.
  * 'off' with `fail`.
  *
@@ -52,7 +53,7 @@ export async function requestRebuildAfterLoss(client: Client, settings: LossSett
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
-  await requestRebuild({ onRedisLoss: settings.onRedisLoss, temporal: { client, taskQueue: settings.taskQueue } })(ref);
+  await client.workflow.signalWithStart<typeof rebuildOnlineWorkflow, [RebuildRequest?]>(workflowTypes.rebuild, rebuildStart(ref, settings.taskQueue));
   return 'started';
 }
 

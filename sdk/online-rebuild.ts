@@ -1,14 +1,13 @@
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import {
   rebuildProgressQuery,
-  rebuildRequestedSignal,
   workflowIds,
   type RebuildRequest,
   type RebuildProgress,
   type ViewRef,
 } from '../workflows/contracts.ts';
 import type { rebuildOnlineWorkflow, retireGenerationWorkflow } from '../workflows/rebuild-online-workflow.ts';
+import { rebuildStart, workflowTypes } from '../workflows/starters.ts';
 import { whilePolling } from './progress-poller.ts';
 
 export interface RebuildOnlineOptions extends RebuildRequest {
@@ -52,14 +51,7 @@ export async function rebuildOnline(
   return Promise.all(
     refs.map(async (ref) => {
       const workflowId = workflowIds.rebuild(ref);
-      const handle = await client.workflow.signalWithStart<typeof rebuildOnlineWorkflow, [RebuildRequest?]>('rebuildOnlineWorkflow', {
-        workflowId,
-        taskQueue,
-        args: [{ ...ref, ...request }],
-        signal: rebuildRequestedSignal,
-        signalArgs: [request],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      });
+      const handle = await client.workflow.signalWithStart<typeof rebuildOnlineWorkflow, [RebuildRequest?]>(workflowTypes.rebuild, rebuildStart(ref, taskQueue, request));
       if (!options.wait) return { ref, workflowId, progress: await handle.query(rebuildProgressQuery) };
       const report = options.onProgress && ((p: RebuildProgress) => options.onProgress!(ref, p));
       // The result of the run that received the request, or of the runs it continued as.

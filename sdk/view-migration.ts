@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
-import type { Registry, ViewMigrationRecord } from '../stores/registry/registry.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../stores/registry/view-migrations.ts';
 import {
   migrationProgressQuery,
   rollbackMigrationSignal,
@@ -12,14 +12,9 @@ import {
   type MigrationState,
 } from '../workflows/contracts.ts';
 import type { migrateViewWorkflow } from '../workflows/migrate-view-workflow.ts';
+import { migrateStart, workflowTypes } from '../workflows/starters.ts';
 
-/**
- * Starting, following and rolling back view migrations (workflows/migrate-view-workflow.ts).
- *
- * @example
- *   await startMigration(client, 'granary', registry, 'user_spend', { wait: 'switched' })
- *   // => { workflowId: 'migrate-view/fraud/user_spend/v1-to-v2', progress: { state: 'grace', switchedServices: [...], ... } }
- */
+/** How a migration is started and followed. */
 export interface MigrateOptions {
   /** The version to migrate to; default: the highest version of the view declared with migrateFrom and not yet completed. */
   readonly to?: number;
@@ -45,6 +40,13 @@ export interface MigrationHandle {
 /** States in which the services already read the new version, or never will in this run. */
 const SWITCHED_OR_OVER: readonly MigrationState[] = ['grace', 'waiting-for-pinned-services', 'removing-old-keys', 'completed', 'rolled-back', 'failed'];
 
+/**
+ * Starting, following and rolling back view migrations (workflows/migrate-view-workflow.ts).
+ *
+ * @example
+ *   await startMigration(client, 'granary', registry, 'user_spend', { wait: 'switched' })
+ *   // => { workflowId: 'migrate-view/fraud/user_spend/v1-to-v2', progress: { state: 'grace', switchedServices: [...], ... } }
+ */
 export async function startMigration(client: Client, taskQueue: string, registry: Registry, view: string, options: MigrateOptions = {}): Promise<MigrationHandle> {
   const { from, to } = await migrationVersions(registry, view, options.to);
   const input: MigrateViewInput = {
@@ -63,14 +65,8 @@ export async function startMigration(client: Client, taskQueue: string, registry
     const message = `completed at ${(done.finishedAt ?? done.updatedAt).toISOString()}: v${to} serves, v${from}'s online keys were removed; nothing to do`;
     return { workflowId, progress: { ...startingMigrationProgress(input, done.startedAt.getTime()), state: 'completed', message } };
   }
-  const handle = await client.workflow.start<typeof migrateViewWorkflow>('migrateViewWorkflow', {
-    workflowId,
-    taskQueue,
-    args: [input],
-    // A second start (CI re-running the job) attaches to the running one; a finished one may run again (it resumes from what exists).
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-  });
+  // A second start (CI re-running the job) attaches to the running one; a finished one may run again (it resumes from what exists).
+  const handle = await client.workflow.start<typeof migrateViewWorkflow>(workflowTypes.migrate, migrateStart(input, taskQueue));
   const runId = handle.firstExecutionRunId;
   if (!options.wait) return { workflowId, runId, progress: await queryProgress(handle, input) };
   return { workflowId, runId, progress: await follow(handle, input, options.wait, options.onProgress) };

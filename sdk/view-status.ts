@@ -1,7 +1,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { onlineTargetOf, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
-import type { Generation, Registry } from '../stores/registry/registry.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+import type { Generation } from '../stores/registry/generations.ts';
 import { rebuildProgressQuery, workflowIds, type RebuildProgress, type ViewRef } from '../workflows/contracts.ts';
 
 /** What `granary status` shows for one view version. */

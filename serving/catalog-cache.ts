@@ -3,6 +3,16 @@ import { ServingCatalog, catalogFingerprint } from './serving-catalog.ts';
 import { ServingError } from './serving-error.ts';
 import { withDeadline } from './with-deadline.ts';
 
+/** How often the serving catalog re-reads the definitions, and the deadline of each registry query. */
+export interface CatalogCacheOptions {
+  /** How often definitions are checked for changes. Default 2000 ms. */
+  readonly refreshMs?: number;
+  /** Deadline of one registry query. Default 2000 ms. */
+  readonly timeoutMs?: number;
+  /** Called after each refresh that found changed definitions. */
+  readonly onChange?: (catalog: ServingCatalog) => void;
+}
+
 /**
  * The registry's definitions as the read path sees them, kept in memory and refreshed without a
  * restart: every `refreshMs` the registered objects are listed (one query) and, when anything
@@ -16,15 +26,6 @@ import { withDeadline } from './with-deadline.ts';
  *   const catalog = await cache.current(); // the first call loads it
  *   cache.close();                          // stops the refresh timer
  */
-export interface CatalogCacheOptions {
-  /** How often definitions are checked for changes. Default 2000 ms. */
-  readonly refreshMs?: number;
-  /** Deadline of one registry query. Default 2000 ms. */
-  readonly timeoutMs?: number;
-  /** Called after each refresh that found changed definitions. */
-  readonly onChange?: (catalog: ServingCatalog) => void;
-}
-
 export class CatalogCache {
   private catalog: ServingCatalog | undefined;
   private fingerprint = '';

@@ -1,7 +1,18 @@
+import { checkJoinKeyValue, checkValue } from '../definitions/check-value.ts';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import type { FeaturePlan } from './serving-catalog.ts';
-import type { JoinKeyValue } from './online-features.ts';
+import type { JoinKeyValue } from '../definitions/feature-value.ts';
 import { ServingError, quotedList } from './serving-error.ts';
+
+/** Entity rows as columns: one array of join-key values per join key of the plan. */
+export interface EntityColumns {
+  readonly rowCount: number;
+  /** columns[k][r]: the plan's join key k of entity row r. */
+  readonly columns: readonly (readonly JoinKeyValue[])[];
+}
+
+/** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
+const DECIMAL = /^-?\d{1,40}$/;
 
 /**
  * The entities of a request, checked against the declared type of each join key the plan needs,
@@ -23,21 +34,9 @@ import { ServingError, quotedList } from './serving-error.ts';
  *   entityColumnsFromColumns({ driver_id: ['9007199254740993'] }, plan) // => { rowCount: 1, columns: [[9007199254740993n]] }
  *   entityColumnsFromColumns({ driver_id: ['10O1'] }, plan)
  *   // throws ServingError INVALID_ENTITY_KEY: entity row 0: join key 'driver_id' is int64, got string "10O1" (not a decimal integer)
+ *
+ * Feast's shape: `{ join_key: [v1, v2, ...], ... }`.
  */
-export interface EntityColumns {
-  readonly rowCount: number;
-  /** columns[k][r]: the plan's join key k of entity row r. */
-  readonly columns: readonly (readonly JoinKeyValue[])[];
-}
-
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-/** An int64 key as a string: an optional minus and decimal digits (bounded: a longer one is out of range anyway). */
-const DECIMAL = /^-?\d{1,40}$/;
-
-/** Feast's shape: `{ join_key: [v1, v2, ...], ... }`. */
 export function entityColumnsFromColumns(entities: unknown, plan: FeaturePlan, maxEntities = Infinity): EntityColumns {
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) {
     throw new ServingError('INVALID_REQUEST', `'entities' must be an object of join-key columns, e.g. {"user_id": ["u1", "u2"]}, got ${describe(entities)}`);
@@ -82,26 +81,17 @@ export function entityColumnsFromRows(rows: unknown, plan: FeaturePlan, maxEntit
 }
 
 export function checkJoinValue(value: unknown, key: { readonly name: string; readonly type: JoinKeyType }, row: number): JoinKeyValue {
-  switch (key.type) {
-    case 'string':
-      if (typeof value === 'string') return value;
-      break;
-    case 'int32':
-      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return value;
-      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return Number(value);
-      break;
-    case 'int64':
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value;
-      if (typeof value === 'string') return int64FromString(value, key.name, row);
-      if (typeof value === 'number' && Number.isInteger(value)) {
-        throw new ServingError(
-          'INVALID_ENTITY_KEY',
-          `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53, where a JSON number is not exact ` +
-            `(9007199254740993 arrives as 9007199254740992): send the key as a decimal string, e.g. "9007199254740993"`,
-        );
-      }
-      break;
+  // An int32 key given as a bigint is served as a number.
+  if (checkJoinKeyValue(key.type, value) === undefined) return key.type === 'int32' && typeof value === 'bigint' ? Number(value) : (value as JoinKeyValue);
+  if (key.type === 'int64') {
+    if (typeof value === 'string') return int64FromString(value, key.name, row);
+    if (typeof value === 'number' && Number.isInteger(value)) {
+      throw new ServingError(
+        'INVALID_ENTITY_KEY',
+        `entity row ${row}: join key '${key.name}' (int64) value ${value} is beyond 2^53, where a JSON number is not exact ` +
+          `(9007199254740993 arrives as 9007199254740992): send the key as a decimal string, e.g. "9007199254740993"`,
+      );
+    }
   }
   throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${key.name}' is ${key.type}, got ${describe(value)}`);
 }
@@ -112,7 +102,7 @@ function int64FromString(value: string, name: string, row: number): bigint {
     throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' is int64, got ${describe(value)} (not a decimal integer)`);
   }
   const parsed = BigInt(value);
-  if (parsed < INT64_MIN || parsed > INT64_MAX) {
+  if (checkValue('int64', parsed) !== undefined) {
     throw new ServingError('INVALID_ENTITY_KEY', `entity row ${row}: join key '${name}' (int64) value ${value} is outside int64's range`);
   }
   return parsed;

@@ -1,4 +1,5 @@
-import type { JoinKeyValue, OnlineFeatureColumns } from './online-features.ts';
+import type { OnlineFeatureColumns } from './online-features.ts';
+import type { JoinKeyValue } from '../definitions/feature-value.ts';
 import { formatTimestamp, jsonValueOf, type JsonValue } from './json-value.ts';
 import type { PlanRequest } from './serving-catalog.ts';
 import { ServingError } from './serving-error.ts';

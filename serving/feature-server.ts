@@ -19,32 +19,7 @@ declare module 'fastify' {
   }
 }
 
-/**
- * The HTTP feature server (Fastify), compatible with Feast's: a client written for Feast's
- * feature server works unchanged.
- *
- *   POST /get-online-features   Feast's request and response shapes (feast-format.ts)
- *   GET  /health                200 when Redis and the registry answer and Redis still holds every
- *                               view's active generation, else 503 (see healthOnLoss)
- *   GET  /metrics               Prometheus (serving-metrics.ts)
- *
- * Bad input is a 4xx with `{"code": ..., "message": ...}` saying what is wrong (malformed JSON,
- * unknown feature or service, wrong key type, missing join key, too many entities, oversized
- * body); Redis or the registry unavailable is a fast 503, never a hang. Definitions and active
- * generations are cached and refreshed in the background (no restart after an apply or a
- * rebuild). `close()` is graceful: in-flight requests finish, new ones get 503.
- *
- * Redis losing its data is seen here too (online-state-monitor.ts): every second the active
- * generations' markers are checked; /health names the views whose generation is lost, /metrics
- * has `granary_online_state` per view, and with `rebuildOnLoss` the server starts the rebuild
- * itself, so the first process that notices repairs it.
- *
- * @example
- *   const server = new FeatureServer({ registry, online: new RedisOnlineStore({ url, keyPrefix, failFast: true, commandTimeoutMs: 1000 }) });
- *   const url = await server.listen({ host: '127.0.0.1', port: 6566 });
- *   // curl -s $url/get-online-features -d '{"feature_service": "fraud_model_v1", "entities": {"user_id": ["u1"]}}'
- *   await server.close();
- */
+/** The stores the HTTP feature server reads, and its limits, deadlines and refresh intervals. */
 export interface FeatureServerOptions {
   readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration' | 'watermark' | 'commits' | 'newestEventTime' | 'migrations'>;
   /** Give the serving store `failFast` and a command timeout, so Redis down is a fast 503. */
@@ -87,6 +62,32 @@ export const ROUTES = {
   metrics: '/metrics',
 } as const;
 
+/**
+ * The HTTP feature server (Fastify), compatible with Feast's: a client written for Feast's
+ * feature server works unchanged.
+ *
+ *   POST /get-online-features   Feast's request and response shapes (feast-format.ts)
+ *   GET  /health                200 when Redis and the registry answer and Redis still holds every
+ *                               view's active generation, else 503 (see healthOnLoss)
+ *   GET  /metrics               Prometheus (serving-metrics.ts)
+ *
+ * Bad input is a 4xx with `{"code": ..., "message": ...}` saying what is wrong (malformed JSON,
+ * unknown feature or service, wrong key type, missing join key, too many entities, oversized
+ * body); Redis or the registry unavailable is a fast 503, never a hang. Definitions and active
+ * generations are cached and refreshed in the background (no restart after an apply or a
+ * rebuild). `close()` is graceful: in-flight requests finish, new ones get 503.
+ *
+ * Redis losing its data is seen here too (online-state-monitor.ts): every second the active
+ * generations' markers are checked; /health names the views whose generation is lost, /metrics
+ * has `granary_online_state` per view, and with `rebuildOnLoss` the server starts the rebuild
+ * itself, so the first process that notices repairs it.
+ *
+ * @example
+ *   const server = new FeatureServer({ registry, online: new RedisOnlineStore({ url, keyPrefix, failFast: true, commandTimeoutMs: 1000 }) });
+ *   const url = await server.listen({ host: '127.0.0.1', port: 6566 });
+ *   // curl -s $url/get-online-features -d '{"feature_service": "fraud_model_v1", "entities": {"user_id": ["u1"]}}'
+ *   await server.close();
+ */
 export class FeatureServer {
   readonly app: FastifyInstance;
   readonly reader: OnlineFeatureReader;

@@ -1,20 +1,8 @@
-import type { Registry } from '../stores/registry/registry.ts';
+import type { Generations } from '../stores/registry/generations.ts';
 import { ServingError } from './serving-error.ts';
 import { withDeadline } from './with-deadline.ts';
 
-/**
- * The active online generation of each view version the read path uses, from the registry,
- * kept in memory and re-read every `refreshMs` in the background, so a rebuild's cut-over is
- * followed within about `refreshMs` without a restart, and no request waits on the registry
- * except the first one for a view. (A rebuild should drop the old generation no sooner than
- * that after the flip.) While the registry is unreachable the last known generation serves.
- * Views not read for `forgetAfterMs` are forgotten.
- *
- * @example
- *   const generations = new GenerationCache(registry, { refreshMs: 1000 });
- *   await generations.get('user_spend', 1) // => 3
- *   generations.close();
- */
+/** How often active generations are re-read, each read's deadline, and when an unused view is forgotten. */
 export interface GenerationCacheOptions {
   /** Default 1000 ms. */
   readonly refreshMs?: number;
@@ -33,6 +21,19 @@ interface Entry {
   usedAt: number;
 }
 
+/**
+ * The active online generation of each view version the read path uses, from the registry,
+ * kept in memory and re-read every `refreshMs` in the background, so a rebuild's cut-over is
+ * followed within about `refreshMs` without a restart, and no request waits on the registry
+ * except the first one for a view. (A rebuild should drop the old generation no sooner than
+ * that after the flip.) While the registry is unreachable the last known generation serves.
+ * Views not read for `forgetAfterMs` are forgotten.
+ *
+ * @example
+ *   const generations = new GenerationCache(registry, { refreshMs: 1000 });
+ *   await generations.get('user_spend', 1) // => 3
+ *   generations.close();
+ */
 export class GenerationCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<number>>();
@@ -43,7 +44,7 @@ export class GenerationCache {
   readonly timeoutMs: number;
 
   constructor(
-    private readonly registry: Pick<Registry, 'activeGeneration'>,
+    private readonly registry: Pick<Generations, 'activeGeneration'>,
     private readonly options: GenerationCacheOptions = {},
   ) {
     this.refreshMs = options.refreshMs ?? 1000;

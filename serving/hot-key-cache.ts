@@ -1,6 +1,19 @@
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRead, OnlineRow, OnlineStore } from '../stores/online/online-store.ts';
 
+/** The size and lifetime of the hot-key cache. */
+export interface HotKeyCacheOptions {
+  /** How long a row is reused, in ms (> 0). */
+  readonly ttlMs: number;
+  /** Entries kept at most; the oldest go first. Default 100000. */
+  readonly maxEntries?: number;
+}
+
+interface Entry {
+  readonly row: OnlineRow | null;
+  readonly expiresAt: number;
+}
+
 /**
  * An opt-in, in-process cache of online rows for entities read very often (off by default).
  * A row (or its absence) read from the online store is reused for `ttlMs`, so a hot entity costs
@@ -15,18 +28,6 @@ import type { OnlineRead, OnlineRow, OnlineStore } from '../stores/online/online
  *   const cache = new HotKeyCache({ ttlMs: 100, maxEntries: 100_000 });
  *   const rows = await cache.readRows(online, [{ target, entityKeys: [['u1']] }]);
  */
-export interface HotKeyCacheOptions {
-  /** How long a row is reused, in ms (> 0). */
-  readonly ttlMs: number;
-  /** Entries kept at most; the oldest go first. Default 100000. */
-  readonly maxEntries?: number;
-}
-
-interface Entry {
-  readonly row: OnlineRow | null;
-  readonly expiresAt: number;
-}
-
 export class HotKeyCache {
   private readonly entries = new Map<string, Entry>();
   readonly ttlMs: number;

@@ -1,5 +1,5 @@
 import { parseValueType, type ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
 
 /**
  * Feature values as JSON, the way Feast's feature server writes them (protobuf's JSON mapping,

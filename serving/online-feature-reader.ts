@@ -1,6 +1,7 @@
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { OnlineStoreError } from '../stores/online/online-store-error.ts';
-import { onlineTargetOf, type FeatureValue, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
+import { onlineTargetOf, type OnlineRead, type OnlineRow, type OnlineStore, type OnlineTarget } from '../stores/online/online-store.ts';
+import { type FeatureValue } from '../definitions/feature-value.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { CatalogCache } from './catalog-cache.ts';
 import { entityColumnsFromRows, type EntityColumns } from './entity-columns.ts';
@@ -10,6 +11,26 @@ import { HotKeyCache, type HotKeyCacheOptions } from './hot-key-cache.ts';
 import { columnsToResult, type OnlineFeatureColumn, type OnlineFeatureColumns, type OnlineFeaturesRequest, type OnlineFeaturesResult } from './online-features.ts';
 import type { FeaturePlan, PlanRequest, ServingCatalog } from './serving-catalog.ts';
 import { ServingError } from './serving-error.ts';
+
+/** The stores and caches an online feature reader reads through. */
+export interface OnlineFeatureReaderOptions {
+  readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration'>;
+  readonly online: Pick<OnlineStore, 'readRows'>;
+  /** How often definitions are checked for changes. Default 2000 ms. */
+  readonly definitionsRefreshMs?: number;
+  /** How often active generations are re-read. Default 1000 ms. */
+  readonly generationRefreshMs?: number;
+  /** Deadline of a registry query the read waits on (first use only). Default 2000 ms. */
+  readonly registryTimeoutMs?: number;
+  /** Entity rows per call at most. Default unlimited. */
+  readonly maxEntities?: number;
+  /** The opt-in hot-key cache; off when omitted. */
+  readonly hotKeyCache?: HotKeyCacheOptions;
+  /** Told about each read that the online store failed. */
+  readonly onOnlineStoreError?: (error: OnlineStoreError) => void;
+  /** Told the statuses of each read's values. */
+  readonly onStatuses?: (counts: Readonly<Record<FeatureStatus, number>>) => void;
+}
 
 /**
  * The online read path, shared by the SDK (`FeatureStore.getOnlineFeatures`) and the HTTP
@@ -33,25 +54,6 @@ import { ServingError } from './serving-error.ts';
  *   result.rows[0].statuses // => ['PRESENT']
  *   reader.close();
  */
-export interface OnlineFeatureReaderOptions {
-  readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration'>;
-  readonly online: Pick<OnlineStore, 'readRows'>;
-  /** How often definitions are checked for changes. Default 2000 ms. */
-  readonly definitionsRefreshMs?: number;
-  /** How often active generations are re-read. Default 1000 ms. */
-  readonly generationRefreshMs?: number;
-  /** Deadline of a registry query the read waits on (first use only). Default 2000 ms. */
-  readonly registryTimeoutMs?: number;
-  /** Entity rows per call at most. Default unlimited. */
-  readonly maxEntities?: number;
-  /** The opt-in hot-key cache; off when omitted. */
-  readonly hotKeyCache?: HotKeyCacheOptions;
-  /** Told about each read that the online store failed. */
-  readonly onOnlineStoreError?: (error: OnlineStoreError) => void;
-  /** Told the statuses of each read's values. */
-  readonly onStatuses?: (counts: Readonly<Record<FeatureStatus, number>>) => void;
-}
-
 export class OnlineFeatureReader {
   readonly catalog: CatalogCache;
   readonly generations: GenerationCache;

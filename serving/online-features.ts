@@ -1,5 +1,5 @@
 import type { ValueType } from '../definitions/value-type.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
+import type { FeatureValue, JoinKeyValue } from '../definitions/feature-value.ts';
 import type { FeatureStatus } from './feature-status.ts';
 
 /**
@@ -34,8 +34,6 @@ export interface OnlineFeaturesRequest {
   /** Name features `view__feature` instead of `feature`. Default false. */
   readonly fullFeatureNames?: boolean;
 }
-
-export type JoinKeyValue = string | number | bigint;
 
 export interface OnlineFeatureRow {
   /** The row's join-key values, as given. */

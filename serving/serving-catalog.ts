@@ -4,9 +4,9 @@ import type { Feature, FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import type { FeatureValue } from '../stores/online/online-store.ts';
-import { currentVersionFirst } from '../stores/registry/current-version.ts';
-import type { RegisteredObject } from '../stores/registry/registry.ts';
+import type { FeatureValue } from '../definitions/feature-value.ts';
+import { currentVersionFirst } from '../definitions/changes/current-version.ts';
+import type { RegisteredObject } from '../stores/registry/definition-registry.ts';
 import { ServingError, quoted } from './serving-error.ts';
 
 /**
@@ -17,7 +17,7 @@ import { ServingError, quoted } from './serving-error.ts';
  *
  * A view reference without a version (`'view:feature'`, or a service item without a pin) means
  * the view's current version (the highest 'active' one: a version being migrated to becomes
- * current when its migration switches, see stores/registry/current-version.ts), as for the rest
+ * current when its migration switches, see definitions/changes/current-version.ts), as for the rest
  * of Granary.
  *
  * @example

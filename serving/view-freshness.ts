@@ -1,5 +1,6 @@
 import type { FeatureView } from '../definitions/feature-view.ts';
-import type { Registry } from '../stores/registry/registry.ts';
+import type { CommitLog } from '../stores/registry/commit-log.ts';
+import type { Watermarks } from '../stores/registry/watermarks.ts';
 
 /**
  * How fresh each online view is, from the registry alone (no Redis scan): the watermark of its
@@ -25,7 +26,7 @@ export interface ViewFreshnessFigures {
 }
 
 export class ViewFreshness {
-  constructor(private readonly registry: Pick<Registry, 'watermark' | 'commits' | 'newestEventTime'>) {}
+  constructor(private readonly registry: Pick<CommitLog & Watermarks, 'watermark' | 'commits' | 'newestEventTime'>) {}
 
   async update(views: readonly FeatureView[], generationOf: (view: FeatureView) => Promise<number> | number): Promise<ViewFreshnessFigures[]> {
     return Promise.all(views.map((view) => this.updateView(view, generationOf)));

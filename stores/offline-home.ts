@@ -3,7 +3,8 @@ import { CONFIG_FILE, type OfflineSettings } from '../config/granary-config.ts';
 import { createOfflineStore } from './offline/create-offline-store.ts';
 import type { OfflineStore } from './offline/offline-store.ts';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
-import type { OfflineHome, Registry } from './registry/registry.ts';
+import type { Registry } from './registry/registry.ts';
+import type { OfflineHome } from './registry/project-home.ts';
 
 /**
  * A project's data has one home (DESIGN.md, invariant 10). Its first apply records where its

@@ -6,7 +6,8 @@ import type { OfflineStore } from './offline/offline-store.ts';
 import type { OnlineStore } from './online/online-store.ts';
 import { RedisOnlineStore } from './online/redis-online-store.ts';
 import { PostgresRegistry } from './registry/postgres-registry.ts';
-import type { OfflineHome, Registry } from './registry/registry.ts';
+import type { Registry } from './registry/registry.ts';
+import type { OfflineHome } from './registry/project-home.ts';
 
 /**
  * The three stores of a configuration, opened lazily: a command that only needs the registry

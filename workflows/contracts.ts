@@ -199,6 +199,8 @@ export const workflowIds = {
   ingest: (ref: ViewRef, batchId: string): string => `ingest/${ref.project}/${ref.view}/v${ref.version}/${batchId}`,
   materialize: (ref: ViewRef): string => `materialize/${ref.project}/${ref.view}/v${ref.version}`,
   schedule: (ref: ViewRef): string => `materialize-schedule/${ref.project}/${ref.view}/v${ref.version}`,
+  /** The runs a materialization schedule starts (each then signals-with-start the view's one materialization). */
+  scheduledMaterialize: (ref: ViewRef): string => `scheduled-materialize/${ref.project}/${ref.view}/v${ref.version}`,
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,

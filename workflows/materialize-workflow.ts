@@ -7,7 +7,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import { longActivity, shortActivity } from './activity-options.ts';
+import { shortActivity } from './activity-options.ts';
+import { applyPendingCommits } from './apply-pending-commits.ts';
 import {
   commitsAvailableSignal,
   failureTypes,
@@ -18,12 +19,10 @@ import {
 } from './contracts.ts';
 import { failureType } from './failure-type.ts';
 
-const { prepareMaterialization, pendingCommits, requestRebuild } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
-const { applyCommit } = proxyActivities<ReturnType<typeof activities.createActivities>>(longActivity);
+const { prepareMaterialization, requestRebuild } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
 
 /** Commits applied before continuing as new, to keep the history short. */
 const COMMITS_PER_RUN = 200;
-const COMMITS_PER_LOOKUP = 50;
 
 /**
  * Incremental materialization of one view version: applies, in commit order, every offline
@@ -88,40 +87,38 @@ async function applyPending(
 
   let appliedThisRun = 0;
   for (;;) {
-    setSignalled(false);
-    const pending = await pendingCommits({ ...input, generation: progress.generation, after: progress.watermark, limit: COMMITS_PER_LOOKUP });
-    if (pending.activeGeneration !== progress.generation) {
-      // A rebuild cut over: continue on the new active generation.
-      await continueAsNew<typeof materializeWorkflow>({ ...input, carried: { ...progress, state: 'starting' } });
-    }
-    update({ ...progress, target: Math.max(progress.target, pending.latestSeq) });
-    if (pending.seqs.length === 0) {
-      // Nothing pending: finish, unless a new commit was announced meanwhile.
-      if (signalled() || (await condition(signalled, '1s'))) {
-        // A new request attached to this run: check Redis again, as a new run would (it may have
-        // lost or rolled back the generation since this run started).
-        if (patched('recheck-redis-on-request')) {
-          const again = await prepareMaterialization(input);
-          if (again.generation === progress.generation) update({ ...progress, watermark: Math.min(progress.watermark, again.watermark) });
-        }
-        continue;
+    await applyPendingCommits(input, progress.generation, () => progress.watermark, {
+      beforeLookup: () => setSignalled(false),
+      afterLookup: (pending) => {
+        // A rebuild cut over: continue on the new active generation.
+        if (pending.activeGeneration !== progress.generation) return continueAsNew<typeof materializeWorkflow>({ ...input, carried: { ...progress, state: 'starting' } });
+        update({ ...progress, target: Math.max(progress.target, pending.latestSeq) });
+      },
+      applied: (seq, applied) => {
+        update({
+          ...progress,
+          // This run's position: the registry's watermark may be ahead of it after a Redis rollback.
+          watermark: seq,
+          commitsApplied: progress.commitsApplied + 1,
+          rowsWritten: progress.rowsWritten + applied.written,
+          rowsSkipped: progress.rowsSkipped + applied.skipped,
+        });
+        appliedThisRun += 1;
+      },
+      afterBatch: () => {
+        if (appliedThisRun >= COMMITS_PER_RUN || workflowInfo().continueAsNewSuggested) return continueAsNew<typeof materializeWorkflow>({ ...input, carried: progress });
+      },
+    });
+    // Nothing pending: finish, unless a new commit was announced meanwhile.
+    if (signalled() || (await condition(signalled, '1s'))) {
+      // A new request attached to this run: check Redis again, as a new run would (it may have
+      // lost or rolled back the generation since this run started).
+      if (patched('recheck-redis-on-request')) {
+        const again = await prepareMaterialization(input);
+        if (again.generation === progress.generation) update({ ...progress, watermark: Math.min(progress.watermark, again.watermark) });
       }
-      return progress;
+      continue;
     }
-    for (const seq of pending.seqs) {
-      const applied = await applyCommit({ ...input, generation: progress.generation, seq, after: progress.watermark });
-      update({
-        ...progress,
-        // This run's position: the registry's watermark may be ahead of it after a Redis rollback.
-        watermark: seq,
-        commitsApplied: progress.commitsApplied + 1,
-        rowsWritten: progress.rowsWritten + applied.written,
-        rowsSkipped: progress.rowsSkipped + applied.skipped,
-      });
-      appliedThisRun += 1;
-    }
-    if (appliedThisRun >= COMMITS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof materializeWorkflow>({ ...input, carried: progress });
-    }
+    return progress;
   }
 }

@@ -46,7 +46,7 @@ const DEFAULT_COMMITS_PER_ACTIVITY = 20;
  *
  * Decisions, as a user of a production feature store would expect them:
  * - Which version an unpinned reference means is the registry's status, not a rewrite of
- *   services: the highest 'active' version (stores/registry/current-version.ts). A version
+ *   services: the highest 'active' version (definitions/changes/current-version.ts). A version
  *   declared with migrateFrom is applied as 'migrating', so applying it changes nothing for
  *   readers, writers or `materialize` defaults; the switch flips `to` to active and `from` to
  *   deprecated in one transaction, and the serving catalog picks it up at its next refresh.

@@ -22,10 +22,11 @@ import {
   type RetireInput,
   type RetireResult,
 } from './contracts.ts';
+import { applyPendingCommits } from './apply-pending-commits.ts';
 import { failureType } from './failure-type.ts';
 
-const { beginRebuild, markRebuiltUpTo, cutOver, pendingCommits } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
-const { rebuildPartition, applyCommit, verifyGeneration, dropRetiredGenerations } =
+const { beginRebuild, markRebuiltUpTo, cutOver } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
+const { rebuildPartition, verifyGeneration, dropRetiredGenerations } =
   proxyActivities<ReturnType<typeof activities.createActivities>>(longActivity);
 
 const DEFAULT_PARTITIONS = 8;
@@ -109,14 +110,14 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     sealed = true;
     const watermark = await markRebuiltUpTo({ ...input, generation: start.generation, upTo: start.upTo });
     progress = { ...progress, watermark, state: 'catching-up' };
-    await catchUp(input, start.generation, (w) => (progress = { ...progress, watermark: w }), () => progress.watermark);
+    await applyPendingCommits(input, start.generation, () => progress.watermark, { applied: (w) => (progress = { ...progress, watermark: w }) });
 
     progress = { ...progress, state: 'verifying' };
     const check = await verifyGeneration({ ...input, generation: start.generation });
     progress = { ...progress, state: 'cutting-over', verifiedEntities: check.matching };
     await cutOver({ ...input, generation: start.generation });
     // Commits that landed between the verify and the cut-over.
-    await catchUp(input, start.generation, (w) => (progress = { ...progress, watermark: w }), () => progress.watermark);
+    await applyPendingCommits(input, start.generation, () => progress.watermark, { applied: (w) => (progress = { ...progress, watermark: w }) });
   } catch (error) {
     const type = failureType(error);
     if (type === failureTypes.redisDataLost && (input.restarts ?? 0) < MAX_RESTARTS) {
@@ -180,16 +181,4 @@ export async function retireGenerationWorkflow(input: RetireInput): Promise<Reti
 function nextBuild(input: RebuildInput, request: RebuildRequest): RebuildInput {
   const { restarts: _restarts, ...rest } = input;
   return { ...rest, ...request };
-}
-
-/** Applies, in order, every commit after the generation's watermark, until none is pending. */
-async function catchUp(input: RebuildInput, generation: number, onWatermark: (w: number) => void, watermark: () => number): Promise<void> {
-  for (;;) {
-    const pending = await pendingCommits({ ...input, generation, after: watermark(), limit: 50 });
-    if (pending.seqs.length === 0) return;
-    for (const seq of pending.seqs) {
-      await applyCommit({ ...input, generation, seq, after: watermark() });
-      onWatermark(seq);
-    }
-  }
 }

@@ -1,8 +1,9 @@
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../../definitions/index.ts';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
 import type { OfflineStore } from '../../stores/offline/offline-store.ts';
-import type { CommitObject, Registry } from '../../stores/registry/registry.ts';
+import type { Registry } from '../../stores/registry/registry.ts';
+import type { CommitObject } from '../../stores/registry/commit-log.ts';
 
 /**
  * The benchmarks' feature view: `user_features`, 10 features (6 float64, 2 int64, a string, a

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FeatureViewSpec } from '../../definitions/spec.ts';
 import { KIND_LABELS } from '../../stores/registry/object-label.ts';
-import type { ObjectKind, Registry } from '../../stores/registry/registry.ts';
+import type { Registry } from '../../stores/registry/registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 import { commandAction } from '../command-action.ts';
 import { formatDescription, withActions, type ObjectDescription } from '../format-description.ts';
 import { globalOptions } from '../global-options.ts';

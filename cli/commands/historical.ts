@@ -47,9 +47,9 @@ export function registerHistoricalCommand(program: Command): void {
         const options = globalOptions(command);
         if (!opts.entities && !opts.end) throw new Error('pass --entities FILE, or --end (and --start) for a snapshot');
         const started = Date.now();
-        const { readInputFile } = await import('../../stores/offline/batch-validation.ts');
-        const { writeParquetFile } = await import('../../stores/offline/write-parquet-file.ts');
-        const { historicalFeatureBatches } = await import('../../sdk/historical-features.ts');
+        const { readInputFile } = await import('../../ingest/batch-validation.ts');
+        const { writeParquetFile } = await import('../../arrow/write-parquet-file.ts');
+        const { historicalFeatureBatches } = await import('../../retrieval/historical-features.ts');
         const entities = opts.entities ? await readInputFile(opts.entities) : undefined;
         const bar = await progressBar(!options.json && process.stderr.isTTY === true);
         const head: RecordBatch[] = [];

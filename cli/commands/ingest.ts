@@ -23,7 +23,7 @@ export function registerIngestCommand(program: Command): void {
     .action(
       commandAction(async (view: string, file: string, opts: { batchId?: string; viewVersion?: number; allowMissingFeatures?: boolean }, command: Command) => {
         const options = globalOptions(command);
-        const { readViewTable } = await import('../../stores/offline/batch-validation.ts');
+        const { readViewTable } = await import('../../ingest/batch-validation.ts');
         const allowMissingFeatures = opts.allowMissingFeatures === true;
         const result = await withFeatureStore(options, async (store) => {
           const declared = await store.view(view, opts.viewVersion || undefined);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { KIND_LABELS } from '../../stores/registry/object-label.ts';
-import type { ObjectKind, RegisteredObject } from '../../stores/registry/registry.ts';
+import type { RegisteredObject } from '../../stores/registry/definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { parseObjectKind } from '../parse-object-kind.ts';

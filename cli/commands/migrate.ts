@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDurationSeconds } from '../../definitions/duration.ts';
 import type { MigrationProgress } from '../../workflows/contracts.ts';
-import type { ViewMigrationRecord } from '../../stores/registry/registry.ts';
+import type { ViewMigrationRecord } from '../../stores/registry/view-migrations.ts';
 import { commandAction } from '../command-action.ts';
 import { positiveInt } from '../option-parsers.ts';
 import { globalOptions } from '../global-options.ts';

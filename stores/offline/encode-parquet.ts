@@ -1,7 +1,10 @@
 import { tableToIPC, type Data, type Table } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { contiguousSlice, takeRows } from './take-rows.ts';
-import { JOIN_KEY_METADATA } from './view-schema.ts';
+import { contiguousSlice, takeRows } from '../../arrow/take-rows.ts';
+import { JOIN_KEY_METADATA } from '../../arrow/view-schema.ts';
+
+/** Rows per Parquet row group: the unit a reader reads and holds at once. */
+export const MAX_ROW_GROUP_ROWS = 128 * 1024;
 
 /**
  * Encodes an Arrow table as Parquet the one way Granary writes it: zstd; dictionary encoding
@@ -17,8 +20,6 @@ import { JOIN_KEY_METADATA } from './view-schema.ts';
  *   const bytes = await encodeParquet(table);
  *   (await encodeParquet(table)).every((b, i) => b === bytes[i]) // => true
  */
-export const MAX_ROW_GROUP_ROWS = 128 * 1024;
-
 export async function encodeParquet(table: Table): Promise<Uint8Array> {
   if (table.numRows === 0) {
     // No batches to stream: write the schema alone.

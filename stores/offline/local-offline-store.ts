@@ -10,6 +10,14 @@ import { ObjectNotFoundError } from './object-not-found-error.ts';
 import type { ObjectInfo, OfflineCapabilities, OfflineStore, ReadOptions, RowGroupBatch, StoredObject } from './offline-store.ts';
 import { readRowGroups } from './read-row-groups.ts';
 
+/** Where a local offline store keeps its objects. */
+export interface LocalOfflineStoreConfig {
+  /** The folder holding the objects; created by ensureReady. */
+  readonly path: string;
+}
+
+const TEMP_MARK = '.tmp-';
+
 /**
  * The offline store in a local folder: each key is a file under the folder. Writes go to a
  * hidden temporary file in the same folder, are flushed, then renamed over the key, so a reader
@@ -21,13 +29,6 @@ import { readRowGroups } from './read-row-groups.ts';
  *   await store.writeTable('fraud/user_spend/v1/date=2024-05-01/b1.parquet', table);
  *   // => { key: 'fraud/...', rowCount: 3, bytes: 2817, checksum: '9f2c...' }
  */
-export interface LocalOfflineStoreConfig {
-  /** The folder holding the objects; created by ensureReady. */
-  readonly path: string;
-}
-
-const TEMP_MARK = '.tmp-';
-
 export class LocalOfflineStore implements OfflineStore {
   readonly kind = 'local' as const;
   readonly root: string;

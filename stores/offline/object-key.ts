@@ -1,20 +1,4 @@
-/**
- * The offline layout: where every Parquet object of a view lives, relative to the store's root.
- *
- *   <project>/<view>/v<version>/date=<YYYY-MM-DD>/<batchId>[.part-<NNNNN>].parquet   (data)
- *   <project>/_staging/<view>/v<version>/<batchId>.parquet                            (uploads)
- *
- * Keys are deterministic: the same batch always lands at the same key, so a retry overwrites the
- * same object with the same bytes. Batch ids hold letters, digits, '_' and '-' only (a UUID is
- * fine), so the '.part-' suffix can never be mistaken for part of a batch id.
- *
- * @example
- *   objectKey({ project: 'fraud', view: 'user_spend', version: 1, eventDate: '2024-05-01', batchId: 'b-42' })
- *   // => 'fraud/user_spend/v1/date=2024-05-01/b-42.parquet'
- *   objectKey({ project: 'fraud', view: 'user_spend', version: 1, eventDate: '2024-05-01', batchId: 'b-42', part: 3 })
- *   // => 'fraud/user_spend/v1/date=2024-05-01/b-42.part-00003.parquet'
- *   stagingKey('fraud', 'user_spend', 1, 'b-42') // => 'fraud/_staging/user_spend/v1/b-42.parquet'
- */
+/** The parts of a committed object's key; parseObjectKey gives them back. */
 export interface ObjectKeyParts {
   readonly project: string;
   readonly view: string;
@@ -50,6 +34,23 @@ export class ObjectKeyError extends Error {
   }
 }
 
+/**
+ * The offline layout: where every Parquet object of a view lives, relative to the store's root.
+ *
+ *   <project>/<view>/v<version>/date=<YYYY-MM-DD>/<batchId>[.part-<NNNNN>].parquet   (data)
+ *   <project>/_staging/<view>/v<version>/<batchId>.parquet                            (uploads)
+ *
+ * Keys are deterministic: the same batch always lands at the same key, so a retry overwrites the
+ * same object with the same bytes. Batch ids hold letters, digits, '_' and '-' only (a UUID is
+ * fine), so the '.part-' suffix can never be mistaken for part of a batch id.
+ *
+ * @example
+ *   objectKey({ project: 'fraud', view: 'user_spend', version: 1, eventDate: '2024-05-01', batchId: 'b-42' })
+ *   // => 'fraud/user_spend/v1/date=2024-05-01/b-42.parquet'
+ *   objectKey({ project: 'fraud', view: 'user_spend', version: 1, eventDate: '2024-05-01', batchId: 'b-42', part: 3 })
+ *   // => 'fraud/user_spend/v1/date=2024-05-01/b-42.part-00003.parquet'
+ *   stagingKey('fraud', 'user_spend', 1, 'b-42') // => 'fraud/_staging/user_spend/v1/b-42.parquet'
+ */
 export function objectKey(parts: ObjectKeyParts): string {
   const { project, view, version, eventDate, batchId, part } = parts;
   const suffix = part === undefined ? '' : `.part-${String(checkPart(part)).padStart(5, '0')}`;

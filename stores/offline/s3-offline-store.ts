@@ -18,20 +18,7 @@ import { OfflineStoreUnavailableError } from './offline-store-unavailable-error.
 import type { ObjectInfo, OfflineCapabilities, OfflineStore, ReadOptions, RowGroupBatch, StoredObject } from './offline-store.ts';
 import { readRowGroups } from './read-row-groups.ts';
 
-/**
- * The offline store in an S3 bucket (AWS, or MinIO and friends through `endpoint` and
- * `forcePathStyle`). Keys live under `prefix`. A PutObject is atomic: readers see the old object
- * or the new one. Each upload carries its SHA-256, which S3 verifies before accepting it.
- * readTable fetches the object once and decodes it one row group at a time, so memory holds the
- * compressed object plus one decoded row group.
- *
- * @example
- *   const store = new S3OfflineStore({
- *     bucket: 'granary', prefix: 'offline', endpoint: 'http://127.0.0.1:19000', forcePathStyle: true,
- *     credentials: { accessKeyId: 'granary', secretAccessKey: 'granary-secret' },
- *   });
- *   store.root // => 's3://granary/offline'
- */
+/** The bucket, prefix and S3 client settings of an S3 offline store. */
 export interface S3OfflineStoreConfig {
   readonly bucket: string;
   /** Folder inside the bucket; '' for the bucket's root. */
@@ -46,6 +33,20 @@ export interface S3OfflineStoreConfig {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } | null;
 }
 
+/**
+ * The offline store in an S3 bucket (AWS, or MinIO and friends through `endpoint` and
+ * `forcePathStyle`). Keys live under `prefix`. A PutObject is atomic: readers see the old object
+ * or the new one. Each upload carries its SHA-256, which S3 verifies before accepting it.
+ * readTable fetches the object once and decodes it one row group at a time, so memory holds the
+ * compressed object plus one decoded row group.
+ *
+ * @example
+ *   const store = new S3OfflineStore({
+ *     bucket: 'granary', prefix: 'offline', endpoint: 'http://127.0.0.1:19000', forcePathStyle: true,
+ *     credentials: { accessKeyId: 'granary', secretAccessKey: 'granary-secret' },
+ *   });
+ *   store.root // => 's3://granary/offline'
+ */
 export class S3OfflineStore implements OfflineStore {
   readonly kind = 's3' as const;
   readonly root: string;

@@ -1,5 +1,23 @@
+import { checkJoinKeyValue } from '../../definitions/check-value.ts';
 import type { JoinKeyType } from '../../definitions/value-type.ts';
-import type { EntityKey, OnlineTarget } from './online-store.ts';
+import type { OnlineTarget } from './online-store.ts';
+import type { EntityKey } from '../../definitions/feature-value.ts';
+
+/** Reserved fields of a row hash: its event and created times, ms since epoch. */
+export const EVENT_TIME_FIELD = '__et';
+export const CREATED_TIME_FIELD = '__ct';
+
+/** Where a generation lives: the part of OnlineTarget the keys depend on. */
+export type GenerationRef = Pick<OnlineTarget, 'project' | 'view' | 'version' | 'generation'>;
+
+type JoinKeys = OnlineTarget['joinKeys'];
+
+const ROW_TAG = 'e:';
+const MARKER_TAG = 'marker';
+/** Marker hash fields. */
+export const MARKER_CREATED_FIELD = 'createdAt';
+export const MARKER_APPLIED_FIELD = 'applied';
+const ENTITY_SEPARATOR = '|';
 
 /**
  * The Redis key layout of the online store: every key and reserved hash field Granary writes is
@@ -37,25 +55,6 @@ import type { EntityKey, OnlineTarget } from './online-store.ts';
  *   layout.rowKey(target, ['u|1', 7n]) // => 'granary:fraud:user_spend:v1:g3:e:u%7C1|7'
  *   layout.entityKeyOf(target, 'granary:fraud:user_spend:v1:g3:e:u%7C1|7') // => ['u|1', 7n]
  */
-export const EVENT_TIME_FIELD = '__et';
-export const CREATED_TIME_FIELD = '__ct';
-
-/** Where a generation lives: the part of OnlineTarget the keys depend on. */
-export type GenerationRef = Pick<OnlineTarget, 'project' | 'view' | 'version' | 'generation'>;
-
-type JoinKeys = OnlineTarget['joinKeys'];
-
-const ROW_TAG = 'e:';
-const MARKER_TAG = 'marker';
-/** Marker hash fields. */
-export const MARKER_CREATED_FIELD = 'createdAt';
-export const MARKER_APPLIED_FIELD = 'applied';
-const ENTITY_SEPARATOR = '|';
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 export class KeyLayout {
   constructor(readonly prefix: string) {
     if (prefix === '') throw new Error('online key prefix must not be empty');
@@ -132,15 +131,9 @@ function encodeJoinValue(value: unknown, joinKey: JoinKeys[number] | undefined):
       if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) return String(value);
       break;
     case 'string':
-      if (typeof value === 'string') return escapeValue(value);
-      break;
     case 'int32':
-      if (typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return String(value);
-      if (typeof value === 'bigint' && value >= INT32_MIN && value <= INT32_MAX) return value.toString();
-      break;
     case 'int64':
-      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return value.toString();
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+      if (checkJoinKeyValue(joinKey.type, value) === undefined) return typeof value === 'string' ? escapeValue(value) : String(value);
       break;
   }
   const which = joinKey ? `join key '${joinKey.name}' (${joinKey.type})` : 'entity key';

@@ -1,4 +1,5 @@
 import type { FeatureView } from '../../definitions/feature-view.ts';
+import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import type { JoinKeyType, ValueType } from '../../definitions/value-type.ts';
 
 /**
@@ -7,17 +8,8 @@ import type { JoinKeyType, ValueType } from '../../definitions/value-type.ts';
  * (eventTime, createdTime) is strictly greater, decided inside the store in one step, so
  * replays, retries and overlapping runs converge whatever their order.
  *
- * Values use the canonical JS form of their type (see FeatureValue).
+ * Values use the canonical JS form of their type (FeatureValue, definitions/feature-value.ts).
  */
-
-/** The join-key values of one entity, in the order of the view's entities. */
-export type EntityKey = readonly (string | number | bigint)[];
-
-/**
- * bool: boolean; int32, float32, float64: number; int64: bigint; string: string;
- * bytes: Uint8Array; timestamp: number (ms since epoch); list<T>: array of T (elements may be null).
- */
-export type FeatureValue = boolean | number | bigint | string | Uint8Array | readonly (FeatureValue | null)[];
 
 export interface OnlineRow {
   readonly entityKey: EntityKey;

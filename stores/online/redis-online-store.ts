@@ -10,29 +10,15 @@ import {
   type GenerationRef,
 } from './key-layout.ts';
 import { MONOTONIC_WRITE_COMMAND, MONOTONIC_WRITE_LUA, MONOTONIC_WRITE_RESULT } from './monotonic-write.lua.ts';
+import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
-import type { EntityKey, FeatureValue, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import type { OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
 
-/**
- * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
- * monotonic write: see monotonic-write.lua.ts.
- *
- * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
- * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
- * port refuses), any call or pipeline after `commandTimeoutMs`; with `failFast` (for the serving
- * path) a call made while disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
- * back. Errors are OnlineStoreError, naming the URL.
- *
- * @example
- *   const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:16379', keyPrefix: 'granary' });
- *   await store.writeRows(target, [{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: Date.now(), createdTime: 0 }]);
- *   // => { written: 1, skipped: 0, expired: 0 }
- *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
- *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
- */
+/** Where the Redis online store connects, its key prefix, and how it fails and batches. */
 export interface RedisOnlineStoreOptions {
   /** redis:// or rediss:// URL (config `online.url`). */
   readonly url: string;
@@ -71,19 +57,6 @@ interface WithRecordApplied {
   [RECORD_APPLIED_COMMAND](key: string, seq: string): Promise<number>;
 }
 
-const RECORD_APPLIED_COMMAND = 'granaryRecordApplied';
-/** Raises the marker's applied seq, never lowers it; -1 when the marker is gone. */
-const RECORD_APPLIED_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local stored = tonumber(redis.call('HGET', KEYS[1], '${MARKER_APPLIED_FIELD}') or '0')
-local seq = tonumber(ARGV[1])
-if seq > stored then
-  redis.call('HSET', KEYS[1], '${MARKER_APPLIED_FIELD}', ARGV[1])
-  return seq
-end
-return stored
-`;
-
 interface FeatureCodec {
   readonly name: string;
   readonly codec: ValueCodec;
@@ -91,6 +64,23 @@ interface FeatureCodec {
 
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
+/**
+ * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
+ * monotonic write: see monotonic-write.lua.ts.
+ *
+ * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
+ * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
+ * port refuses), any call or pipeline after `commandTimeoutMs`; with `failFast` (for the serving
+ * path) a call made while disconnected fails at once. The client keeps reconnecting, so calls work again once Redis is
+ * back. Errors are OnlineStoreError, naming the URL.
+ *
+ * @example
+ *   const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:16379', keyPrefix: 'granary' });
+ *   await store.writeRows(target, [{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: Date.now(), createdTime: 0 }]);
+ *   // => { written: 1, skipped: 0, expired: 0 }
+ *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
+ *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
+ */
 export class RedisOnlineStore implements OnlineStore {
   readonly url: string;
   readonly layout: KeyLayout;

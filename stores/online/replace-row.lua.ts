@@ -4,7 +4,7 @@ import { CREATED_TIME_FIELD, EVENT_TIME_FIELD } from './key-layout.ts';
  * The repair write: replaces an entity's row whatever its times (or deletes it), as long as the
  * stored row is still the one the caller read, in one step inside Redis. The only write that may
  * lower a row's (event time, created time): `granary repair` uses it to put back the latest valid
- * committed row over one poisoned by a far-future time (stores/offline/future-event-time.ts).
+ * committed row over one poisoned by a far-future time (pipelines/future-event-time.ts).
  * The compare keeps it safe next to materialization: a row written meanwhile (necessarily
  * newer, by the monotonic write) makes it return 'conflict', and the caller reads again.
  *

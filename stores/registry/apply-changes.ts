@@ -3,10 +3,10 @@ import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import type { FeatureViewSpec } from '../../definitions/spec.ts';
 import { LOCK_CLASS } from './advisory-locks.ts';
 import { BreakingChangeError } from './breaking-change-error.ts';
-import { contentHash } from './content-hash.ts';
+import { contentHash } from '../../definitions/changes/content-hash.ts';
 import { selectObjects } from './object-queries.ts';
-import { desiredObjects, planChanges, type DesiredObject } from './plan-changes.ts';
-import type { ObjectChange, Plan } from './registry.ts';
+import { desiredObjects, planChanges, type DesiredObject } from '../../definitions/changes/plan-changes.ts';
+import type { ObjectChange, Plan } from '../../definitions/changes/plan.ts';
 
 /**
  * Apply, inside the caller's transaction: takes the project's apply lock (so applies of one

@@ -1,5 +1,5 @@
 import { objectLabel } from './object-label.ts';
-import type { Plan } from './registry.ts';
+import type { Plan } from '../../definitions/changes/plan.ts';
 
 /**
  * Apply refused the plan: it holds breaking changes. The message names the first one (object

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { LOCK_CLASS } from './advisory-locks.ts';
 import type { Queryable } from './object-queries.ts';
 import { COMMIT_SELECT, toCommit, type CommitRow } from './registry-rows.ts';
-import type { Commit, CommitRange, NewCommit } from './registry.ts';
+import type { Commit, CommitRange, NewCommit } from './commit-log.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /**
@@ -105,4 +105,14 @@ function checkNewCommit(input: NewCommit): void {
     else if (o.minEventTime > o.maxEventTime) problems.push(`object '${o.key}': minEventTime is after maxEventTime`);
   }
   if (problems.length) throw new Error(`invalid commit of batch '${input.batchId}' to '${input.view}' version ${input.version}: ${problems.join('; ')}`);
+}
+
+/** The greatest event time of the commits up to `upTo` (what the online store's newest row can be). */
+export async function selectNewestEventTime(db: Queryable, project: string, view: string, version: number, upTo: number): Promise<Date | undefined> {
+  const { rows } = await db.query<{ newest: Date | null }>(
+    `SELECT max(o.max_event_time) AS newest FROM granary_commits c JOIN granary_commit_objects o ON o.seq = c.seq
+      WHERE c.project = $1 AND c.view = $2 AND c.version = $3 AND c.seq <= $4`,
+    [project, view, version, upTo],
+  );
+  return rows[0]?.newest ?? undefined;
 }

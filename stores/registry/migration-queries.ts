@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Queryable } from './object-queries.ts';
-import type { ObjectStatus, ViewMigrationRecord, ViewMigrationState } from './registry.ts';
+import type { ViewMigrationRecord, ViewMigrationState } from './view-migrations.ts';
+import type { ObjectStatus } from '../../definitions/changes/current-version.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { ObjectKind } from './registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 
 /** How each kind reads in messages. */
 export const KIND_LABELS: Readonly<Record<ObjectKind, string>> = {

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { OBJECT_COLUMNS, toRegisteredObject, type ObjectRow } from './registry-rows.ts';
-import type { ObjectKind, RegisteredObject } from './registry.ts';
+import type { RegisteredObject } from './definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 
 /**
  * Reads of registered objects and their history, for one project.

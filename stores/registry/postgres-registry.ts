@@ -1,37 +1,35 @@
 import pg from 'pg';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
-import { currentVersionFirst } from './current-version.ts';
+import { currentVersionFirst } from '../../definitions/changes/current-version.ts';
 import { beginMigration, finishMigration, rollbackMigration, selectMigrations, switchMigration } from './migration-queries.ts';
-import { findCommit, insertCommit, selectCommits, selectLatestSeq } from './commit-log-queries.ts';
+import { findCommit, insertCommit, selectCommits, selectLatestSeq, selectNewestEventTime } from './commit-log-queries.ts';
 import { selectHistory, selectObjects } from './object-queries.ts';
-import {
-  activateGenerationTx,
-  advanceWatermarkTo,
-  markDropped,
-  selectActiveGeneration,
-  selectBuildingGeneration,
-  selectGenerations,
-  selectNewestEventTime,
-  selectWatermark,
-} from './online-state-queries.ts';
-import { planChanges } from './plan-changes.ts';
+import { activateGenerationTx } from './cut-over-queries.ts';
+import { markDropped, selectActiveGeneration, selectBuildingGeneration, selectGenerations } from './generation-queries.ts';
+import { advanceWatermarkTo, selectWatermark } from './watermark-queries.ts';
+import { planChanges } from '../../definitions/changes/plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
 import { RegistryUnavailableError } from './registry-unavailable-error.ts';
-import type {
-  Commit,
-  CommitRange,
-  Generation,
-  NewCommit,
-  ObjectKind,
-  OfflineHome,
-  Plan,
-  RegisteredObject,
-  Registry,
-  ViewMigrationRecord,
-} from './registry.ts';
+import type { Registry } from './registry.ts';
+import type { ViewMigrationRecord } from './view-migrations.ts';
+import type { OfflineHome } from './project-home.ts';
+import type { Generation } from './generations.ts';
+import type { Commit, CommitRange, NewCommit } from './commit-log.ts';
+import type { Plan } from '../../definitions/changes/plan.ts';
+import type { RegisteredObject } from './definition-registry.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
+
+/** Where the registry's PostgreSQL is, and for which project. */
+export interface PostgresRegistryOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  readonly project: string;
+  /** Connections in the pool; defaults to 4. */
+  readonly maxConnections?: number;
+}
 
 /**
  * The registry in PostgreSQL: one pool per instance, every row keyed by project. Call
@@ -43,14 +41,6 @@ import { withTransaction } from './with-transaction.ts';
  *   const plan = await registry.apply(await loadFeatureRepo('definitions/examples/fraud'));
  *   await registry.close();
  */
-export interface PostgresRegistryOptions {
-  /** postgres://user:password@host:port/database */
-  readonly url: string;
-  readonly project: string;
-  /** Connections in the pool; defaults to 4. */
-  readonly maxConnections?: number;
-}
-
 export class PostgresRegistry implements Registry {
   readonly project: string;
   private readonly url: string;

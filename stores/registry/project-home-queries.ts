@@ -1,5 +1,5 @@
 import type { Queryable } from './object-queries.ts';
-import type { OfflineHome } from './registry.ts';
+import type { OfflineHome } from './project-home.ts';
 
 /**
  * Where each project's offline data lives (`granary_project_homes`, one row per project): the

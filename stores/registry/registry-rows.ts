@@ -1,5 +1,9 @@
 import type { KindSpec } from '../../definitions/spec.ts';
-import type { Commit, CommitObject, Generation, ObjectKind, ObjectStatus, RegisteredObject } from './registry.ts';
+import type { Generation } from './generations.ts';
+import type { Commit, CommitObject } from './commit-log.ts';
+import type { RegisteredObject } from './definition-registry.ts';
+import type { ObjectStatus } from '../../definitions/changes/current-version.ts';
+import type { ObjectKind } from '../../definitions/spec.ts';
 
 /**
  * The registry's rows as PostgreSQL returns them (bigint as text, jsonb parsed, timestamptz as

@@ -17,7 +17,7 @@ import {
   type FeatureService,
   type FeatureServiceSpec,
 } from '../../definitions/index.ts';
-import { desiredObjects, planChanges, type RegisteredState } from '../../stores/registry/plan-changes.ts';
+import { desiredObjects, planChanges, type RegisteredState } from '../../definitions/changes/plan-changes.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /** A feature service's `defaults`: checked at definition load, stored in the spec; in plan, removing or changing one breaks the service's consumers. */

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildFeatureRepo, entity, featureView, parquetSource, specOf, type FeatureViewOptions } from '../../definitions/index.ts';
 import { migrationMapping } from '../../definitions/view-migration.ts';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
-import { migrateTable } from '../../stores/offline/migrate-table.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
+import { migrateTable } from '../../pipelines/migrate-table.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
 
 /** The migrateFrom declaration: what featureView and the repo check, the stored spec, and the row rewrite. */
 const user = entity({ name: 'user', joinKey: 'user_id', valueType: 'string' });

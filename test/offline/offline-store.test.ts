@@ -3,15 +3,15 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { Bool, Float32, Int64, makeData, makeVector, Table, TimestampMillisecond } from 'apache-arrow';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
-import { buildColumn } from '../../stores/offline/build-column.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
+import { buildColumn } from '../../arrow/build-column.ts';
 import { MAX_ROW_GROUP_ROWS } from '../../stores/offline/encode-parquet.ts';
 import { ObjectKeyError } from '../../stores/offline/object-key.ts';
 import { ObjectNotFoundError } from '../../stores/offline/object-not-found-error.ts';
 import type { OfflineStore, RowGroupBatch } from '../../stores/offline/offline-store.ts';
-import { tableToOnlineRows } from '../../stores/offline/row-conversion.ts';
-import { takeRows } from '../../stores/offline/take-rows.ts';
-import { viewSchema } from '../../stores/offline/view-schema.ts';
+import { tableToOnlineRows } from '../../pipelines/row-conversion.ts';
+import { takeRows } from '../../arrow/take-rows.ts';
+import { viewSchema } from '../../arrow/view-schema.ts';
 import { BACKENDS, everyType, everyTypeRows, listKeys, spend, T0 } from './offline-fixtures.ts';
 
 /** The OfflineStore contract, run against every backend: a local folder and a real MinIO. */

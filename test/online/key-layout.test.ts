@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KeyLayout, decodeEntityKey, encodeEntityKey } from '../../stores/online/key-layout.ts';
-import type { EntityKey } from '../../stores/online/online-store.ts';
+import type { EntityKey } from '../../definitions/feature-value.ts';
 import { testTarget } from './online-fixtures.ts';
 
 const composite = testTarget({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EntityKey, OnlineRow, OnlineTarget } from '../../stores/online/online-store.ts';
+import type { OnlineRow, OnlineTarget } from '../../stores/online/online-store.ts';
+import type { EntityKey } from '../../definitions/feature-value.ts';
 import { encodeEntityKey } from '../../stores/online/key-layout.ts';
 import { rowExpiresAt } from '../../stores/online/row-expiry.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';

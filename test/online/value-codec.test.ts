@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ValueType } from '../../definitions/value-type.ts';
-import type { FeatureValue } from '../../stores/online/online-store.ts';
+import type { FeatureValue } from '../../definitions/feature-value.ts';
 import { valueCodec } from '../../stores/online/value-codec.ts';
 import { openTestStore, testTarget } from './online-fixtures.ts';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../../scripts/private-services.ts';
 import { rebuildProgressQuery, workflowIds } from '../../workflows/contracts.ts';
-import { onlineTarget } from '../../activities/registered-view.ts';
+import { onlineTarget } from '../../pipelines/registered-view.ts';
 import { driverRows, driverStats } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
 import { sleep } from '../support/worker-process.ts';

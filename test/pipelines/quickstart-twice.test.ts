@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { onlineTarget } from '../../activities/registered-view.ts';
+import { onlineTarget } from '../../pipelines/registered-view.ts';
 import { REPO_ROOT } from '../../scripts/stack.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import { toViewTable } from '../../stores/offline/batch-validation.ts';
+import { toViewTable } from '../../ingest/batch-validation.ts';
 import { eventDateOf, objectKey } from '../../stores/offline/object-key.ts';
-import { eventTimeRange } from '../../stores/offline/row-conversion.ts';
+import { eventTimeRange } from '../../pipelines/row-conversion.ts';
 import { connectClient } from '../../workers/temporal-connection.ts';
 import { workflowIds } from '../../workflows/contracts.ts';
 import { granary } from '../cli/cli-fixtures.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
-import type { CommitObject, NewCommit } from '../../stores/registry/registry.ts';
+import type { CommitObject, NewCommit } from '../../stores/registry/commit-log.ts';
 import { newPool, openRegistry, spendRepo, uniqueProject } from './registry-fixtures.ts';
 
 const pool = newPool();

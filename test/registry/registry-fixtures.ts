@@ -6,7 +6,7 @@ import { entity, type Entity } from '../../definitions/entity.ts';
 import { featureService } from '../../definitions/feature-service.ts';
 import { featureView, type FeatureOptions, type FeatureView, type FeatureViewOptions } from '../../definitions/feature-view.ts';
 import { parquetSource, type Source, type SourceOptions } from '../../definitions/source.ts';
-import { desiredObjects, type RegisteredState } from '../../stores/registry/plan-changes.ts';
+import { desiredObjects, type RegisteredState } from '../../definitions/changes/plan-changes.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 
 /** Shared pieces of the registry tests: a unique project per test, small repos, the database URL. */

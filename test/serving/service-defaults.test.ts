@@ -7,7 +7,7 @@ import type { FeatureStatus } from '../../serving/feature-status.ts';
 import { OnlineFeatureReader } from '../../serving/online-feature-reader.ts';
 import { ServingCatalog } from '../../serving/serving-catalog.ts';
 import { ServingError } from '../../serving/serving-error.ts';
-import type { RegisteredObject } from '../../stores/registry/registry.ts';
+import type { RegisteredObject } from '../../stores/registry/definition-registry.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { HOUR, driverStats, servingFixture, servingRepo, userMerchant, userProfile, userSpend } from './serving-fixtures.ts';
 

@@ -1,0 +1,205 @@
+import { Field, makeData, RecordBatch, Schema, Struct, Table, TimestampMillisecond } from 'apache-arrow';
+import { parseFeatureRef } from '../definitions/feature-service.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
+import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
+import { buildColumn } from '../arrow/build-column.ts';
+import { timestampMillis } from '../arrow/column-values.ts';
+import { committedObjects, readCommittedRows } from './committed-objects.ts';
+import { entityEventTimes } from './entity-event-times.ts';
+import { entityKeys, type EntityKeyValue } from './entity-keys.ts';
+import {
+  historicalSchema,
+  type HistoricalJoinInput,
+  type HistoricalJoinOptions,
+  type HistoricalOutputColumn,
+  type HistoricalView,
+} from './historical-join.ts';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
+import { arrowTypeOf } from '../arrow/view-schema.ts';
+import type { Registry } from '../stores/registry/registry.ts';
+
+/** What a training set is asked for: entities or a time range, features or a service. */
+export interface HistoricalFeaturesOptions extends HistoricalJoinOptions {
+  /** The entity rows (labels); omit for a snapshot with `end` (and optionally `start`). */
+  readonly entities?: Table;
+  /** 'view:feature', 'view@2:feature', or 'view' for all its features, in output order. */
+  readonly features?: readonly string[];
+  /** A feature service's name: its features in its order. */
+  readonly featureService?: string;
+  /** Name features `view__feature` (default false: `feature`). */
+  readonly fullFeatureNames?: boolean;
+  /** The entity table's event-timestamp column (default 'event_timestamp'). */
+  readonly eventTimestampColumn?: string;
+  /** Snapshot window (no entity table): Date, ms since epoch, or ISO text. */
+  readonly start?: Date | number | string;
+  readonly end?: Date | number | string;
+}
+
+export interface HistoricalPlan {
+  readonly input: HistoricalJoinInput;
+  readonly schema: Schema;
+}
+
+const DEFAULT_EVENT_TIMESTAMP = 'event_timestamp';
+
+/** Resolves the request against the registry: views, committed objects, output columns, the entity table. */
+export async function planHistoricalRetrieval(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions): Promise<HistoricalPlan> {
+  const requested = await resolveFeatures(registry, options);
+  const views: HistoricalView[] = [];
+  const columns: HistoricalOutputColumn[] = [];
+  const viewIndex = new Map<string, number>();
+  for (const { view, feature } of requested) {
+    const id = `${view.name}@${view.version}`;
+    let v = viewIndex.get(id);
+    if (v === undefined) {
+      v = views.length;
+      viewIndex.set(id, v);
+      views.push({ view, features: [], objects: [] });
+    }
+    (views[v]!.features as string[]).push(feature);
+    columns.push({ view: v, feature, name: options.fullFeatureNames ? `${view.name}__${feature}` : feature });
+  }
+
+  let entities = options.entities;
+  let eventTimestampColumn = options.eventTimestampColumn ?? DEFAULT_EVENT_TIMESTAMP;
+  let window: { start: number | null; end: number } | null = null;
+  if (!entities) {
+    if (options.end === undefined) throw new RangeError('historical features: pass an entity table (entities), or end (and start) for a snapshot');
+    const end = toMillis(options.end, 'end');
+    const start = options.start === undefined ? null : toMillis(options.start, 'start');
+    if (start !== null && start > end) throw new RangeError(`historical features: start (${new Date(start).toISOString()}) is after end (${new Date(end).toISOString()})`);
+    window = { start, end };
+    eventTimestampColumn = options.eventTimestampColumn ?? DEFAULT_EVENT_TIMESTAMP;
+  } else if (options.start !== undefined || options.end !== undefined) {
+    throw new RangeError('historical features: start and end are for a snapshot, without an entity table; the entity table has its own timestamps');
+  }
+
+  let minTime = Infinity;
+  let maxTime = -Infinity;
+  if (entities) {
+    const times = entityEventTimes(entities, eventTimestampColumn);
+    for (let i = 0; i < times.length; i++) {
+      if (times[i]! < minTime) minTime = times[i]!;
+      if (times[i]! > maxTime) maxTime = times[i]!;
+    }
+  } else {
+    minTime = maxTime = window!.end;
+  }
+  const resolved: HistoricalView[] = [];
+  for (const request of views) {
+    const ttlMs = window?.start != null ? window.end - window.start : request.view.ttlSeconds * 1000;
+    const objects = Number.isFinite(minTime) ? await committedObjects(registry, request.view, { from: minTime - ttlMs, to: maxTime }) : [];
+    resolved.push({ ...request, objects, ...(window ? { ttlMs } : {}) });
+  }
+  if (!entities) entities = await snapshotEntities(offline, resolved, window!.end, eventTimestampColumn);
+  const input: HistoricalJoinInput = { entities, eventTimestampColumn, views: resolved, columns };
+  return { input, schema: historicalSchema(input) };
+}
+
+interface RequestedFeature {
+  readonly view: FeatureView;
+  readonly feature: string;
+}
+
+async function resolveFeatures(registry: Registry, options: HistoricalFeaturesOptions): Promise<RequestedFeature[]> {
+  const hasFeatures = options.features !== undefined && options.features.length > 0;
+  if (hasFeatures === (options.featureService !== undefined)) {
+    throw new RangeError('historical features: pass either features (view:feature, ...) or featureService, not both or neither');
+  }
+  const items: { view: string; version: number | null; features: readonly string[] | null; where: string }[] = [];
+  if (options.featureService !== undefined) {
+    const service = await registry.getObject('featureService', options.featureService);
+    if (!service || service.status === 'removed') {
+      throw new RangeError(`feature service '${options.featureService}' is not applied in project '${registry.project}' (run granary apply)`);
+    }
+    for (const [i, item] of (service.spec as FeatureServiceSpec).items.entries()) {
+      items.push({ ...item, where: `feature service '${options.featureService}', features[${i}]` });
+    }
+  } else {
+    for (const text of options.features!) {
+      const parsed = parseFeatureRef(text);
+      if (!parsed) throw new RangeError(`feature reference '${text}' is not of the form 'view:feature' (or 'view@version:feature', or 'view')`);
+      items.push({ view: parsed.view, version: parsed.version, features: parsed.feature ? [parsed.feature] : null, where: `feature '${text}'` });
+    }
+  }
+  const views = new Map<string, FeatureView>();
+  const out: RequestedFeature[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    const id = `${item.view}@${item.version ?? ''}`;
+    let view = views.get(id);
+    if (!view) {
+      const object = await registry.getObject('featureView', item.view, item.version ?? undefined);
+      if (!object || (item.version !== null && object.version !== item.version)) {
+        const which = item.version === null ? `'${item.view}'` : `'${item.view}' version ${item.version}`;
+        throw new RangeError(`${item.where}: feature view ${which} is not applied in project '${registry.project}' (run granary apply)`);
+      }
+      view = featureViewFromSpec(object.spec as FeatureViewSpec);
+      views.set(id, view);
+    }
+    for (const feature of item.features ?? view.features.map((f) => f.name)) {
+      if (!view.features.some((f) => f.name === feature)) {
+        throw new RangeError(`${item.where}: feature view '${view.name}' has no feature '${feature}' (it has: ${view.features.map((f) => f.name).join(', ')})`);
+      }
+      const key = `${view.name}@${view.version}:${feature}`;
+      if (seen.has(key)) throw new RangeError(`${item.where}: '${view.name}:${feature}' is requested twice`);
+      seen.add(key);
+      out.push({ view, feature });
+    }
+  }
+  return out;
+}
+
+/**
+ * The entity table of a snapshot: every entity (join-key values) with a committed row in the
+ * window of any requested view, in the order first read, each with the event timestamp `end`.
+ */
+async function snapshotEntities(offline: OfflineStore, views: readonly HistoricalView[], end: number, eventTimestampColumn: string): Promise<Table> {
+  const first = views[0]!.view;
+  const keyColumns = first.entities.map((e) => ({ name: e.joinKey, type: e.valueType }));
+  const signature = (v: FeatureView) => v.entities.map((e) => `${e.joinKey}:${e.valueType}`).join(',');
+  for (const { view } of views) {
+    if (signature(view) !== signature(first)) {
+      throw new RangeError(
+        `a snapshot needs views with the same join keys: '${first.name}' has (${signature(first)}), '${view.name}' has (${signature(view)}); pass an entity table instead`,
+      );
+    }
+  }
+  if (keyColumns.some((k) => k.name === eventTimestampColumn)) throw new RangeError(`eventTimestampColumn '${eventTimestampColumn}' is a join key`);
+  const seen = new Set<EntityKeyValue>();
+  const parts: EntityKeyValue[][] = keyColumns.map(() => []);
+  for (const request of views) {
+    const from = end - (request.ttlMs ?? request.view.ttlSeconds * 1000);
+    for (const object of request.objects) {
+      for await (const table of readCommittedRows(offline, request.view, object, [])) {
+        const keys = entityKeys(table, keyColumns, `offline object '${object.key}'`);
+        const single = keyColumns.map((k) => entityKeys(table, [k], `offline object '${object.key}'`));
+        const times = table.batches.flatMap((b) => Array.from(timestampMillis(b.data.children[keyColumns.length]!, 0, b.numRows)));
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i]!;
+          if (key === null || times[i]! < from || times[i]! > end || seen.has(key)) continue;
+          seen.add(key);
+          for (let k = 0; k < keyColumns.length; k++) parts[k]!.push(single[k]![i]!);
+        }
+      }
+    }
+  }
+  const n = seen.size;
+  const fields = [
+    ...keyColumns.map((k) => new Field(k.name, arrowTypeOf(k.type), false)),
+    new Field(eventTimestampColumn, new TimestampMillisecond('UTC'), false),
+  ];
+  const children = [
+    ...keyColumns.map((k, i) => buildColumn(k.type, k.type === 'int64' ? parts[i]!.map((v) => BigInt(v)) : parts[i]!)),
+    buildColumn('timestamp', new Array<number>(n).fill(end)),
+  ];
+  const schema = new Schema(fields);
+  return new Table([new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children }))]);
+}
+
+function toMillis(value: Date | number | string, what: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new RangeError(`historical features: ${what} ${JSON.stringify(value)} is not a time (ISO 8601 text, a Date or ms since epoch)`);
+  return ms;
+}

@@ -57,7 +57,7 @@ test('granary gc removes old uncommitted objects only; --dry-run removes nothing
   const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
   for (const key of [keys.committed, keys.crashed, keys.staged]) await utimes(offline.localPath(key), twoDaysAgo, twoDaysAgo);
   // Another project's garbage is not this project's business.
-  const otherKey = objectKey({ project: 'other_project', view: 'driver_stats', version: 1, eventDate: '2024-01-01', batchId: 'b1' });
+  const otherKey = objectKey({ project: `${fixture.ref.project}_other`, view: 'driver_stats', version: 1, eventDate: '2024-01-01', batchId: 'b1' });
   await offline.putBytes(otherKey, new Uint8Array([1, 2, 3]));
   await utimes(offline.localPath(otherKey), twoDaysAgo, twoDaysAgo);
   const all = [...Object.values(keys), otherKey];

@@ -14,23 +14,8 @@ export const GENERATION_COLUMNS = 'view, version, generation, state, created_at,
  * @example
  *   (await selectActiveGeneration(pool, 'fraud', 'user_spend', 1)).generation // => 1 for a new view
  */
-export async function selectActiveGeneration(db: Queryable, project: string, view: string, version: number): Promise<Generation> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const { rows } = await db.query<GenerationRow>(
-      `SELECT ${GENERATION_COLUMNS} FROM granary_generations
-        WHERE project = $1 AND view = $2 AND version = $3 AND state = 'active'`,
-      [project, view, version],
-    );
-    if (rows[0]) return toGeneration(rows[0]);
-    await db.query(
-      `INSERT INTO granary_generations (project, view, version, generation, state, activated_at)
-       SELECT $1, $2, $3, COALESCE(max(generation), 0) + 1, 'active', now() FROM granary_generations
-        WHERE project = $1 AND view = $2 AND version = $3
-       ON CONFLICT DO NOTHING`,
-      [project, view, version],
-    );
-  }
-  throw new Error(`could not settle the active generation of '${view}' version ${version} in project '${project}'`);
+export function selectActiveGeneration(db: Queryable, project: string, view: string, version: number): Promise<Generation> {
+  return settleGeneration(db, project, view, version, 'active');
 }
 
 export async function selectGenerations(db: Queryable, project: string, view: string, version: number): Promise<Generation[]> {
@@ -52,22 +37,31 @@ export async function selectGenerations(db: Queryable, project: string, view: st
 export async function selectBuildingGeneration(db: Queryable, project: string, view: string, version: number): Promise<Generation> {
   // The active generation exists first, so a rebuild of a view never materialized numbers after it.
   await selectActiveGeneration(db, project, view, version);
+  return settleGeneration(db, project, view, version, 'building');
+}
+
+/**
+ * The view version's one generation in `state` ('active' or 'building': a unique index allows one
+ * of each), made as the next number after every other when there is none. Concurrent callers
+ * agree: one insert wins, the rest read it.
+ */
+async function settleGeneration(db: Queryable, project: string, view: string, version: number, state: 'active' | 'building'): Promise<Generation> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const { rows } = await db.query<GenerationRow>(
       `SELECT ${GENERATION_COLUMNS} FROM granary_generations
-        WHERE project = $1 AND view = $2 AND version = $3 AND state = 'building'`,
-      [project, view, version],
+        WHERE project = $1 AND view = $2 AND version = $3 AND state = $4`,
+      [project, view, version, state],
     );
     if (rows[0]) return toGeneration(rows[0]);
     await db.query(
-      `INSERT INTO granary_generations (project, view, version, generation, state)
-       SELECT $1, $2, $3, COALESCE(max(generation), 0) + 1, 'building' FROM granary_generations
+      `INSERT INTO granary_generations (project, view, version, generation, state, activated_at)
+       SELECT $1, $2, $3, COALESCE(max(generation), 0) + 1, $4, CASE WHEN $4 = 'active' THEN now() END FROM granary_generations
         WHERE project = $1 AND view = $2 AND version = $3
        ON CONFLICT DO NOTHING`,
-      [project, view, version],
+      [project, view, version, state],
     );
   }
-  throw new Error(`could not settle the building generation of '${view}' version ${version} in project '${project}'`);
+  throw new Error(`could not settle the ${state} generation of '${view}' version ${version} in project '${project}'`);
 }
 
 export async function markDropped(db: Queryable, project: string, view: string, version: number, generation: number): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stackEnv, stackUp } from '../scripts/stack.ts';
+import { stackEnv, stackUp } from '../scripts/stack/index.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const available = readdirSync(here)

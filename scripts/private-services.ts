@@ -2,7 +2,7 @@
  * Throwaway copies of the stack's services for tests that stop, kill and restart a server (the
  * fault tests): each on free ports, with its data in its own folder under `.granary/private/`,
  * so the shared stack of `npm run stack -- up` is never touched. Installed and started exactly
- * as the shared ones are (scripts/stack.ts).
+ * as the shared ones are (scripts/stack/).
  *
  * @example
  *   const redis = await startPrivateRedis();
@@ -24,7 +24,7 @@ import {
   type Instance,
   type Log,
   type ServiceName,
-} from './stack.ts';
+} from './stack/index.ts';
 
 export interface PrivateServiceOptions {
   /** The folder under which the service gets its own; defaults to `<repo>/.granary/private`. */

@@ -24,7 +24,7 @@ import { FeatureStore } from '../sdk/feature-store.ts';
 import { toViewTable } from '../ingest/batch-validation.ts';
 import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
 import { describeOfflineHome } from '../stores/offline-home.ts';
-import { REPO_ROOT, stackEnv, stackUp } from './stack.ts';
+import { REPO_ROOT, stackEnv, stackUp } from './stack/index.ts';
 
 const FRAUD = 'definitions/examples/fraud';
 const ATTRITION = 'definitions/examples/attrition';

@@ -1,5 +1,5 @@
 /**
- * `npm test`: brings the local stack up (scripts/stack.ts), points the GRANARY_* variables at it,
+ * `npm test`: brings the local stack up (scripts/stack/), points the GRANARY_* variables at it,
  * then runs node's test runner over every `*.test.ts` file under test/, sorted, one file at a time
  * (the files share the stack's Redis, PostgreSQL, MinIO and Temporal). Exits with the runner's code.
  *
@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { messageOf, REPO_ROOT, stackDown, stackEnv, stackUp, StackError } from './stack.ts';
+import { messageOf, REPO_ROOT, stackDown, stackEnv, stackUp, StackError } from './stack/index.ts';
 
 const TEST_DIR = join(REPO_ROOT, 'test');
 

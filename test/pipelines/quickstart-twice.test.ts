@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { onlineTarget } from '../../pipelines/registered-view.ts';
-import { REPO_ROOT } from '../../scripts/stack.ts';
+import { REPO_ROOT } from '../../scripts/stack/index.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 
 /**

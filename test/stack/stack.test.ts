@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { localStack, STACK_PORT_VARIABLES } from '../../config/local-stack.ts';
 import { freePort, startPrivateMinio, startPrivatePostgres, startPrivateRedis } from '../../scripts/private-services.ts';
-import { REPO_ROOT, stackDown, stackEnv, stackStatus, stackUp } from '../../scripts/stack.ts';
+import { REPO_ROOT, stackDown, stackEnv, stackStatus, stackUp } from '../../scripts/stack/index.ts';
 
 const quiet = (): void => {};
 const stack = localStack();
@@ -77,7 +77,7 @@ test('each service answers at the address of localStack()', async () => {
 });
 
 test('`stack env` prints export lines that match localStack()', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/stack.ts', 'env'], { cwd: REPO_ROOT });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/stack/cli.ts', 'env'], { cwd: REPO_ROOT });
   const lines = stdout.trim().split('\n');
   const parsed = Object.fromEntries(
     lines.map((line) => {

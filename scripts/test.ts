@@ -1,37 +1,25 @@
 /**
- * `npm test`: brings the local stack up (scripts/stack/), points the GRANARY_* variables at it,
- * then runs node's test runner over every `*.test.ts` file under test/, sorted, one file at a time
- * (the files share the stack's Redis, PostgreSQL, MinIO and Temporal). Exits with the runner's code.
+ * `npm test`: runs node's test runner over every `*.test.ts` file under test/ (or those whose path
+ * contains one of the words given), sorted, one file at a time. When a selected file needs the
+ * local stack, it first brings the stack up (scripts/stack/) and points the GRANARY_* variables
+ * at it (the files share its Redis, PostgreSQL, MinIO and Temporal); when none does, the stack is
+ * neither started nor looked at. A pure test file (no Redis, PostgreSQL, MinIO or Temporal
+ * server of the stack) says so with the line `// granary-test: no-stack` among its leading
+ * comments (scripts/test-files.ts); every other file is taken to need the stack. Exits with the
+ * runner's code.
  *
  * @example
- *   npm test                      # every test file
+ *   npm test                      # every test file (the stack up first)
  *   npm test -- registry online   # files whose path contains 'registry' or 'online'
+ *   npm test -- definitions       # pure files only: no stack started
  *   npm test -- stack --test-name-pattern=idempotent   # --flags go to node --test
  *
  * Environment: GRANARY_TEST_CONCURRENCY (files at once, default 1); under CI (CI=true) the
  * services this run started are stopped at the end, unless GRANARY_KEEP_STACK=1.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { messageOf, REPO_ROOT, stackDown, stackEnv, stackUp, StackError } from './stack/index.ts';
-
-const TEST_DIR = join(REPO_ROOT, 'test');
-
-/** Every `*.test.ts` under `dir`, as repo-relative paths, sorted. */
-export function findTestFiles(dir: string = TEST_DIR): string[] {
-  const found: string[] = [];
-  const walk = (folder: string): void => {
-    for (const entry of readdirSync(folder, { withFileTypes: true })) {
-      if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
-      const path = join(folder, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(relative(REPO_ROOT, path));
-    }
-  };
-  walk(dir);
-  return found.sort();
-}
+import { findTestFiles, NO_STACK_MARKER, needsStack } from './test-files.ts';
 
 function runTests(files: readonly string[], nodeFlags: readonly string[]): Promise<number> {
   const concurrency = process.env.GRANARY_TEST_CONCURRENCY || '1';
@@ -58,10 +46,18 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
+  const pure = files.filter((file) => !needsStack(file)).length;
+  if (pure === files.length) {
+    process.stdout.write(`running ${files.length} test file(s) without the stack (each is marked '${NO_STACK_MARKER}')\n`);
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+    return runTests(files, nodeFlags);
+  }
+
   const t0 = performance.now();
   process.stdout.write('granary stack\n');
   const up = await stackUp();
-  process.stdout.write(`stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s; running ${files.length} test file(s)\n`);
+  const without = pure > 0 ? `, ${pure} of them marked no-stack` : '';
+  process.stdout.write(`stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s; running ${files.length} test file(s)${without}\n`);
   Object.assign(process.env, stackEnv(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
 
   try {

@@ -1,3 +1,4 @@
+// granary-test: no-stack
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JOIN_KEY_METADATA, viewColumns, viewSchema } from '../../arrow/view-schema.ts';

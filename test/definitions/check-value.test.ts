@@ -1,3 +1,4 @@
+// granary-test: no-stack
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkJoinKeyValue, checkValue } from '../../definitions/check-value.ts';

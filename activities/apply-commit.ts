@@ -114,7 +114,7 @@ export function applyCommit(deps: ActivityDeps) {
  * caller's position. A lower applied seq means Redis came back from an older snapshot and the
  * commits in between are gone; the workflow starts again from what Redis holds.
  */
-async function checkRedisHoldsWatermark(deps: ActivityDeps, input: ApplyCommitInput, target: OnlineTarget): Promise<void> {
+export async function checkRedisHoldsWatermark(deps: ActivityDeps, input: ViewRef & { readonly generation: number; readonly after: number }, target: OnlineTarget): Promise<void> {
   const registry = deps.registry(input.project);
   await checkGenerationLive(registry, input);
   const applied = await deps.online.appliedSeq(target);
@@ -130,7 +130,7 @@ async function checkRedisHoldsWatermark(deps: ActivityDeps, input: ApplyCommitIn
 }
 
 /** Only the active generation, or one a rebuild is building, takes writes; a retired one means a rebuild cut over. */
-async function checkGenerationLive(registry: Registry, input: ApplyCommitInput): Promise<void> {
+export async function checkGenerationLive(registry: Registry, input: ViewRef & { readonly generation: number }): Promise<void> {
   const generation = (await registry.generations(input.view, input.version)).find((g) => g.generation === input.generation);
   if (generation?.state === 'active' || generation?.state === 'building') return;
   throw ApplicationFailure.nonRetryable(

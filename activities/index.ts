@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './activity-deps.ts';
 import { applyCommit } from './apply-commit.ts';
+import { applyCommits } from './apply-commits.ts';
 import { backfillMigration } from './backfill-migration.ts';
 import { beginRebuild } from './begin-rebuild.ts';
 import { commitBatch } from './commit-batch.ts';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     pendingCommits: pendingCommits(deps),
     latestCommitSeq: latestCommitSeq(deps),
     applyCommit: applyCommit(deps),
+    applyCommits: applyCommits(deps),
     requestMaterialization: requestMaterialization(deps),
     materializationState: materializationState(deps),
     requestRebuild: requestRebuild(deps),

@@ -56,7 +56,10 @@ export interface MaterializeProgress {
   readonly target: number;
   readonly commitsApplied: number;
   readonly rowsWritten: number;
+  /** Rows not written: older than what Redis holds or than another row of the same entity applied with them, or expired. */
   readonly rowsSkipped: number;
+  /** Rows refused: a time later than their commit's time + the skew (future-event-time.ts). Absent in runs started by older code. */
+  readonly rowsRefused?: number;
   /** 'rebuild-requested': Redis lost the generation, a rebuild was started instead. */
   readonly state: 'starting' | 'applying' | 'done' | 'rebuild-requested';
 }

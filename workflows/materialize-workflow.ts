@@ -94,16 +94,17 @@ async function applyPending(
         if (pending.activeGeneration !== progress.generation) return continueAsNew<typeof materializeWorkflow>({ ...input, carried: { ...progress, state: 'starting' } });
         update({ ...progress, target: Math.max(progress.target, pending.latestSeq) });
       },
-      applied: (seq, applied) => {
+      applied: (seq, applied, commits) => {
         update({
           ...progress,
           // This run's position: the registry's watermark may be ahead of it after a Redis rollback.
           watermark: seq,
-          commitsApplied: progress.commitsApplied + 1,
+          commitsApplied: progress.commitsApplied + commits,
           rowsWritten: progress.rowsWritten + applied.written,
           rowsSkipped: progress.rowsSkipped + applied.skipped,
+          rowsRefused: (progress.rowsRefused ?? 0) + (applied.refused ?? 0),
         });
-        appliedThisRun += 1;
+        appliedThisRun += commits;
       },
       afterBatch: () => {
         if (appliedThisRun >= COMMITS_PER_RUN || workflowInfo().continueAsNewSuggested) return continueAsNew<typeof materializeWorkflow>({ ...input, carried: progress });

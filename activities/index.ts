@@ -3,6 +3,7 @@ import { applyCommit } from './apply-commit.ts';
 import { applyCommits } from './apply-commits.ts';
 import { backfillMigration } from './backfill-migration.ts';
 import { beginRebuild } from './begin-rebuild.ts';
+import { buildPartition } from './build-partition.ts';
 import { commitBatch } from './commit-batch.ts';
 import { cutOver, dropRetiredGenerations, markRebuiltUpTo, verifyGeneration } from './finish-rebuild.ts';
 import { latestCommitSeq, pendingCommits } from './pending-commits.ts';
@@ -16,10 +17,12 @@ import {
   switchServices,
   verifyMigration,
 } from './migration-steps.ts';
+import { dropRebuildRuns, planRebuild } from './plan-rebuild.ts';
 import { prepareMaterialization } from './prepare-materialization.ts';
 import { rebuildPartition } from './rebuild-partition.ts';
 import { materializationState, requestMaterialization } from './request-materialization.ts';
 import { requestRebuild } from './request-rebuild.ts';
+import { scatterSlice } from './scatter-slice.ts';
 import { writeBatchObjects } from './write-batch-objects.ts';
 
 export type { ActivityDeps } from './activity-deps.ts';
@@ -39,6 +42,10 @@ export function createActivities(deps: ActivityDeps) {
     requestRebuild: requestRebuild(deps),
     beginRebuild: beginRebuild(deps),
     rebuildPartition: rebuildPartition(deps),
+    planRebuild: planRebuild(deps),
+    scatterSlice: scatterSlice(deps),
+    buildPartition: buildPartition(deps),
+    dropRebuildRuns: dropRebuildRuns(deps),
     markRebuiltUpTo: markRebuiltUpTo(deps),
     verifyGeneration: verifyGeneration(deps),
     cutOver: cutOver(deps),

@@ -130,7 +130,7 @@ const PHASES: Record<string, readonly string[]> = {
   begin: ['beginRebuild'],
   build: ['rebuildPartition'],
   mark: ['markRebuiltUpTo'],
-  catchUp: ['pendingCommits', 'applyCommit'],
+  catchUp: ['pendingCommits', 'applyCommit', 'applyCommits'],
   verify: ['verifyGeneration'],
   cutOver: ['cutOver'],
   drop: ['dropRetiredGenerations'],
@@ -317,7 +317,7 @@ try {
       phasesMsMedian: {
         note:
           'from the workflow history: build is the partitions\' span (first scheduled to last completed); the others the sum of their activities, ' +
-          'scheduled to completed (catchUp: pendingCommits + applyCommit, both catch-ups); betweenActivities: workflow tasks, the retire timer, queueing; ' +
+          'scheduled to completed (catchUp: pendingCommits + applyCommit(s), both catch-ups); betweenActivities: workflow tasks, the retire timer, queueing; ' +
           'workflow: started to completed',
         ...Object.fromEntries(phaseNames.map((name) => [name, median(figures.map((f) => f.phasesMs[name] ?? NaN))])),
       },

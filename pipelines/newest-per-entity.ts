@@ -15,7 +15,7 @@ const INITIAL_SLOTS = 1024;
  * it had the rows been written one by one in the order added. So writing the winners, with the
  * monotonic write, leaves Redis exactly as writing every row would.
  *
- * Memory: the tables added (their Arrow buffers) plus one map entry and 28 bytes per entity.
+ * Memory: the tables added (their Arrow buffers) plus one map entry, its key and 28 bytes per entity.
  *
  * @example
  *   const newest = new NewestPerEntity(view);
@@ -26,6 +26,7 @@ const INITIAL_SLOTS = 1024;
 export class NewestPerEntity {
   private readonly slotOf = new Map<string, number>();
   private readonly tables: Table[] = [];
+  private readonly keyOf: string[] = [];
   private eventTimes = new Float64Array(INITIAL_SLOTS);
   private createdTimes = new Float64Array(INITIAL_SLOTS);
   private tableOf = new Int32Array(INITIAL_SLOTS);
@@ -61,6 +62,7 @@ export class NewestPerEntity {
         const next = this.slotOf.size;
         if (next === this.rowOf.length) this.grow();
         this.slotOf.set(key, next);
+        this.keyOf.push(key);
         this.set(next, et, ct, t, i);
       } else if (et > this.eventTimes[slot]! || (et === this.eventTimes[slot]! && ct > this.createdTimes[slot]!)) {
         this.set(slot, et, ct, t, i);
@@ -73,19 +75,37 @@ export class NewestPerEntity {
   /**
    * The winning rows, table by table in the order added, each table's rows ascending: a
    * deterministic order, so a retry that adds the same tables can skip what it already wrote.
+   * `keys[i]` is the encoded entity key of `rows[i]`. With `group`, the winners are split by
+   * `group(key)` (an entity-hash partition) first, groups in ascending order.
    */
-  *winners(): Generator<{ readonly table: Table; readonly rows: Int32Array }> {
-    const n = this.slotOf.size;
-    const counts = new Int32Array(this.tables.length);
-    for (let s = 0; s < n; s++) counts[this.tableOf[s]!]!++;
-    const rowsOf = Array.from(counts, (count) => ({ rows: new Int32Array(count), at: 0 }));
-    for (let s = 0; s < n; s++) {
-      const slot = rowsOf[this.tableOf[s]!]!;
-      slot.rows[slot.at++] = this.rowOf[s]!;
+  *winners(group?: (key: string) => number): Generator<{ readonly group: number; readonly table: Table; readonly rows: Int32Array; readonly keys: string[] }> {
+    // Each table's winning rows in row order, without sorting: a slot per row of the table.
+    const slotAtRow = this.tables.map(() => null as Int32Array | null);
+    for (let s = 0; s < this.slotOf.size; s++) {
+      const t = this.tableOf[s]!;
+      (slotAtRow[t] ??= new Int32Array(this.tables[t]!.numRows).fill(-1))[this.rowOf[s]!] = s;
     }
-    for (let t = 0; t < this.tables.length; t++) {
-      const rows = rowsOf[t]!.rows.sort();
-      if (rows.length > 0) yield { table: this.tables[t]!, rows };
+    const groups = new Map<number, { rows: number[]; keys: string[] }[]>();
+    slotAtRow.forEach((slots, t) => {
+      if (!slots) return;
+      for (let row = 0; row < slots.length; row++) {
+        const s = slots[row]!;
+        if (s < 0) continue;
+        const key = this.keyOf[s]!;
+        const g = group ? group(key) : 0;
+        let tables = groups.get(g);
+        if (!tables) groups.set(g, (tables = []));
+        const at = (tables[t] ??= { rows: [], keys: [] });
+        at.rows.push(row);
+        at.keys.push(key);
+      }
+    });
+    for (const g of [...groups.keys()].sort((a, b) => a - b)) {
+      const tables = groups.get(g)!;
+      for (let t = 0; t < tables.length; t++) {
+        const at = tables[t];
+        if (at) yield { group: g, table: this.tables[t]!, rows: Int32Array.from(at.rows), keys: at.keys };
+      }
     }
   }
 

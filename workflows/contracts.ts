@@ -103,7 +103,15 @@ export interface RebuildProgress {
   readonly partitions: number;
   readonly partitionsDone: number;
   readonly entitiesWritten: number;
+  /** Committed rows read by the build: rowsCommitted when each is read once (runs of older code read every object per partition). */
   readonly rowsRead: number;
+  /** Committed rows the build covers (commits up to upTo). Absent in runs of older code. */
+  readonly rowsCommitted?: number;
+  /** Rows refused: a time later than their commit's time + the skew (future-event-time.ts). */
+  readonly rowsRefused?: number;
+  /** Slices of commits the build reads once each, and how many are scattered into partition runs. */
+  readonly slices?: number;
+  readonly slicesDone?: number;
   /** Workflow time (ms) the rebuild started, for an ETA. */
   readonly startedAt: number;
   /** Entities verify found matching offline before the cut-over. */

@@ -26,7 +26,7 @@ import { applyPendingCommits } from './apply-pending-commits.ts';
 import { failureType } from './failure-type.ts';
 
 const { beginRebuild, markRebuiltUpTo, cutOver } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
-const { rebuildPartition, verifyGeneration, dropRetiredGenerations } =
+const { rebuildPartition, verifyGeneration, dropRetiredGenerations, planRebuild, scatterSlice, buildPartition, dropRebuildRuns } =
   proxyActivities<ReturnType<typeof activities.createActivities>>(longActivity);
 
 const DEFAULT_PARTITIONS = 8;
@@ -41,9 +41,13 @@ const MAX_RESTARTS = 3;
  *   (retireGenerationWorkflow), so the rebuild's id is free once it cut over; before, the rebuild
  *   waited out the retire grace itself and a new request attached to a run that would not build.
  * - rebuild-after-late-request: a request that arrives after the build was sealed gets a new build.
+ * - read-once-rebuild: the build reads each committed row once (slices of commits scattered into
+ *   per-partition runs, then each partition built from its runs), where older runs had every
+ *   partition read every committed object.
  */
 const RETIRE_IN_OWN_WORKFLOW = 'retire-in-own-workflow';
 const REBUILD_AFTER_LATE_REQUEST = 'rebuild-after-late-request';
+const READ_ONCE_REBUILD = 'read-once-rebuild';
 
 /**
  * Disaster recovery for one view version: builds a new online generation from the committed
@@ -92,20 +96,30 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     const start = await beginRebuild(input);
     progress = { ...progress, ...start, state: 'building' };
 
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < partitions) {
-        const partition = next++;
-        const done = await rebuildPartition({ ...input, generation: start.generation, upTo: start.upTo, partition, partitions });
-        progress = {
-          ...progress,
-          partitionsDone: progress.partitionsDone + 1,
-          entitiesWritten: progress.entitiesWritten + done.entities,
-          rowsRead: progress.rowsRead + done.rowsRead,
-        };
-      }
+    const built = (done: { entities: number }) => {
+      progress = { ...progress, partitionsDone: progress.partitionsDone + 1, entitiesWritten: progress.entitiesWritten + done.entities };
     };
-    await Promise.all(Array.from({ length: parallelism }, lane));
+    if (patched(READ_ONCE_REBUILD)) {
+      const generation = start.generation;
+      const plan = await planRebuild({ ...input, generation, upTo: start.upTo });
+      progress = { ...progress, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0 };
+      const runs: number[][] = [];
+      await inLanes(plan.slices.length, parallelism, async (slice) => {
+        const scattered = await scatterSlice({ ...input, generation, slice, after: plan.slices[slice]!.after, upTo: plan.slices[slice]!.upTo, partitions });
+        runs[slice] = [...scattered.runs];
+        progress = { ...progress, slicesDone: (progress.slicesDone ?? 0) + 1, rowsRead: progress.rowsRead + scattered.rowsRead, rowsRefused: (progress.rowsRefused ?? 0) + scattered.refused };
+      });
+      await inLanes(partitions, parallelism, async (partition) => {
+        built(await buildPartition({ ...input, generation, partition, partitions, runs: runs.map((r) => r[partition]!) }));
+      });
+      await dropRebuildRuns({ ...input, generation });
+    } else {
+      await inLanes(partitions, parallelism, async (partition) => {
+        const done = await rebuildPartition({ ...input, generation: start.generation, upTo: start.upTo, partition, partitions });
+        built(done);
+        progress = { ...progress, rowsRead: progress.rowsRead + done.rowsRead };
+      });
+    }
 
     sealed = true;
     const watermark = await markRebuiltUpTo({ ...input, generation: start.generation, upTo: start.upTo });
@@ -181,4 +195,13 @@ export async function retireGenerationWorkflow(input: RetireInput): Promise<Reti
 function nextBuild(input: RebuildInput, request: RebuildRequest): RebuildInput {
   const { restarts: _restarts, ...rest } = input;
   return { ...rest, ...request };
+}
+
+/** Runs `work(0..count-1)` in order of index, at most `lanes` at a time (each lane takes the next index when free). */
+async function inLanes(count: number, lanes: number, work: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) await work(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, count)) }, lane));
 }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toViewTable } from '../../ingest/batch-validation.ts';
+import { entityPartition } from '../../pipelines/entity-partition.ts';
 import { NewestPerEntity } from '../../pipelines/newest-per-entity.ts';
 import { replaces, rowKeysAndTimes } from '../../pipelines/row-conversion.ts';
 import { everyType, T0 } from '../offline/offline-fixtures.ts';
@@ -57,6 +58,22 @@ test('the winners are exactly the rows a one-by-one monotonic write would keep, 
     assert.equal(refused, expectedRefused, `seed ${seed}`);
     assert.equal(newest.entities, held.size, `seed ${seed}`);
     assert.equal(newest.rowsRead, 171, `seed ${seed}`);
+
+    // Split by entity-hash partition: partitions ascending, then table then row; keys aligned.
+    const keyAt = tables.map((table) => rowKeysAndTimes(everyType, table).keys);
+    const split = [...newest.winners((key) => entityPartition(key, 3))];
+    assert.deepEqual(
+      split.flatMap(({ group, table, rows, keys }) => [...rows].map((row, i) => {
+        const t = tables.indexOf(table);
+        assert.equal(keys[i], keyAt[t]![row], `seed ${seed}: the key of ${t}:${row}`);
+        return `${group}/${t}:${row}`;
+      })),
+      [...held.entries()]
+        .map(([key, w]) => ({ ...w, group: entityPartition(key, 3) }))
+        .sort((a, b) => a.group - b.group || a.table - b.table || a.row - b.row)
+        .map((w) => `${w.group}/${w.table}:${w.row}`),
+      `seed ${seed}`,
+    );
   }
 });
 

@@ -1,0 +1,91 @@
+import { log } from '@temporalio/activity';
+import { tableFromIPC } from 'apache-arrow';
+import { takeRows } from '../arrow/take-rows.ts';
+import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
+import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import type { ViewRef } from '../workflows/contracts.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import { failpointAfterHeartbeat } from './failpoints.ts';
+import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import type { RebuiltPartition } from './rebuild-partition.ts';
+
+export interface BuildPartitionInput extends ViewRef {
+  readonly generation: number;
+  readonly partition: number;
+  readonly partitions: number;
+  /** Runs of this partition per slice, in slice order (scatterSlice's runs[partition] of each slice). */
+  readonly runs: readonly number[];
+}
+
+/** Where a partition resumes: entities written, in the build's order, on this Redis process. */
+interface PartitionPosition {
+  readonly written: number;
+  readonly redis: string;
+}
+
+/** Entities per online write. */
+const CHUNK_ENTITIES = 2000;
+
+/**
+ * The write half of a read-once rebuild: reads the partition's runs (scatterSlice), slice by
+ * slice in commit order, keeps the newest row of each entity over them (an exact tie keeps the
+ * earlier slice's row, as a one-by-one monotonic write would) and writes each entity once with
+ * the monotonic write, heartbeating how many are written. A retry on the same Redis process
+ * reads the runs again and resumes at that entity (the order is deterministic); after a Redis
+ * restart it writes them all again (monotonic writes make repeats harmless).
+ *
+ * @example
+ *   await buildPartition({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, partition: 3, partitions: 8, runs: [1, 1] })
+ *   // => { partition: 3, entities: 250_000, rowsRead: 500_000, written: 250_000, skipped: 0, expired: 0, resumedAt: 0 }
+ */
+export function buildPartition(deps: ActivityDeps) {
+  return async function buildPartition(input: BuildPartitionInput): Promise<RebuiltPartition> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    const target = onlineTarget(input, view, input.generation);
+    const redis = await deps.online.instanceId();
+    const last = lastHeartbeat<PartitionPosition>();
+    const resumedAt = last?.redis === redis ? last.written : 0;
+    const name = `rebuild of '${input.view}' v${input.version} generation ${input.generation}, partition ${input.partition}/${input.partitions}`;
+    let position: PartitionPosition = { written: resumedAt, redis };
+
+    return withHeartbeat(
+      async () => {
+        const newest = new NewestPerEntity(view);
+        for (const [slice, count] of input.runs.entries()) {
+          for (let run = 0; run < count; run++) {
+            const bytes = await deps.offline.getBytes(rebuildRunKey({ ...input, slice, partition: input.partition, run }));
+            newest.add(tableFromIPC(bytes));
+            await yieldToEventLoop();
+          }
+        }
+        if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${newest.entities} (from the last heartbeat)`);
+        const counts = { written: 0, skipped: 0, expired: 0 };
+        let done = 0;
+        let first = true;
+        for (const { table, rows } of newest.winners()) {
+          for (let start = 0; start < rows.length; start += CHUNK_ENTITIES) {
+            const chunk = rows.subarray(start, Math.min(start + CHUNK_ENTITIES, rows.length));
+            const from = done;
+            done += chunk.length;
+            if (done <= resumedAt) continue;
+            const fresh = from >= resumedAt ? chunk : chunk.subarray(resumedAt - from);
+            const result = await deps.online.writeRows(target, tableToOnlineRows(view, takeRows(table, fresh)));
+            counts.written += result.written;
+            counts.skipped += result.skipped;
+            counts.expired += result.expired;
+            position = { written: done, redis };
+            if (input.partition > 0 && first) await failpointAfterHeartbeat('mid-rebuild');
+            first = false;
+          }
+        }
+        log.info(`${name}: done, ${newest.entities} entities from ${newest.rowsRead} rows of its runs`);
+        return { partition: input.partition, entities: newest.entities, rowsRead: newest.rowsRead, ...counts, resumedAt };
+      },
+      () => position,
+    );
+  };
+}

@@ -1,0 +1,77 @@
+import type { ViewRef } from '../workflows/contracts.ts';
+import { rebuildRunsPrefix } from '../stores/offline/object-key.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import { withHeartbeat } from './heartbeat.ts';
+
+export interface PlanRebuildInput extends ViewRef {
+  readonly generation: number;
+  /** The build covers the commits up to this seq (beginRebuild's upTo). */
+  readonly upTo: number;
+}
+
+/** A run of consecutive commits, (after, upTo], that one scatterSlice activity reads. */
+export interface RebuildSlice {
+  readonly after: number;
+  readonly upTo: number;
+  readonly rows: number;
+}
+
+export interface RebuildPlan {
+  readonly slices: readonly RebuildSlice[];
+  /** Committed rows up to upTo: each is read once, by the slice holding it. */
+  readonly rowsCommitted: number;
+}
+
+/**
+ * Committed rows per slice, about: a slice's scatter holds its rows' Arrow buffers and one map
+ * entry per entity, so this bounds a worker's memory whatever the view's size (a commit larger
+ * than this is a slice of its own).
+ */
+export const SLICE_ROWS = 2_000_000;
+const COMMITS_PER_PAGE = 500;
+
+/**
+ * Cuts the commits a rebuild covers into slices of about SLICE_ROWS committed rows, from the
+ * registry's row counts alone (nothing is read): the read-once build scatters each slice once.
+ *
+ * @example
+ *   await planRebuild({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, upTo: 40 })
+ *   // => { slices: [{ after: 0, upTo: 17, rows: 2_000_000 }, { after: 17, upTo: 40, rows: 1_200_000 }], rowsCommitted: 3_200_000 }
+ */
+export function planRebuild(deps: ActivityDeps) {
+  return async function planRebuild(input: PlanRebuildInput): Promise<RebuildPlan> {
+    const registry = deps.registry(input.project);
+    const slices: RebuildSlice[] = [];
+    /** The slice being filled: slices.at(-1) while it has room. */
+    let filling = false;
+    let rowsCommitted = 0;
+    for (let after = 0; ; ) {
+      const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
+      if (commits.length === 0) break;
+      for (const commit of commits) {
+        const rows = commit.objects.reduce((n, o) => n + o.rowCount, 0);
+        rowsCommitted += rows;
+        const last = slices.at(-1);
+        if (filling && last && last.rows + rows <= SLICE_ROWS) slices[slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + rows };
+        else slices.push({ after, upTo: commit.seq, rows });
+        filling = true;
+        after = commit.seq;
+      }
+    }
+    return { slices, rowsCommitted };
+  };
+}
+
+/** Deletes a generation's rebuild scratch (its runs): after the build, and harmless to repeat. */
+export function dropRebuildRuns(deps: ActivityDeps) {
+  return async function dropRebuildRuns(input: ViewRef & { readonly generation: number }): Promise<number> {
+    let dropped = 0;
+    await withHeartbeat(async () => {
+      for await (const object of deps.offline.list(rebuildRunsPrefix(input.project, input.view, input.version, input.generation))) {
+        await deps.offline.delete(object.key);
+        dropped++;
+      }
+    });
+    return dropped;
+  };
+}

@@ -1,0 +1,107 @@
+import { log } from '@temporalio/activity';
+import { Table, tableToIPC } from 'apache-arrow';
+import { takeRows } from '../arrow/take-rows.ts';
+import { entityPartition } from '../pipelines/entity-partition.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
+import { registeredView } from '../pipelines/registered-view.ts';
+import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import type { ViewRef } from '../workflows/contracts.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import { withHeartbeat } from './heartbeat.ts';
+
+export interface ScatterSliceInput extends ViewRef {
+  readonly generation: number;
+  readonly slice: number;
+  /** The slice's commits: seq in (after, upTo] (planRebuild). */
+  readonly after: number;
+  readonly upTo: number;
+  readonly partitions: number;
+}
+
+export interface ScatteredSlice {
+  readonly slice: number;
+  /** Committed rows read: each row of the slice's commits, once. */
+  readonly rowsRead: number;
+  /** Rows with a time later than their commit's time + the skew: invalid (future-event-time.ts). */
+  readonly refused: number;
+  /** Entities of the slice: the rows kept, one per entity. */
+  readonly entities: number;
+  /** Runs written per partition (runs[p] files for partition p, most often 1; 0 when it has no entity in the slice). */
+  readonly runs: readonly number[];
+}
+
+const COMMITS_PER_PAGE = 200;
+
+/**
+ * The read-once half of a rebuild: reads every committed row of one slice of commits once, keeps
+ * the newest row of each entity (newest-per-entity.ts; rows past their commit's future limit
+ * refused), and writes those rows split by entity-hash partition as Arrow IPC runs in the
+ * rebuild's scratch (object-key.ts rebuildRunKey). A partition's build then reads only its own
+ * runs, so every partition no longer reads every object.
+ *
+ * Rows whose objects have different columns (schema versions of the view) go to separate runs.
+ * Keys and bytes are deterministic, so a retry (or a zombie attempt) writes the same runs at the
+ * same keys; a retry starts the slice over, re-reading only its own commits.
+ *
+ * @example
+ *   await scatterSlice({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, slice: 0, after: 0, upTo: 17, partitions: 8 })
+ *   // => { slice: 0, rowsRead: 2_000_000, refused: 0, entities: 1_000_000, runs: [1, 1, 1, 1, 1, 1, 1, 1] }
+ */
+export function scatterSlice(deps: ActivityDeps) {
+  return async function scatterSlice(input: ScatterSliceInput): Promise<ScatteredSlice> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    let phase = 'reading';
+    return withHeartbeat(
+      async () => {
+        const newest = new NewestPerEntity(view);
+        let refused = 0;
+        for (let after = input.after; ; ) {
+          const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
+          if (commits.length === 0) break;
+          after = commits.at(-1)!.seq;
+          for (const commit of commits) {
+            const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
+            const valid = (eventTime: number, createdTime: number): boolean => !isFutureRow(eventTime, createdTime, limit);
+            for (const object of commit.objects) {
+              for await (const { table } of deps.offline.readTable(object.key)) {
+                refused += newest.add(table, valid);
+                await yieldToEventLoop(); // heartbeats get their turn between row groups
+              }
+            }
+          }
+        }
+
+        phase = 'writing runs';
+        const runs = new Array<number>(input.partitions).fill(0);
+        // A partition's pieces, by schema (objects of older schema versions may lack columns).
+        let partition = -1;
+        let pieces = new Map<string, Table[]>();
+        const flush = async (): Promise<void> => {
+          for (const tables of pieces.values()) {
+            const run = runs[partition]!++;
+            const table = new Table(tables[0]!.schema, tables.flatMap((t) => t.batches));
+            await deps.offline.putBytes(rebuildRunKey({ ...input, slice: input.slice, partition, run }), tableToIPC(table, 'file'));
+          }
+          pieces = new Map();
+        };
+        for (const { group, table, rows } of newest.winners((key) => entityPartition(key, input.partitions))) {
+          if (group !== partition) {
+            await flush();
+            partition = group;
+          }
+          const schemaKey = table.schema.fields.map((f) => `${f.name}:${String(f.type)}`).join(',');
+          const taken = takeRows(table, rows);
+          pieces.set(schemaKey, [...(pieces.get(schemaKey) ?? []), taken]);
+          await yieldToEventLoop();
+        }
+        await flush();
+        if (refused > 0) log.warn(`rebuild of '${input.view}' v${input.version}, slice ${input.slice}: ${refused} row(s) refused, their event or created time is later than their commit's time + the skew`);
+        return { slice: input.slice, rowsRead: newest.rowsRead, refused, entities: newest.entities, runs };
+      },
+      () => ({ phase }),
+    );
+  };
+}

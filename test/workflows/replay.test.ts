@@ -1,3 +1,4 @@
+// granary-test: no-stack
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { shortActivity } from './activity-options.ts';
 import type { ViewRef } from './contracts.ts';
@@ -15,6 +15,8 @@ export async function scheduledMaterializeWorkflow(ref: ViewRef): Promise<Materi
   const seq = await latestCommitSeq(ref);
   if (seq === 0) return { materialized: true, seq };
   const result = await materializeUpTo(ref, seq);
-  if (!result.materialized) throw new Error(`materialization of ${ref.view} v${ref.version} failed: ${result.reason}`);
+  // An ApplicationFailure fails the run; a plain Error would fail only its workflow task, retried
+  // without end, and the schedule (overlap: skip) would skip every later tick.
+  if (!result.materialized) throw ApplicationFailure.nonRetryable(`materialization of ${ref.view} v${ref.version} failed: ${result.reason}`);
   return { ...result, seq };
 }

@@ -11,7 +11,10 @@ import { workflowBundlePath } from '../support/worker-process.ts';
  * Replay: runs of a previous version of the rebuild workflow (and of its retire workflow), left
  * in flight or in history, must replay on the current code without a nondeterminism error
  * (workflow changes are guarded by `patched()`). The histories in histories/ were recorded by
- * histories/record-rebuild-histories.ts before each change, from real runs on the local stack.
+ * histories/record-rebuild-histories.ts before each change, from real runs on the local stack,
+ * except `rebuild-online-v2-diverged-late-request.json` (a build found diverged after a late
+ * request: the `rebuild-after-late-request` patch), recorded on the time-skipping test server with
+ * stub activities by test/workflows/rebuild-online-workflow.test.ts (GRANARY_RECORD_HISTORIES=1).
  */
 const HISTORIES = join(import.meta.dirname, 'histories');
 

@@ -1,0 +1,188 @@
+// granary-test: no-stack
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { rebuildRequestedSignal, workflowIds, type RebuildInput, type RetireInput } from '../../workflows/contracts.ts';
+import { rebuildOnlineWorkflow, retireGenerationWorkflow } from '../../workflows/index.ts';
+import { type ActivityScript, rootCause, startTimeSkipping, stubActivities, timeLimit, type TimeSkipping } from '../support/time-skipping.ts';
+import { writeHistoryFile } from '../support/workflow-history.ts';
+
+/**
+ * The rebuild workflow's own logic on the time-skipping test server, with stub activities: its
+ * cap of restarts after Redis loses the generation being built, the retire workflow's grace
+ * timer, and requests that come before and after the build is sealed, also when the build then
+ * diverges (the `rebuild-after-late-request` patch; GRANARY_RECORD_HISTORIES=1 saves that run as
+ * a replay history in test/pipelines/histories/). Real rebuilds:
+ * test/pipelines/online-rebuild.test.ts; older runs' replay: test/pipelines/rebuild-replay.test.ts.
+ */
+const REPLAY_HISTORIES = join(import.meta.dirname, '..', 'pipelines', 'histories');
+
+let ts: TimeSkipping;
+before(async () => (ts = await startTimeSkipping()));
+after(() => ts?.teardown());
+
+/**
+ * A rebuild that cuts over starts the retire workflow as an abandoned child; on the Java test
+ * server that leaves time skipping locked for every later test (a known bug:
+ * temporalio/sdk-typescript#1101), so such a test gets a server of its own.
+ */
+async function onOwnServer<T>(fn: (own: TimeSkipping) => Promise<T>): Promise<T> {
+  const own = await startTimeSkipping();
+  try {
+    return await fn(own);
+  } finally {
+    await own.teardown();
+  }
+}
+
+let ids = 0;
+const input = (over: Partial<RebuildInput> = {}): RebuildInput => ({ project: 'shop', view: `spend_${++ids}`, version: 1, partitions: 2, parallelism: 1, ...over });
+
+/** A rebuild of generation 5 (4 serving) whose steps all succeed, no commit landing meanwhile. */
+function script(over: ActivityScript = {}): ActivityScript {
+  return {
+    beginRebuild: () => ({ generation: 5, previousGeneration: 4, upTo: 10 }),
+    rebuildPartition: ({ partition }) => ({ partition, entities: 10, rowsRead: 20, written: 10, skipped: 0, expired: 0, resumedAt: 0 }),
+    markRebuiltUpTo: () => 10,
+    pendingCommits: () => ({ seqs: [], latestSeq: 10, activeGeneration: 5 }),
+    verifyGeneration: () => ({ watermark: 10, matching: 20, expired: 0, ahead: 0 }),
+    cutOver: () => undefined,
+    dropRetiredGenerations: () => 123,
+    ...over,
+  };
+}
+
+const lost = () => {
+  throw ApplicationFailure.nonRetryable('the marker of generation 5 is gone', 'RedisDataLost');
+};
+
+test('Redis losing the generation being built restarts the build at most 3 times, then the rebuild fails with RedisDataLost', timeLimit, async () => {
+  const stubs = stubActivities(script({ rebuildPartition: lost }));
+  const i = input();
+  const failure = await ts.withWorker(stubs, (taskQueue) => ts.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] })).then(
+    () => assert.fail('the rebuild should fail'),
+    (error: unknown) => error,
+  );
+
+  assert.ok(failure instanceof WorkflowFailedError, String(failure));
+  assert.equal((rootCause(failure) as ApplicationFailure).type, 'RedisDataLost');
+  // The first run and three restarts, each carrying its count over continue-as-new.
+  assert.deepEqual(stubs.callsOf('beginRebuild').map((c) => (c.args[0] as RebuildInput).restarts), [undefined, 1, 2, 3]);
+  assert.equal(stubs.callsOf('cutOver').length, 0);
+});
+
+test('after one loss the build starts over and cuts over; the retire workflow drops the old generation once its grace has passed', timeLimit, async () => {
+  let partitionCalls = 0;
+  const base = script();
+  const stubs = stubActivities({ ...base, rebuildPartition: (p) => (++partitionCalls === 1 ? lost() : base.rebuildPartition!(p)) });
+  const i = input({ retireAfterSeconds: 600 });
+  const { result, retired, wallMs } = await onOwnServer((own) => {
+    const wall = performance.now();
+    return own.withWorker(stubs, async (taskQueue) => {
+      const result = await own.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] });
+      // The retire workflow outlives the rebuild (ParentClosePolicy.ABANDON): wait for it on its own.
+      const retired = await own.client.workflow.getHandle<typeof retireGenerationWorkflow>(result.retire!.workflowId).result();
+      return { result, retired, wallMs: performance.now() - wall };
+    });
+  });
+
+  assert.equal(result.state, 'done');
+  assert.deepEqual(result.retire, { workflowId: workflowIds.retire(i, 4), generation: 4, afterSeconds: 600 });
+  assert.equal(result.partitionsDone, 2);
+  assert.deepEqual(retired, { generation: 4, keysDropped: 123 });
+  assert.deepEqual(stubs.names(), [
+    'beginRebuild', 'rebuildPartition', // lost: continue as new
+    'beginRebuild', 'rebuildPartition', 'rebuildPartition', 'markRebuiltUpTo', 'pendingCommits', 'verifyGeneration', 'cutOver', 'pendingCommits',
+    'dropRetiredGenerations',
+  ]);
+  const [drop] = stubs.callsOf('dropRetiredGenerations');
+  assert.deepEqual(drop!.args, [{ project: i.project, view: i.view, version: 1, upToGeneration: 4 }]);
+  const grace = drop!.scheduledAt - stubs.callsOf('cutOver')[0]!.scheduledAt;
+  assert.ok(grace >= 600_000, `the old generation was dropped ${grace} ms after the cut-over`);
+  assert.ok(wallMs < 15_000, `took ${Math.round(wallMs)} ms of wall time`);
+});
+
+test('the retire workflow waits its grace (an hour here) before dropping the keys, in seconds of wall time', timeLimit, async () => {
+  const stubs = stubActivities({ dropRetiredGenerations: () => 7 });
+  const retire: RetireInput = { project: 'shop', view: `spend_${++ids}`, version: 1, generation: 3, retireAfterSeconds: 3600 };
+  const started = await ts.env.currentTimeMs();
+  const result = await ts.withWorker(stubs, (taskQueue) => ts.client.workflow.execute(retireGenerationWorkflow, { taskQueue, workflowId: workflowIds.retire(retire, 3), args: [retire] }));
+
+  assert.deepEqual(result, { generation: 3, keysDropped: 7 });
+  assert.ok(stubs.callsOf('dropRetiredGenerations')[0]!.scheduledAt - started >= 3600_000);
+});
+
+test('a request before the build is sealed is served by that build; one after it gets a new build with its tuning', timeLimit, () =>
+  onOwnServer(async (own) => {
+    // Before: the request arrives while a partition is rebuilt.
+    const early = input();
+    const signalled = stubActivities(script({
+      rebuildPartition: async ({ partition }) => {
+        if (partition === 0) await own.client.workflow.getHandle(workflowIds.rebuild(early)).signal(rebuildRequestedSignal, { partitions: 3 });
+        return { partition, entities: 1, rowsRead: 1, written: 1, skipped: 0, expired: 0, resumedAt: 0 };
+      },
+    }));
+    const served = await own.withWorker(signalled, (taskQueue) => own.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(early), args: [early] }));
+    assert.equal(served.rebuildFollows, undefined);
+    assert.equal(signalled.callsOf('beginRebuild').length, 1);
+
+    // After: the request arrives while the build is marked written (sealed).
+    const late = input();
+    let builds = 0;
+    const requestedLate = stubActivities(script({
+      beginRebuild: () => (++builds === 1 ? { generation: 5, previousGeneration: 4, upTo: 10 } : { generation: 6, previousGeneration: 5, upTo: 12 }),
+      markRebuiltUpTo: async ({ upTo }) => {
+        if (builds === 1) await own.client.workflow.getHandle(workflowIds.rebuild(late)).signal(rebuildRequestedSignal, { partitions: 3 });
+        return upTo;
+      },
+      pendingCommits: ({ generation }) => ({ seqs: [], latestSeq: 12, activeGeneration: generation }),
+    }));
+    const rebuilt = await own.withWorker(requestedLate, (taskQueue) => own.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(late), args: [late] }));
+
+    // The caller following the chain gets the second build: generation 6, three partitions.
+    assert.equal(rebuilt.generation, 6);
+    assert.equal(rebuilt.partitions, 3);
+    assert.deepEqual(requestedLate.callsOf('cutOver').map((c) => (c.args[0] as { generation: number }).generation), [5, 6]);
+    assert.equal((requestedLate.callsOf('beginRebuild')[1]!.args[0] as RebuildInput).partitions, 3);
+  }));
+
+test('a build found diverged after a late request builds again for that request (the rebuild-after-late-request patch)', timeLimit, () =>
+  onOwnServer(async (own) => {
+    const i = input();
+    const stubs = stubActivities(divergedAfterLateRequest(own, i));
+    const { result, firstRun } = await own.withWorker(stubs, async (taskQueue) => {
+      const handle = await own.client.workflow.start(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] });
+      const result = await handle.result();
+      return { result, firstRun: await own.client.workflow.getHandle(workflowIds.rebuild(i), handle.firstExecutionRunId).fetchHistory() };
+    });
+
+    assert.equal(result.state, 'done');
+    assert.equal(result.generation, 6);
+    assert.deepEqual(stubs.callsOf('verifyGeneration').map((c) => (c.args[0] as { generation: number }).generation), [5, 6]);
+    // Generation 5 was never cut over; the second build used the request's tuning.
+    assert.deepEqual(stubs.callsOf('cutOver').map((c) => (c.args[0] as { generation: number }).generation), [6]);
+    assert.equal((stubs.callsOf('beginRebuild')[1]!.args[0] as RebuildInput).partitions, 3);
+    const markers = (firstRun.events ?? []).flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? []);
+    assert.ok(markers.some((p) => Buffer.from(p.data ?? []).toString().includes('"rebuild-after-late-request"')), 'the first run took the patched branch');
+    // The replay test's history of this path (test/pipelines/rebuild-replay.test.ts) is this run's.
+    if (process.env.GRANARY_RECORD_HISTORIES === '1') await writeHistoryFile(join(REPLAY_HISTORIES, 'rebuild-online-v2-diverged-late-request.json'), firstRun);
+  }));
+
+/** A rebuild whose first build (generation 5) gets a request once sealed and is then found diverged by verify; the second (generation 6) succeeds. */
+function divergedAfterLateRequest(own: TimeSkipping, i: RebuildInput): ActivityScript {
+  let builds = 0;
+  return script({
+    beginRebuild: () => (++builds === 1 ? { generation: 5, previousGeneration: 4, upTo: 10 } : { generation: 6, previousGeneration: 4, upTo: 10 }),
+    markRebuiltUpTo: async ({ upTo }) => {
+      if (builds === 1) await own.client.workflow.getHandle(workflowIds.rebuild(i)).signal(rebuildRequestedSignal, { partitions: 3 });
+      return upTo;
+    },
+    pendingCommits: ({ generation }) => ({ seqs: [], latestSeq: 10, activeGeneration: generation }),
+    verifyGeneration: ({ generation }) => {
+      if (generation === 5) throw ApplicationFailure.nonRetryable('rebuilt generation 5 disagrees with the offline store (1 stale)', 'RebuildDiverged');
+      return { watermark: 10, matching: 20, expired: 0, ahead: 0 };
+    },
+  });
+}

@@ -111,7 +111,7 @@ function pom(): string {
 `;
 }
 
-/** `java` and `mvn` on PATH, else installed with apt-get as scripts/stack.ts installs Redis and PostgreSQL. */
+/** `java` and `mvn` on PATH, else installed with apt-get as scripts/stack/installers.ts installs Redis and PostgreSQL. */
 async function ensureJavaAndMaven(log: Log): Promise<void> {
   if (locateOnPath('java') !== null && locateOnPath('mvn') !== null) return;
   const command = `apt-get install -y ${APT_PACKAGES.join(' ')}`;

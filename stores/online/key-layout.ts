@@ -44,10 +44,11 @@ const ENTITY_SEPARATOR = '|';
  *
  * Redis Cluster: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
  * view on one slot, so one node would hold (and serve) all of it. Without one, rows spread over
- * the cluster; the monotonic write touches a single key, so it is Cluster-safe as is. What a
- * Cluster port must change: `scanRows`/`dropGeneration` SCAN every master with the same MATCH
- * pattern, and write/read pipelines are split per node (ioredis refuses a pipeline whose keys
- * span nodes). This store speaks to one standalone Redis. (A `{...}` inside an entity value acts
+ * the cluster. What a Cluster port (issue 15) must change: the monotonic write takes many keys
+ * per call, and Cluster refuses a script whose keys span slots, so each call's rows are grouped
+ * by slot first (`groupBySlot`, hash-slot.ts); `scanRows`/`dropGeneration` SCAN every master
+ * with the same MATCH pattern; write/read pipelines are split per node (ioredis refuses a
+ * pipeline whose keys span nodes). This store speaks to one standalone Redis. (A `{...}` inside an entity value acts
  * as a hash tag on Cluster: deterministic, so harmless.)
  *
  * @example

@@ -1,4 +1,5 @@
 import { CREATED_TIME_FIELD, EVENT_TIME_FIELD } from './key-layout.ts';
+import { PUT_ROW_LUA } from './put-row.lua.ts';
 
 /**
  * The repair write: replaces an entity's row whatever its times (or deletes it), as long as the
@@ -12,13 +13,13 @@ import { CREATED_TIME_FIELD, EVENT_TIME_FIELD } from './key-layout.ts';
  * ARGV[1]  the stored event time the caller read ('' when it read no row)
  * ARGV[2]  the stored created time the caller read ('' when it read no row)
  * ARGV[3]  'row' to write one, 'none' to delete
- * ARGV[4]  event time, ms;  ARGV[5] created time, ms;  ARGV[6] expire at, ms (event time + TTL + grace)
- * ARGV[7..] field, value, ... for the non-null features
+ * ARGV[4..] with 'row': the row, as the monotonic write takes it (put-row.lua.ts): event time,
+ *           created time, expire at, number of field/value pairs, then the pairs
  *
  * Returns 1 written, 3 deleted, 2 written but already expired (nothing kept), -1 conflict.
  * One key only, so it runs unchanged on Redis Cluster.
  */
-export const REPLACE_ROW_LUA = `
+export const REPLACE_ROW_LUA = `${PUT_ROW_LUA}
 local key = KEYS[1]
 local stored = redis.call('HMGET', key, '${EVENT_TIME_FIELD}', '${CREATED_TIME_FIELD}')
 if not stored[1] then
@@ -26,15 +27,11 @@ if not stored[1] then
 elseif ARGV[1] == '' or tonumber(stored[1]) ~= tonumber(ARGV[1]) or (tonumber(stored[2]) or 0) ~= tonumber(ARGV[2]) then
   return -1
 end
-redis.call('DEL', key)
-if ARGV[3] == 'none' then return 3 end
-local now = redis.call('TIME')
-if tonumber(ARGV[6]) <= tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then return 2 end
-local fields = { '${EVENT_TIME_FIELD}', ARGV[4], '${CREATED_TIME_FIELD}', ARGV[5] }
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', key, unpack(fields))
-redis.call('PEXPIREAT', key, ARGV[6])
-return 1
+if ARGV[3] == 'none' then
+  redis.call('DEL', key)
+  return 3
+end
+return putRow(key, 4, redisNowMs())
 `;
 
 /** The name the script is registered under with ioredis `defineCommand`. */

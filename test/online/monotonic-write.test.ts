@@ -142,7 +142,7 @@ test('convergence: the same rows in random orders, duplicated, from concurrent w
     }
   }
 
-  const writers = Array.from({ length: 4 }, () => new RedisOnlineStore({ url: STACK_REDIS_URL, keyPrefix: prefix, writeChunkSize: 25, writeChunksInFlight: 3 }));
+  const writers = Array.from({ length: 4 }, () => new RedisOnlineStore({ url: STACK_REDIS_URL, keyPrefix: prefix, rowsPerCall: 7, writeChunkSize: 25, writeChunksInFlight: 3 }));
   t.after(() => Promise.all(writers.map((w) => w.close())));
   for (let trial = 1; trial <= 8; trial++) {
     const generation = { ...target, generation: trial };

@@ -23,14 +23,16 @@ import { workflowBundlePath } from '../support/worker-process.ts';
  *   services, removal of the old keys;
  * - scheduled-materialize: a schedule's run asking the view's materialization and waiting for it;
  * - materialize-commit-batches: seven pending commits applied by one applyCommits call
- *   (`patched('apply-commit-batches')`); the older histories replay on the per-commit side.
+ *   (`patched('apply-commit-batches')`); the older histories replay on the per-commit side;
+ * - ingest-request-first: the commit handed to materialization at once, then polled
+ *   (`patched('request-materialization-first')`; ingest-materialized replays the older side).
  */
 const HISTORIES = join(import.meta.dirname, 'histories');
 
 test('every recorded history of ingest, materialize, migrate and scheduled-materialize replays on the current workflow code', async () => {
   const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
   const histories = await Promise.all(files.map(async (file) => ({ workflowId: file, history: await readHistoryFile(join(HISTORIES, file)) })));
-  assert.ok(histories.length >= 6, `histories in ${HISTORIES}: ${files.join(', ')}`);
+  assert.ok(histories.length >= 7, `histories in ${HISTORIES}: ${files.join(', ')}`);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundlePath() } }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId} does not replay: ${result.error?.message}`);

@@ -23,6 +23,7 @@ import { rebuildPartition } from './rebuild-partition.ts';
 import { materializationState, requestMaterialization } from './request-materialization.ts';
 import { requestRebuild } from './request-rebuild.ts';
 import { scatterSlice } from './scatter-slice.ts';
+import { finishVerify, verifyPartition } from './verify-partition.ts';
 import { writeBatchObjects } from './write-batch-objects.ts';
 
 export type { ActivityDeps } from './activity-deps.ts';
@@ -46,6 +47,8 @@ export function createActivities(deps: ActivityDeps) {
     scatterSlice: scatterSlice(deps),
     buildPartition: buildPartition(deps),
     dropRebuildRuns: dropRebuildRuns(deps),
+    verifyPartition: verifyPartition(deps),
+    finishVerify: finishVerify(deps),
     markRebuiltUpTo: markRebuiltUpTo(deps),
     verifyGeneration: verifyGeneration(deps),
     cutOver: cutOver(deps),

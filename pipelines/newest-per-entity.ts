@@ -42,21 +42,23 @@ export class NewestPerEntity {
   }
 
   /**
-   * Offers every row of `table`, in order; `valid` (when given) refuses a row from its times.
-   * Returns the number of rows refused.
+   * Offers every row of `table`, in order; `valid` (when given) refuses a row from its times;
+   * `only` (when given) passes over the rows of other entities (an entity-hash partition) without
+   * counting them as refused. Returns the number of rows refused.
    */
-  add(table: Table, valid?: (eventTime: number, createdTime: number) => boolean): number {
+  add(table: Table, valid?: (eventTime: number, createdTime: number) => boolean, only?: (key: string) => boolean): number {
     const { keys, eventTimes, createdTimes } = rowKeysAndTimes(this.view, table);
     const t = this.tables.push(table) - 1;
     let refused = 0;
     for (let i = 0; i < keys.length; i++) {
       const et = eventTimes[i]!;
       const ct = createdTimes[i]!;
+      const key = keys[i]!;
+      if (only && !only(key)) continue;
       if (valid && !valid(et, ct)) {
         refused++;
         continue;
       }
-      const key = keys[i]!;
       const slot = this.slotOf.get(key);
       if (slot === undefined) {
         const next = this.slotOf.size;

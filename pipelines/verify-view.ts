@@ -148,8 +148,8 @@ export async function verifyView(stores: VerifyStores, ref: ViewRef, options: Ve
   };
 }
 
-/** A row's times and values as one comparable string; null and absent features are the same. */
-function signature(row: OnlineRow): string {
+/** A row's times and values as one comparable string; null and absent features are the same (verify compares these). */
+export function signature(row: OnlineRow): string {
   const values = Object.keys(row.values)
     .sort()
     .filter((name) => row.values[name] !== null && row.values[name] !== undefined)
@@ -165,6 +165,6 @@ function canonical(value: FeatureValue | null): string {
   return JSON.stringify(value);
 }
 
-function describe(row: OnlineRow): string {
+export function describe(row: OnlineRow): string {
   return `event time ${new Date(row.eventTime).toISOString()}, created ${row.createdTime}`;
 }

@@ -26,7 +26,7 @@ import { applyPendingCommits } from './apply-pending-commits.ts';
 import { failureType } from './failure-type.ts';
 
 const { beginRebuild, markRebuiltUpTo, cutOver } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
-const { rebuildPartition, verifyGeneration, dropRetiredGenerations, planRebuild, scatterSlice, buildPartition, dropRebuildRuns } =
+const { rebuildPartition, verifyGeneration, dropRetiredGenerations, planRebuild, scatterSlice, buildPartition, dropRebuildRuns, verifyPartition, finishVerify } =
   proxyActivities<ReturnType<typeof activities.createActivities>>(longActivity);
 
 const DEFAULT_PARTITIONS = 8;
@@ -42,8 +42,9 @@ const MAX_RESTARTS = 3;
  *   waited out the retire grace itself and a new request attached to a run that would not build.
  * - rebuild-after-late-request: a request that arrives after the build was sealed gets a new build.
  * - read-once-rebuild: the build reads each committed row once (slices of commits scattered into
- *   per-partition runs, then each partition built from its runs), where older runs had every
- *   partition read every committed object.
+ *   per-partition runs, then each partition built from its runs), and verify runs per partition
+ *   from those runs (verifyPartition, then finishVerify), where older runs had every partition
+ *   read every committed object and verified the whole view in one activity.
  */
 const RETIRE_IN_OWN_WORKFLOW = 'retire-in-own-workflow';
 const REBUILD_AFTER_LATE_REQUEST = 'rebuild-after-late-request';
@@ -99,11 +100,13 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     const built = (done: { entities: number }) => {
       progress = { ...progress, partitionsDone: progress.partitionsDone + 1, entitiesWritten: progress.entitiesWritten + done.entities };
     };
-    if (patched(READ_ONCE_REBUILD)) {
+    // The read-once build's runs per slice (runs[slice][partition]); its verify reads them too.
+    const runs: number[][] = [];
+    const readOnce = patched(READ_ONCE_REBUILD);
+    if (readOnce) {
       const generation = start.generation;
       const plan = await planRebuild({ ...input, generation, upTo: start.upTo });
       progress = { ...progress, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0 };
-      const runs: number[][] = [];
       await inLanes(plan.slices.length, parallelism, async (slice) => {
         const scattered = await scatterSlice({ ...input, generation, slice, after: plan.slices[slice]!.after, upTo: plan.slices[slice]!.upTo, partitions });
         runs[slice] = [...scattered.runs];
@@ -112,7 +115,6 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
       await inLanes(partitions, parallelism, async (partition) => {
         built(await buildPartition({ ...input, generation, partition, partitions, runs: runs.map((r) => r[partition]!) }));
       });
-      await dropRebuildRuns({ ...input, generation });
     } else {
       await inLanes(partitions, parallelism, async (partition) => {
         const done = await rebuildPartition({ ...input, generation: start.generation, upTo: start.upTo, partition, partitions });
@@ -127,7 +129,8 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     await applyPendingCommits(input, start.generation, () => progress.watermark, { applied: (w) => (progress = { ...progress, watermark: w }) });
 
     progress = { ...progress, state: 'verifying' };
-    const check = await verifyGeneration({ ...input, generation: start.generation });
+    const check = readOnce ? await verifyInPartitions(input, start, partitions, parallelism, runs) : await verifyGeneration({ ...input, generation: start.generation });
+    if (readOnce) await dropRebuildRuns({ ...input, generation: start.generation });
     progress = { ...progress, state: 'cutting-over', verifiedEntities: check.matching };
     await cutOver({ ...input, generation: start.generation });
     // Commits that landed between the verify and the cut-over.
@@ -195,6 +198,21 @@ export async function retireGenerationWorkflow(input: RetireInput): Promise<Reti
 function nextBuild(input: RebuildInput, request: RebuildRequest): RebuildInput {
   const { restarts: _restarts, ...rest } = input;
   return { ...rest, ...request };
+}
+
+/** The read-once build's verify: one verifyPartition activity per partition (from the build's runs), then finishVerify over their reports. */
+async function verifyInPartitions(
+  input: RebuildInput,
+  start: { generation: number; upTo: number },
+  partitions: number,
+  parallelism: number,
+  runs: readonly (readonly number[])[],
+): Promise<Awaited<ReturnType<typeof verifyGeneration>>> {
+  const reports: Awaited<ReturnType<typeof verifyPartition>>[] = [];
+  await inLanes(partitions, parallelism, async (partition) => {
+    reports[partition] = await verifyPartition({ ...input, generation: start.generation, partition, partitions, runs: runs.map((r) => r[partition]!), upTo: start.upTo });
+  });
+  return finishVerify({ ...input, generation: start.generation, reports });
 }
 
 /** Runs `work(0..count-1)` in order of index, at most `lanes` at a time (each lane takes the next index when free). */

@@ -101,6 +101,12 @@ export interface OnlineStore {
    */
   scanRows(target: OnlineTarget, batchSize?: number): AsyncIterable<OnlineRow[]>;
   /**
+   * The generation's row keys, counted by SCAN without reading them: every key there for the
+   * whole scan is counted at least once (SCAN may return a key twice while Redis rehashes), in
+   * memory that does not grow with the view. Verify compares it with the entities it found.
+   */
+  countRowKeys(target: OnlineTarget): Promise<number>;
+  /**
    * The one unconditional write, for repair: replaces the entity's row with `row` (or deletes it
    * when `row` is null) whatever its times, provided the stored row still has the times in
    * `expected` (null: no row), in one step inside Redis. 'conflict' when another write came

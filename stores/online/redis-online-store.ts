@@ -293,6 +293,12 @@ export class RedisOnlineStore implements OnlineStore {
     if (batch.length > 0) yield batch;
   }
 
+  async countRowKeys(target: OnlineTarget): Promise<number> {
+    let count = 0;
+    for await (const keys of this.scanKeys('countRowKeys', this.layout.rowPattern(target))) count += keys.length;
+    return count;
+  }
+
   async dropGeneration(target: GenerationRef): Promise<number> {
     let dropped = 0;
     for await (const keys of this.scanKeys('dropGeneration', this.layout.generationPattern(target))) {

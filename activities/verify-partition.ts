@@ -1,0 +1,203 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { tableFromIPC } from 'apache-arrow';
+import { takeRows } from '../arrow/take-rows.ts';
+import { entityPartition } from '../pipelines/entity-partition.ts';
+import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
+import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
+import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { describe, signature, verifyView } from '../pipelines/verify-view.ts';
+import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import type { FeatureView } from '../definitions/feature-view.ts';
+import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import { encodeEntityKey } from '../stores/online/key-layout.ts';
+import type { OnlineRow } from '../stores/online/online-store.ts';
+import { rowExpiresAt } from '../stores/online/row-expiry.ts';
+import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
+import type { ActivityDeps } from './activity-deps.ts';
+import type { GenerationCheck } from './finish-rebuild.ts';
+import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
+import { redisDataLost } from './prepare-materialization.ts';
+
+export interface VerifyPartitionInput extends ViewRef {
+  readonly generation: number;
+  readonly partition: number;
+  readonly partitions: number;
+  /** The build's runs of this partition per slice (they hold the newest rows of the commits up to upTo). */
+  readonly runs: readonly number[];
+  readonly upTo: number;
+}
+
+/** One partition's side of invariant 4 (pipelines/verify-view.ts has the whole-view version and the definitions). */
+export interface PartitionVerify {
+  readonly partition: number;
+  readonly watermark: number;
+  readonly offlineEntities: number;
+  readonly matching: number;
+  readonly expired: number;
+  readonly ahead: number;
+  readonly missing: number;
+  readonly stale: number;
+  /** Entities of the partition found online (matching, ahead or stale). */
+  readonly present: number;
+  /** Committed rows after upTo refused by the future-time rule (the build counted the others). */
+  readonly refused: number;
+  readonly examples: readonly string[];
+}
+
+type Counts = Omit<PartitionVerify, 'partition' | 'watermark' | 'offlineEntities' | 'examples'>;
+
+/** Where a verify resumes: entities compared so far and what they gave. */
+interface VerifyPosition {
+  readonly compared: number;
+  readonly counts: Counts;
+  readonly examples: readonly string[];
+}
+
+const CHUNK_ENTITIES = 2000;
+const MAX_EXAMPLES = 10;
+const COMMITS_PER_PAGE = 200;
+
+/**
+ * Verify of a rebuilt generation, one entity-hash partition at a time (the build's partitions):
+ * what must be online is the newest row of each of the partition's entities over the build's runs
+ * (commits up to upTo) and the commits applied since (up to the watermark); rows of later commits
+ * count as ahead. Each expected entity is read back from Redis by key, chunk by chunk, and
+ * compared; the counts so far are heartbeated, so a retry (a worker killed mid-verify) resumes
+ * after the entities already compared. Memory holds one partition.
+ *
+ * @example
+ *   await verifyPartition({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, partition: 3, partitions: 8, runs: [1, 1], upTo: 40 })
+ *   // => { partition: 3, watermark: 42, offlineEntities: 250_000, matching: 250_000, present: 250_000, missing: 0, stale: 0, ... }
+ */
+export function verifyPartition(deps: ActivityDeps) {
+  return async function verifyPartition(input: VerifyPartitionInput): Promise<PartitionVerify> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    const target = onlineTarget(input, view, input.generation);
+    const watermark = await registry.watermark(input.view, input.version, input.generation);
+    const previous = lastHeartbeat<VerifyPosition>();
+    let position: VerifyPosition = previous ?? {
+      compared: 0,
+      counts: { matching: 0, expired: 0, ahead: 0, missing: 0, stale: 0, present: 0, refused: 0 },
+      examples: [],
+    };
+    return withHeartbeat(
+      async () => {
+        const only = (key: string) => entityPartition(key, input.partitions) === input.partition;
+        const expected = new NewestPerEntity(view);
+        for (const [slice, count] of input.runs.entries()) {
+          for (let run = 0; run < count; run++) {
+            expected.add(tableFromIPC(await deps.offline.getBytes(rebuildRunKey({ ...input, slice, partition: input.partition, run }))));
+            await yieldToEventLoop();
+          }
+        }
+        const newer = new NewestPerEntity(view);
+        let refused = 0;
+        for (let after = input.upTo; ; ) {
+          const commits = await registry.commits(input.view, input.version, { after, limit: COMMITS_PER_PAGE });
+          if (commits.length === 0) break;
+          after = commits.at(-1)!.seq;
+          for (const commit of commits) {
+            const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
+            const valid = (eventTime: number, createdTime: number) => !isFutureRow(eventTime, createdTime, limit);
+            for (const object of commit.objects) {
+              for await (const { table } of deps.offline.readTable(object.key)) {
+                refused += (commit.seq <= watermark ? expected : newer).add(table, valid, only);
+                await yieldToEventLoop();
+              }
+            }
+          }
+        }
+        const newest = newestRows(view, newer);
+        const counts = { ...position.counts, refused };
+        const examples = [...position.examples];
+        const example = (text: string) => examples.length < MAX_EXAMPLES && examples.push(text);
+        const now = Date.now();
+        const compare = async (rows: readonly OnlineRow[], expecting: boolean): Promise<void> => {
+          const [actual] = await deps.online.readRows([{ target, entityKeys: rows.map((r) => r.entityKey) }]);
+          rows.forEach((row, i) => {
+            const online = actual![i];
+            const key = encodeEntityKey(row.entityKey);
+            const ahead = newest.get(key);
+            if (!online) {
+              if (!expecting) return;
+              if (rowExpiresAt(view.ttlSeconds, row.eventTime) <= now) counts.expired++;
+              else {
+                counts.missing++;
+                example(`missing: entity ${key} (offline ${describe(row)}) is not online`);
+              }
+              return;
+            }
+            counts.present++;
+            const actualSignature = signature(online);
+            if (expecting && signature(row) === actualSignature) counts.matching++;
+            else if (ahead && signature(ahead) === actualSignature) counts.ahead++;
+            else {
+              counts.stale++;
+              example(`stale: entity ${key} online ${describe(online)}, offline ${expecting ? describe(row) : 'nothing up to the watermark'}`);
+            }
+          });
+        };
+
+        let done = 0;
+        for (const { table, rows, keys } of expected.winners()) {
+          for (let start = 0; start < rows.length; start += CHUNK_ENTITIES) {
+            const end = Math.min(start + CHUNK_ENTITIES, rows.length);
+            done += end - start;
+            // Compared here or by an earlier attempt: either way not one of the newer-only entities below.
+            for (let i = start; i < end; i++) newest.delete(keys[i]!);
+            if (done <= position.compared) continue;
+            const skip = Math.max(0, position.compared - (done - (end - start)));
+            await compare(tableToOnlineRows(view, takeRows(table, rows.subarray(start + skip, end))), true);
+            position = { compared: done, counts: { ...counts, refused: 0 }, examples };
+          }
+        }
+        // Entities only in commits after the watermark: online (if at all) only by being ahead.
+        const onlyNewer = [...newest.values()];
+        for (let start = 0; start < onlyNewer.length; start += CHUNK_ENTITIES) await compare(onlyNewer.slice(start, start + CHUNK_ENTITIES), false);
+        return { partition: input.partition, watermark, offlineEntities: expected.entities, ...counts, examples };
+      },
+      () => position,
+    );
+  };
+}
+
+/** The newest rows of `newer`, converted, by encoded key (commits past the watermark: usually few). */
+function newestRows(view: FeatureView, newer: NewestPerEntity): Map<string, OnlineRow> {
+  const rows = new Map<string, OnlineRow>();
+  for (const { table, rows: at, keys } of newer.winners()) {
+    tableToOnlineRows(view, takeRows(table, at)).forEach((row, i) => rows.set(keys[i]!, row));
+  }
+  return rows;
+}
+
+/**
+ * After every partition is verified: sums their reports, and checks that Redis holds no entity
+ * outside them (an `extra` one: online but never committed) by counting the generation's keys.
+ * When anything diverges, or the count leaves room for an extra entity, the whole-view verify
+ * (pipelines/verify-view.ts) gives the exact figures and examples. Throws like verifyGeneration:
+ * RedisDataLost when the generation's marker is gone, RebuildDiverged otherwise.
+ */
+export function finishVerify(deps: ActivityDeps) {
+  return async function finishVerify(input: ViewRef & { readonly generation: number; readonly reports: readonly PartitionVerify[] }): Promise<GenerationCheck> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    const target = onlineTarget(input, view, input.generation);
+    const sum = (field: keyof Counts) => input.reports.reduce((n, r) => n + r[field], 0);
+    const watermark = Math.min(...input.reports.map((r) => r.watermark));
+    const keys = await withHeartbeat(() => deps.online.countRowKeys(target));
+    const ok = sum('missing') + sum('stale') === 0 && keys <= sum('present') && input.reports.every((r) => r.watermark === watermark);
+    if (ok) return { watermark, matching: sum('matching'), expired: sum('expired'), ahead: sum('ahead') };
+
+    const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
+    if (report.ok) return { watermark: report.watermark, matching: report.matching, expired: report.expired, ahead: report.ahead };
+    if ((await deps.online.appliedSeq(target)) === null) throw redisDataLost(input, input.generation, report.watermark);
+    throw ApplicationFailure.nonRetryable(
+      `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +
+        `(${report.missing} missing, ${report.stale} stale, ${report.extra} extra); it is not cut over, generation reads stay on the old one. ` +
+        `Examples: ${report.examples.slice(0, 3).join('; ')}`,
+      failureTypes.rebuildDiverged,
+    );
+  };
+}

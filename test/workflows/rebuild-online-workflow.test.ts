@@ -6,16 +6,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { rebuildRequestedSignal, workflowIds, type RebuildInput, type RetireInput } from '../../workflows/contracts.ts';
 import { rebuildOnlineWorkflow, retireGenerationWorkflow } from '../../workflows/index.ts';
-import { type ActivityScript, rootCause, startTimeSkipping, stubActivities, timeLimit, type TimeSkipping } from '../support/time-skipping.ts';
+import { type ActivityScript, gate, rootCause, startTimeSkipping, stubActivities, timeLimit, type TimeSkipping } from '../support/time-skipping.ts';
 import { writeHistoryFile } from '../support/workflow-history.ts';
 
 /**
  * The rebuild workflow's own logic on the time-skipping test server, with stub activities: its
- * cap of restarts after Redis loses the generation being built, the retire workflow's grace
- * timer, and requests that come before and after the build is sealed, also when the build then
- * diverges (the `rebuild-after-late-request` patch; GRANARY_RECORD_HISTORIES=1 saves that run as
- * a replay history in test/pipelines/histories/). Real rebuilds:
- * test/pipelines/online-rebuild.test.ts; older runs' replay: test/pipelines/rebuild-replay.test.ts.
+ * read-once build (the `read-once-rebuild` side: planRebuild, scatterSlice per slice,
+ * buildPartition per partition, dropRebuildRuns), its cap of restarts after Redis loses the
+ * generation being built, the retire workflow's grace timer, and requests that come before and
+ * after the build is sealed, also when the build then diverges (the `rebuild-after-late-request`
+ * patch; GRANARY_RECORD_HISTORIES=1 saves that run as a replay history in
+ * test/pipelines/histories/). Real rebuilds: test/pipelines/online-rebuild.test.ts; older runs'
+ * replay: test/pipelines/rebuild-replay.test.ts.
  */
 const REPLAY_HISTORIES = join(import.meta.dirname, '..', 'pipelines', 'histories');
 
@@ -40,11 +42,18 @@ async function onOwnServer<T>(fn: (own: TimeSkipping) => Promise<T>): Promise<T>
 let ids = 0;
 const input = (over: Partial<RebuildInput> = {}): RebuildInput => ({ project: 'shop', view: `spend_${++ids}`, version: 1, partitions: 2, parallelism: 1, ...over });
 
-/** A rebuild of generation 5 (4 serving) whose steps all succeed, no commit landing meanwhile. */
+/**
+ * A rebuild of generation 5 (4 serving) whose steps all succeed, no commit landing meanwhile: the
+ * read-once build (the `read-once-rebuild` side) plans one slice of the 10 commits, scatters it
+ * into one run per partition, builds each partition from its run and drops the runs.
+ */
 function script(over: ActivityScript = {}): ActivityScript {
   return {
     beginRebuild: () => ({ generation: 5, previousGeneration: 4, upTo: 10 }),
-    rebuildPartition: ({ partition }) => ({ partition, entities: 10, rowsRead: 20, written: 10, skipped: 0, expired: 0, resumedAt: 0 }),
+    planRebuild: ({ upTo }) => ({ slices: [{ after: 0, upTo, rows: 40 }], rowsCommitted: 40 }),
+    scatterSlice: ({ slice, partitions }) => ({ slice, rowsRead: 40, refused: 0, entities: 10 * partitions, runs: new Array<number>(partitions).fill(1) }),
+    buildPartition: ({ partition }) => ({ partition, entities: 10, rowsRead: 10, written: 10, skipped: 0, expired: 0, resumedAt: 0 }),
+    dropRebuildRuns: () => 2,
     markRebuiltUpTo: () => 10,
     pendingCommits: () => ({ seqs: [], latestSeq: 10, activeGeneration: 5 }),
     verifyGeneration: () => ({ watermark: 10, matching: 20, expired: 0, ahead: 0 }),
@@ -54,12 +63,13 @@ function script(over: ActivityScript = {}): ActivityScript {
   };
 }
 
+/** What the online store's write throws when the generation's marker is gone (buildPartition is the build's step that writes Redis). */
 const lost = () => {
   throw ApplicationFailure.nonRetryable('the marker of generation 5 is gone', 'RedisDataLost');
 };
 
 test('Redis losing the generation being built restarts the build at most 3 times, then the rebuild fails with RedisDataLost', timeLimit, async () => {
-  const stubs = stubActivities(script({ rebuildPartition: lost }));
+  const stubs = stubActivities(script({ buildPartition: lost }));
   const i = input();
   const failure = await ts.withWorker(stubs, (taskQueue) => ts.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] })).then(
     () => assert.fail('the rebuild should fail'),
@@ -71,12 +81,58 @@ test('Redis losing the generation being built restarts the build at most 3 times
   // The first run and three restarts, each carrying its count over continue-as-new.
   assert.deepEqual(stubs.callsOf('beginRebuild').map((c) => (c.args[0] as RebuildInput).restarts), [undefined, 1, 2, 3]);
   assert.equal(stubs.callsOf('cutOver').length, 0);
+  // Each run lost its build before dropping the scratch (the next run's planRebuild starts over; offline GC collects the runs).
+  assert.equal(stubs.callsOf('dropRebuildRuns').length, 0);
 });
+
+test('the read-once build: each slice scattered once, each partition built from its runs of every slice in slice order, the runs dropped after the last partition', timeLimit, () =>
+  onOwnServer(async (own) => {
+    const i = input({ partitions: 3, parallelism: 2 });
+    // Runs per partition of each slice (runs[p] files for partition p), all different so that a mix-up shows.
+    const scattered = [[1, 0, 2], [0, 1, 1], [3, 2, 0]];
+    // Slice 0 finishes after slice 1 (two lanes): its runs still go first.
+    const slice1Done = gate();
+    const stubs = stubActivities(script({
+      planRebuild: () => ({ slices: [{ after: 0, upTo: 4, rows: 30 }, { after: 4, upTo: 7, rows: 20 }, { after: 7, upTo: 10, rows: 10 }], rowsCommitted: 60 }),
+      scatterSlice: async ({ slice }) => {
+        if (slice === 0) await slice1Done.opened;
+        if (slice === 1) slice1Done.open();
+        return { slice, rowsRead: [30, 20, 10][slice]!, refused: slice === 2 ? 1 : 0, entities: 5, runs: scattered[slice]! };
+      },
+    }));
+    const result = await own.withWorker(stubs, (taskQueue) => own.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] }));
+
+    assert.equal(result.state, 'done');
+    const scope = { project: i.project, view: i.view, version: 1, generation: 5 };
+    assert.deepEqual(stubs.callsOf('planRebuild').map((c) => c.args[0]), [{ ...i, ...scope, upTo: 10 }]);
+    assert.deepEqual(
+      stubs.callsOf('scatterSlice').map((c) => c.args[0]).sort((a, b) => (a as { slice: number }).slice - (b as { slice: number }).slice),
+      [{ ...i, ...scope, slice: 0, after: 0, upTo: 4 }, { ...i, ...scope, slice: 1, after: 4, upTo: 7 }, { ...i, ...scope, slice: 2, after: 7, upTo: 10 }],
+    );
+    const builds = stubs.callsOf('buildPartition').map((c) => c.args[0] as { partition: number; partitions: number; runs: number[] });
+    assert.deepEqual(builds.map((b) => [b.partition, b.partitions, b.runs]).sort((a, b) => (a[0] as number) - (b[0] as number)), [
+      [0, 3, [1, 0, 3]],
+      [1, 3, [0, 1, 2]],
+      [2, 3, [2, 1, 0]],
+    ]);
+    // Every slice is scattered before any partition is built, and the runs are dropped once, after the last one, before the build is sealed.
+    const names = stubs.names();
+    assert.ok(names.lastIndexOf('scatterSlice') < names.indexOf('buildPartition'));
+    assert.deepEqual(stubs.callsOf('dropRebuildRuns').map((c) => c.args[0]), [{ ...i, ...scope }]);
+    assert.equal(names.indexOf('dropRebuildRuns'), names.lastIndexOf('buildPartition') + 1);
+    assert.equal(names[names.indexOf('dropRebuildRuns') + 1], 'markRebuiltUpTo');
+    assert.equal(stubs.callsOf('rebuildPartition').length, 0);
+    // Rows read come from the scatters (each committed row once), entities from the builds.
+    assert.deepEqual(
+      { rowsCommitted: result.rowsCommitted, rowsRead: result.rowsRead, rowsRefused: result.rowsRefused, slices: result.slices, slicesDone: result.slicesDone, partitionsDone: result.partitionsDone, entitiesWritten: result.entitiesWritten },
+      { rowsCommitted: 60, rowsRead: 60, rowsRefused: 1, slices: 3, slicesDone: 3, partitionsDone: 3, entitiesWritten: 30 },
+    );
+  }));
 
 test('after one loss the build starts over and cuts over; the retire workflow drops the old generation once its grace has passed', timeLimit, async () => {
   let partitionCalls = 0;
   const base = script();
-  const stubs = stubActivities({ ...base, rebuildPartition: (p) => (++partitionCalls === 1 ? lost() : base.rebuildPartition!(p)) });
+  const stubs = stubActivities({ ...base, buildPartition: (p) => (++partitionCalls === 1 ? lost() : base.buildPartition!(p)) });
   const i = input({ retireAfterSeconds: 600 });
   const { result, retired, wallMs } = await onOwnServer((own) => {
     const wall = performance.now();
@@ -93,8 +149,9 @@ test('after one loss the build starts over and cuts over; the retire workflow dr
   assert.equal(result.partitionsDone, 2);
   assert.deepEqual(retired, { generation: 4, keysDropped: 123 });
   assert.deepEqual(stubs.names(), [
-    'beginRebuild', 'rebuildPartition', // lost: continue as new
-    'beginRebuild', 'rebuildPartition', 'rebuildPartition', 'markRebuiltUpTo', 'pendingCommits', 'verifyGeneration', 'cutOver', 'pendingCommits',
+    'beginRebuild', 'planRebuild', 'scatterSlice', 'buildPartition', // lost: continue as new
+    'beginRebuild', 'planRebuild', 'scatterSlice', 'buildPartition', 'buildPartition', 'dropRebuildRuns',
+    'markRebuiltUpTo', 'pendingCommits', 'verifyGeneration', 'cutOver', 'pendingCommits',
     'dropRetiredGenerations',
   ]);
   const [drop] = stubs.callsOf('dropRetiredGenerations');
@@ -116,10 +173,10 @@ test('the retire workflow waits its grace (an hour here) before dropping the key
 
 test('a request before the build is sealed is served by that build; one after it gets a new build with its tuning', timeLimit, () =>
   onOwnServer(async (own) => {
-    // Before: the request arrives while a partition is rebuilt.
+    // Before: the request arrives while a partition is built.
     const early = input();
     const signalled = stubActivities(script({
-      rebuildPartition: async ({ partition }) => {
+      buildPartition: async ({ partition }) => {
         if (partition === 0) await own.client.workflow.getHandle(workflowIds.rebuild(early)).signal(rebuildRequestedSignal, { partitions: 3 });
         return { partition, entities: 1, rowsRead: 1, written: 1, skipped: 0, expired: 0, resumedAt: 0 };
       },

@@ -70,6 +70,8 @@ const ACTIVITY_NAMES = [
   'scatterSlice',
   'buildPartition',
   'dropRebuildRuns',
+  'verifyPartition',
+  'finishVerify',
   'markRebuiltUpTo',
   'verifyGeneration',
   'cutOver',

@@ -12,7 +12,7 @@ import { writeHistoryFile } from '../support/workflow-history.ts';
 /**
  * The rebuild workflow's own logic on the time-skipping test server, with stub activities: its
  * read-once build (the `read-once-rebuild` side: planRebuild, scatterSlice per slice,
- * buildPartition per partition, dropRebuildRuns), its cap of restarts after Redis loses the
+ * buildPartition per partition, verifyPartition per partition, finishVerify, dropRebuildRuns), its cap of restarts after Redis loses the
  * generation being built, the retire workflow's grace timer, and requests that come before and
  * after the build is sealed, also when the build then diverges (the `rebuild-after-late-request`
  * patch; GRANARY_RECORD_HISTORIES=1 saves that run as a replay history in
@@ -45,7 +45,8 @@ const input = (over: Partial<RebuildInput> = {}): RebuildInput => ({ project: 's
 /**
  * A rebuild of generation 5 (4 serving) whose steps all succeed, no commit landing meanwhile: the
  * read-once build (the `read-once-rebuild` side) plans one slice of the 10 commits, scatters it
- * into one run per partition, builds each partition from its run and drops the runs.
+ * into one run per partition, builds each partition from its run, verifies each partition, then
+ * finishes the verify and drops the runs.
  */
 function script(over: ActivityScript = {}): ActivityScript {
   return {
@@ -57,6 +58,8 @@ function script(over: ActivityScript = {}): ActivityScript {
     markRebuiltUpTo: () => 10,
     pendingCommits: () => ({ seqs: [], latestSeq: 10, activeGeneration: 5 }),
     verifyGeneration: () => ({ watermark: 10, matching: 20, expired: 0, ahead: 0 }),
+    verifyPartition: ({ partition }) => ({ partition, watermark: 10, offlineEntities: 10, matching: 10, expired: 0, ahead: 0, missing: 0, stale: 0, present: 10, refused: 0, examples: [] }),
+    finishVerify: ({ reports }) => ({ watermark: 10, matching: reports.reduce((n, r) => n + r.matching, 0), expired: 0, ahead: 0 }),
     cutOver: () => undefined,
     dropRetiredGenerations: () => 123,
     ...over,
@@ -115,12 +118,22 @@ test('the read-once build: each slice scattered once, each partition built from 
       [1, 3, [0, 1, 2]],
       [2, 3, [2, 1, 0]],
     ]);
-    // Every slice is scattered before any partition is built, and the runs are dropped once, after the last one, before the build is sealed.
+    // Each partition is verified from the same runs, after the catch-up.
+    const verifies = stubs.callsOf('verifyPartition').map((c) => c.args[0] as { partition: number; runs: number[]; upTo: number });
+    assert.deepEqual(verifies.map((v) => [v.partition, v.runs, v.upTo]).sort((a, b) => (a[0] as number) - (b[0] as number)), [
+      [0, [1, 0, 3], 10],
+      [1, [0, 1, 2], 10],
+      [2, [2, 1, 0], 10],
+    ]);
+    assert.deepEqual((stubs.callsOf('finishVerify')[0]!.args[0] as { reports: { partition: number }[] }).reports.map((r) => r.partition), [0, 1, 2]);
+    // Every slice is scattered before any partition is built; the runs are dropped once, after the verify, before the cut-over.
     const names = stubs.names();
     assert.ok(names.lastIndexOf('scatterSlice') < names.indexOf('buildPartition'));
+    assert.ok(names.indexOf('pendingCommits') < names.indexOf('verifyPartition'));
     assert.deepEqual(stubs.callsOf('dropRebuildRuns').map((c) => c.args[0]), [{ ...i, ...scope }]);
-    assert.equal(names.indexOf('dropRebuildRuns'), names.lastIndexOf('buildPartition') + 1);
-    assert.equal(names[names.indexOf('dropRebuildRuns') + 1], 'markRebuiltUpTo');
+    assert.equal(names.indexOf('dropRebuildRuns'), names.indexOf('finishVerify') + 1);
+    assert.equal(names[names.indexOf('dropRebuildRuns') + 1], 'cutOver');
+    assert.equal(stubs.callsOf('verifyGeneration').length, 0);
     assert.equal(stubs.callsOf('rebuildPartition').length, 0);
     // Rows read come from the scatters (each committed row once), entities from the builds.
     assert.deepEqual(
@@ -150,8 +163,8 @@ test('after one loss the build starts over and cuts over; the retire workflow dr
   assert.deepEqual(retired, { generation: 4, keysDropped: 123 });
   assert.deepEqual(stubs.names(), [
     'beginRebuild', 'planRebuild', 'scatterSlice', 'buildPartition', // lost: continue as new
-    'beginRebuild', 'planRebuild', 'scatterSlice', 'buildPartition', 'buildPartition', 'dropRebuildRuns',
-    'markRebuiltUpTo', 'pendingCommits', 'verifyGeneration', 'cutOver', 'pendingCommits',
+    'beginRebuild', 'planRebuild', 'scatterSlice', 'buildPartition', 'buildPartition',
+    'markRebuiltUpTo', 'pendingCommits', 'verifyPartition', 'verifyPartition', 'finishVerify', 'dropRebuildRuns', 'cutOver', 'pendingCommits',
     'dropRetiredGenerations',
   ]);
   const [drop] = stubs.callsOf('dropRetiredGenerations');
@@ -217,7 +230,7 @@ test('a build found diverged after a late request builds again for that request 
 
     assert.equal(result.state, 'done');
     assert.equal(result.generation, 6);
-    assert.deepEqual(stubs.callsOf('verifyGeneration').map((c) => (c.args[0] as { generation: number }).generation), [5, 6]);
+    assert.deepEqual(stubs.callsOf('finishVerify').map((c) => (c.args[0] as { generation: number }).generation), [5, 6]);
     // Generation 5 was never cut over; the second build used the request's tuning.
     assert.deepEqual(stubs.callsOf('cutOver').map((c) => (c.args[0] as { generation: number }).generation), [6]);
     assert.equal((stubs.callsOf('beginRebuild')[1]!.args[0] as RebuildInput).partitions, 3);
@@ -237,7 +250,7 @@ function divergedAfterLateRequest(own: TimeSkipping, i: RebuildInput): ActivityS
       return upTo;
     },
     pendingCommits: ({ generation }) => ({ seqs: [], latestSeq: 10, activeGeneration: generation }),
-    verifyGeneration: ({ generation }) => {
+    finishVerify: ({ generation }) => {
       if (generation === 5) throw ApplicationFailure.nonRetryable('rebuilt generation 5 disagrees with the offline store (1 stale)', 'RebuildDiverged');
       return { watermark: 10, matching: 20, expired: 0, ahead: 0 };
     },

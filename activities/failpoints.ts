@@ -15,6 +15,8 @@ export const FAILPOINTS = [
   'before-watermark',
   /** In a rebuild, after the first online write of a partition other than the first. */
   'mid-rebuild',
+  /** In a rebuild's verify, after the first chunk of a partition other than the first is compared and heartbeated. */
+  'mid-verify',
   /** In a migration's backfill, after its first old-version commit is rewritten and committed. */
   'mid-backfill',
 ] as const;

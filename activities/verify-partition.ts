@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { tableFromIPC } from 'apache-arrow';
 import { takeRows } from '../arrow/take-rows.ts';
 import { entityPartition } from '../pipelines/entity-partition.ts';
@@ -16,6 +16,7 @@ import { rowExpiresAt } from '../stores/online/row-expiry.ts';
 import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import type { GenerationCheck } from './finish-rebuild.ts';
+import { failpointAfterHeartbeat } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
 import { redisDataLost } from './prepare-materialization.ts';
 
@@ -82,6 +83,8 @@ export function verifyPartition(deps: ActivityDeps) {
       counts: { matching: 0, expired: 0, ahead: 0, missing: 0, stale: 0, present: 0, refused: 0 },
       examples: [],
     };
+    const name = `verify of '${input.view}' v${input.version} generation ${input.generation}, partition ${input.partition}/${input.partitions}`;
+    if (previous) log.info(`${name}: resuming after entity ${previous.compared} (from the last heartbeat)`);
     return withHeartbeat(
       async () => {
         const only = (key: string) => entityPartition(key, input.partitions) === input.partition;
@@ -151,6 +154,7 @@ export function verifyPartition(deps: ActivityDeps) {
             const skip = Math.max(0, position.compared - (done - (end - start)));
             await compare(tableToOnlineRows(view, takeRows(table, rows.subarray(start + skip, end))), true);
             position = { compared: done, counts: { ...counts, refused: 0 }, examples };
+            if (input.partition > 0 && !previous) await failpointAfterHeartbeat('mid-verify');
           }
         }
         // Entities only in commits after the watermark: online (if at all) only by being ahead.

@@ -97,6 +97,27 @@ test('the worker killed mid-rebuild: a new worker resumes from the last heartbea
   assert.equal(report.generation, 2);
 });
 
+test('the worker killed mid-verify: the verify of its partition resumes on a new worker after the entities already compared, and the rebuild cuts over', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_verify_kill');
+  t.after(() => f.dispose());
+  const first = await f.startWorker();
+  await f.store.push('driver_stats', driverRows(24_000, { entities: 12_000 }), { batchId: 'b1' });
+  await first.kill('SIGTERM');
+
+  const doomed = await f.startWorker({ GRANARY_FAILPOINTS: 'mid-verify', GRANARY_LOG_LEVEL: 'INFO' });
+  await f.store.rebuildOnline(['driver_stats'], { partitions: 4, parallelism: 1, retireAfterSeconds: 0 });
+  assert.equal(await doomed.exited, 'SIGKILL', doomed.output());
+  assert.match(doomed.output(), /partition 3\/4: done/, 'every partition was built before the verify');
+
+  const rescuer = await f.startWorker({ GRANARY_LOG_LEVEL: 'INFO' });
+  const result = await (await f.store.temporal()).workflow.getHandle(workflowIds.rebuild(f.ref)).result();
+  assert.equal(result.state, 'done');
+  assert.match(rescuer.output(), /verify of 'driver_stats' v1 generation 2, partition 1\/4: resuming after entity 2000 \(from the last heartbeat\)/);
+  assert.equal(result.verifiedEntities, 12_000, 'the counts carried over the kill add up to every entity once');
+  const report = await verifyOk(f, 12_000);
+  assert.equal(report.generation, 2);
+});
+
 test('a rebuild while serving and ingesting: reads never miss an entity, before or after the cut-over, and rows ingested meanwhile are in the new generation', async (t) => {
   const f = await fixtureOnPrivateRedis('rebuild_live');
   t.after(() => f.dispose());

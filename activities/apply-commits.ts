@@ -1,9 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { takeRows } from '../arrow/take-rows.ts';
 import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
 import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
 import type { Commit } from '../stores/registry/commit-log.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
@@ -95,22 +93,14 @@ export function applyCommits(deps: ActivityDeps) {
         }
         counts.skipped += newest.rowsRead - counts.refused - newest.entities;
 
-        let done = 0;
         let chunks = 0;
-        for (const { table, rows } of newest.winners()) {
-          for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-            const chunk = rows.subarray(start, Math.min(start + CHUNK_ROWS, rows.length));
-            const from = done;
-            done += chunk.length;
-            if (done <= resumeFrom) continue;
-            const fresh = from >= resumeFrom ? chunk : chunk.subarray(resumeFrom - from);
-            const result = await deps.online.writeRows(target, tableToOnlineRows(view, takeRows(table, fresh)));
-            counts.written += result.written;
-            // Rows already past their expiry are not kept: for the watermark they count as skipped.
-            counts.skipped += result.skipped + result.expired;
-            position = { written: done, redis };
-            if (++chunks === 1) failpoint('mid-online-apply');
-          }
+        for await (const { rows, done } of newest.rowChunks(CHUNK_ROWS, resumeFrom)) {
+          const result = await deps.online.writeRows(target, rows);
+          counts.written += result.written;
+          // Rows already past their expiry are not kept: for the watermark they count as skipped.
+          counts.skipped += result.skipped + result.expired;
+          position = { written: done, redis };
+          if (++chunks === 1) failpoint('mid-online-apply');
         }
         // Rows an earlier attempt wrote are not recounted: they count as skipped.
         counts.skipped += Math.min(resumeFrom, newest.entities);

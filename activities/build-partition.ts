@@ -1,11 +1,7 @@
 import { log } from '@temporalio/activity';
-import { tableFromIPC } from 'apache-arrow';
-import { takeRows } from '../arrow/take-rows.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
-import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
-import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import { addRuns } from '../pipelines/rebuild-runs.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
@@ -55,32 +51,18 @@ export function buildPartition(deps: ActivityDeps) {
     return withHeartbeat(
       async () => {
         const newest = new NewestPerEntity(view);
-        for (const [slice, count] of input.runs.entries()) {
-          for (let run = 0; run < count; run++) {
-            const bytes = await deps.offline.getBytes(rebuildRunKey({ ...input, slice, partition: input.partition, run }));
-            newest.add(tableFromIPC(bytes));
-            await yieldToEventLoop();
-          }
-        }
+        await addRuns(deps.offline, input, input.runs, newest);
         if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${newest.entities} (from the last heartbeat)`);
         const counts = { written: 0, skipped: 0, expired: 0 };
-        let done = 0;
         let first = true;
-        for (const { table, rows } of newest.winners()) {
-          for (let start = 0; start < rows.length; start += CHUNK_ENTITIES) {
-            const chunk = rows.subarray(start, Math.min(start + CHUNK_ENTITIES, rows.length));
-            const from = done;
-            done += chunk.length;
-            if (done <= resumedAt) continue;
-            const fresh = from >= resumedAt ? chunk : chunk.subarray(resumedAt - from);
-            const result = await deps.online.writeRows(target, tableToOnlineRows(view, takeRows(table, fresh)));
-            counts.written += result.written;
-            counts.skipped += result.skipped;
-            counts.expired += result.expired;
-            position = { written: done, redis };
-            if (input.partition > 0 && first) await failpointAfterHeartbeat('mid-rebuild');
-            first = false;
-          }
+        for await (const { rows, done } of newest.rowChunks(CHUNK_ENTITIES, resumedAt)) {
+          const result = await deps.online.writeRows(target, rows);
+          counts.written += result.written;
+          counts.skipped += result.skipped;
+          counts.expired += result.expired;
+          position = { written: done, redis };
+          if (input.partition > 0 && first) await failpointAfterHeartbeat('mid-rebuild');
+          first = false;
         }
         log.info(`${name}: done, ${newest.entities} entities from ${newest.rowsRead} rows of its runs`);
         return { partition: input.partition, entities: newest.entities, rowsRead: newest.rowsRead, ...counts, resumedAt };

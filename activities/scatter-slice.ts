@@ -1,12 +1,12 @@
 import { log } from '@temporalio/activity';
-import { Table, tableToIPC } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import { takeRows } from '../arrow/take-rows.ts';
 import { entityPartition } from '../pipelines/entity-partition.ts';
-import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { committedTables } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { registeredView } from '../pipelines/registered-view.ts';
 import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
-import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import { writeRun } from '../pipelines/rebuild-runs.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -32,8 +32,6 @@ export interface ScatteredSlice {
   readonly runs: readonly number[];
 }
 
-const COMMITS_PER_PAGE = 200;
-
 /**
  * The read-once half of a rebuild: reads every committed row of one slice of commits once, keeps
  * the newest row of each entity (newest-per-entity.ts; rows past their commit's future limit
@@ -58,20 +56,8 @@ export function scatterSlice(deps: ActivityDeps) {
       async () => {
         const newest = new NewestPerEntity(view);
         let refused = 0;
-        for (let after = input.after; ; ) {
-          const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
-          if (commits.length === 0) break;
-          after = commits.at(-1)!.seq;
-          for (const commit of commits) {
-            const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
-            const valid = (eventTime: number, createdTime: number): boolean => !isFutureRow(eventTime, createdTime, limit);
-            for (const object of commit.objects) {
-              for await (const { table } of deps.offline.readTable(object.key)) {
-                refused += newest.add(table, valid);
-                await yieldToEventLoop(); // heartbeats get their turn between row groups
-              }
-            }
-          }
+        for await (const { table, valid } of committedTables(registry, deps.offline, input, { after: input.after, upTo: input.upTo }, deps.maxFutureSkewMs)) {
+          refused += newest.add(table, valid);
         }
 
         phase = 'writing runs';
@@ -80,11 +66,7 @@ export function scatterSlice(deps: ActivityDeps) {
         let partition = -1;
         let pieces = new Map<string, Table[]>();
         const flush = async (): Promise<void> => {
-          for (const tables of pieces.values()) {
-            const run = runs[partition]!++;
-            const table = new Table(tables[0]!.schema, tables.flatMap((t) => t.batches));
-            await deps.offline.putBytes(rebuildRunKey({ ...input, slice: input.slice, partition, run }), tableToIPC(table, 'file'));
-          }
+          for (const tables of pieces.values()) await writeRun(deps.offline, { ...input, partition }, input.slice, runs[partition]!++, tables);
           pieces = new Map();
         };
         for (const { group, table, rows } of newest.winners((key) => entityPartition(key, input.partitions))) {

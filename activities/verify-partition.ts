@@ -1,15 +1,13 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { tableFromIPC } from 'apache-arrow';
 import { takeRows } from '../arrow/take-rows.ts';
 import { entityPartition } from '../pipelines/entity-partition.ts';
-import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { committedTables } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
 import { describe, signature, verifyView } from '../pipelines/verify-view.ts';
-import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
+import { addRuns } from '../pipelines/rebuild-runs.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
-import { rebuildRunKey } from '../stores/offline/object-key.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import { rowExpiresAt } from '../stores/online/row-expiry.ts';
@@ -57,7 +55,6 @@ interface VerifyPosition {
 
 const CHUNK_ENTITIES = 2000;
 const MAX_EXAMPLES = 10;
-const COMMITS_PER_PAGE = 200;
 
 /**
  * Verify of a rebuilt generation, one entity-hash partition at a time (the build's partitions):
@@ -89,28 +86,11 @@ export function verifyPartition(deps: ActivityDeps) {
       async () => {
         const only = (key: string) => entityPartition(key, input.partitions) === input.partition;
         const expected = new NewestPerEntity(view);
-        for (const [slice, count] of input.runs.entries()) {
-          for (let run = 0; run < count; run++) {
-            expected.add(tableFromIPC(await deps.offline.getBytes(rebuildRunKey({ ...input, slice, partition: input.partition, run }))));
-            await yieldToEventLoop();
-          }
-        }
+        await addRuns(deps.offline, input, input.runs, expected);
         const newer = new NewestPerEntity(view);
         let refused = 0;
-        for (let after = input.upTo; ; ) {
-          const commits = await registry.commits(input.view, input.version, { after, limit: COMMITS_PER_PAGE });
-          if (commits.length === 0) break;
-          after = commits.at(-1)!.seq;
-          for (const commit of commits) {
-            const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
-            const valid = (eventTime: number, createdTime: number) => !isFutureRow(eventTime, createdTime, limit);
-            for (const object of commit.objects) {
-              for await (const { table } of deps.offline.readTable(object.key)) {
-                refused += (commit.seq <= watermark ? expected : newer).add(table, valid, only);
-                await yieldToEventLoop();
-              }
-            }
-          }
+        for await (const { commit, table, valid } of committedTables(registry, deps.offline, input, { after: input.upTo }, deps.maxFutureSkewMs)) {
+          refused += (commit.seq <= watermark ? expected : newer).add(table, valid, only);
         }
         const newest = newestRows(view, newer);
         const counts = { ...position.counts, refused };
@@ -143,22 +123,13 @@ export function verifyPartition(deps: ActivityDeps) {
           });
         };
 
-        let done = 0;
-        for (const { table, rows, keys } of expected.winners()) {
-          for (let start = 0; start < rows.length; start += CHUNK_ENTITIES) {
-            const end = Math.min(start + CHUNK_ENTITIES, rows.length);
-            done += end - start;
-            // Compared here or by an earlier attempt: either way not one of the newer-only entities below.
-            for (let i = start; i < end; i++) newest.delete(keys[i]!);
-            if (done <= position.compared) continue;
-            const skip = Math.max(0, position.compared - (done - (end - start)));
-            await compare(tableToOnlineRows(view, takeRows(table, rows.subarray(start + skip, end))), true);
-            position = { compared: done, counts: { ...counts, refused: 0 }, examples };
-            if (input.partition > 0 && !previous) await failpointAfterHeartbeat('mid-verify');
-          }
+        for await (const { rows, done } of expected.rowChunks(CHUNK_ENTITIES, position.compared)) {
+          await compare(rows, true);
+          position = { compared: done, counts: { ...counts, refused: 0 }, examples };
+          if (input.partition > 0 && !previous) await failpointAfterHeartbeat('mid-verify');
         }
         // Entities only in commits after the watermark: online (if at all) only by being ahead.
-        const onlyNewer = [...newest.values()];
+        const onlyNewer = [...newest].filter(([key]) => !expected.has(key)).map(([, row]) => row);
         for (let start = 0; start < onlyNewer.length; start += CHUNK_ENTITIES) await compare(onlyNewer.slice(start, start + CHUNK_ENTITIES), false);
         return { partition: input.partition, watermark, offlineEntities: expected.entities, ...counts, examples };
       },

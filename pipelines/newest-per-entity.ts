@@ -1,6 +1,8 @@
 import type { Table } from 'apache-arrow';
+import { takeRows } from '../arrow/take-rows.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
-import { rowKeysAndTimes } from './row-conversion.ts';
+import type { OnlineRow } from '../stores/online/online-store.ts';
+import { rowKeysAndTimes, tableToOnlineRows } from './row-conversion.ts';
 
 /** Where an entity's newest row so far lies: a slot in flat typed arrays, no object per row. */
 const INITIAL_SLOTS = 1024;
@@ -39,6 +41,29 @@ export class NewestPerEntity {
   /** Entities seen so far. */
   get entities(): number {
     return this.slotOf.size;
+  }
+
+  /** Whether a row of the entity (its encoded key) was kept. */
+  has(key: string): boolean {
+    return this.slotOf.has(key);
+  }
+
+  /**
+   * The winners converted to online rows, `size` at a time, in winners() order, after the first
+   * `from` (what an earlier attempt already handled: the order is deterministic). `done` counts
+   * the winners handled once the chunk is.
+   */
+  async *rowChunks(size: number, from = 0): AsyncGenerator<{ readonly rows: OnlineRow[]; readonly done: number }> {
+    let done = 0;
+    for (const { table, rows } of this.winners()) {
+      for (let start = 0; start < rows.length; start += size) {
+        const chunk = rows.subarray(start, Math.min(start + size, rows.length));
+        const before = done;
+        done += chunk.length;
+        if (done <= from) continue;
+        yield { rows: tableToOnlineRows(this.view, takeRows(table, before >= from ? chunk : chunk.subarray(from - before))), done };
+      }
+    }
   }
 
   /**

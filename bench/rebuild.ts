@@ -128,10 +128,13 @@ function historyTimes(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']
  */
 const PHASES: Record<string, readonly string[]> = {
   begin: ['beginRebuild'],
-  build: ['rebuildPartition'],
+  plan: ['planRebuild'],
+  scatter: ['scatterSlice'],
+  build: ['buildPartition', 'rebuildPartition'],
   mark: ['markRebuiltUpTo'],
   catchUp: ['pendingCommits', 'applyCommit', 'applyCommits'],
-  verify: ['verifyGeneration'],
+  verify: ['verifyPartition', 'finishVerify', 'verifyGeneration'],
+  dropRuns: ['dropRebuildRuns'],
   cutOver: ['cutOver'],
   drop: ['dropRetiredGenerations'],
 };
@@ -140,7 +143,8 @@ function phaseTimes(spans: ReadonlyMap<string, ActivitySpan>, workflowMs: number
   const phases: Record<string, number> = {};
   for (const [phase, types] of Object.entries(PHASES)) {
     const parts = types.flatMap((type) => spans.get(type) ?? []);
-    phases[phase] = phase === 'build'
+    // Phases run as lanes of activities: their span, first scheduled to last completed.
+    phases[phase] = phase === 'scatter' || phase === 'build' || phase === 'verify'
       ? parts.reduce((ms, span) => Math.max(ms, span.lastClosedMs - span.firstScheduledMs), 0)
       : parts.reduce((ms, span) => ms + span.durationsMs.reduce((a, b) => a + b, 0), 0);
   }
@@ -258,7 +262,7 @@ try {
         wallMs,
         toCutOverMs: (spans.get('cutOver')?.lastClosedMs ?? NaN) - started,
         phasesMs: phaseTimes(spans, completed - started),
-        partitionMs: spans.get('rebuildPartition')?.durationsMs ?? [],
+        partitionMs: spans.get('buildPartition')?.durationsMs ?? spans.get('rebuildPartition')?.durationsMs ?? [],
         progress,
         rssPeakMiB: mib(rssPeak),
         retries: Object.fromEntries([...spans].filter(([, span]) => span.retries > 0).map(([type, span]) => [type, span.retries])),
@@ -311,9 +315,10 @@ try {
       wallMsMedian: median(figures.map((f) => f.wallMs)),
       toCutOverMsMedian: median(figures.map((f) => f.toCutOverMs)),
       toCutOverNote: 'workflow start to the cut-over activity completed (serving reads the new generation from then on)',
-      rowsReadByPartitions: last.progress.rowsRead,
-      rowsReadNote: 'each partition reads every committed object (partitions x offline rows are read), but converts only the rows of its own entities that are newer than what it holds',
-      rowsReadPerSecondOfBuildMedian: median(figures.map((f) => f.progress.rowsRead / ((f.phasesMs.build ?? NaN) / 1000))),
+      rowsRead: last.progress.rowsRead,
+      rowsCommitted: last.progress.rowsCommitted ?? null,
+      rowsReadNote: 'committed rows read by the build (the read-once build: each once, by the scatter of its slice; the partitions read only their runs)',
+      rowsReadPerSecondOfScatterMedian: median(figures.map((f) => f.progress.rowsRead / ((f.phasesMs.scatter ?? NaN) / 1000))),
       phasesMsMedian: {
         note:
           'from the workflow history: build is the partitions\' span (first scheduled to last completed); the others the sum of their activities, ' +
@@ -354,9 +359,8 @@ try {
     extrapolation: {
       note:
         `linear in entities at the measured end-to-end rate (${rate} entities/s), with the same ${totalRows / entities} offline rows per entity, ` +
-        `${last.progress.partitions} partitions and one worker. The work is mostly per offline row (every partition reads every row's key and times, ` +
-        'verify decodes them once more), so more rows per entity make it slower in proportion. Not linear in memory: each partition ' +
-        'holds its entities\' latest rows and verify holds every entity, in one process; 100M entities need more partitions and more workers.',
+        `${last.progress.partitions} partitions and one worker. Memory is bounded by a slice (about 2M committed rows) or a partition, ` +
+        'not by the view, but 100M entities need more partitions (each partition holds its entities\' newest rows) and more workers.',
       ceiling100MEntitiesSeconds: ceiling === null ? null : Math.round(100_000_000 / ceiling),
     },
   };

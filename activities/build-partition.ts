@@ -53,6 +53,7 @@ export function buildPartition(deps: ActivityDeps) {
         const newest = new NewestPerEntity(view);
         await addRuns(deps.offline, input, input.runs, newest);
         if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${newest.entities} (from the last heartbeat)`);
+        else log.info(`${name}: starting, ${newest.entities} entities from ${newest.rowsRead} rows of its runs`);
         const counts = { written: 0, skipped: 0, expired: 0 };
         let first = true;
         for await (const { rows, done } of newest.rowChunks(CHUNK_ENTITIES, resumedAt)) {

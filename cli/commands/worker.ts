@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/granary-config.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
+import { positiveInt } from '../option-parsers.ts';
 import { reportError } from '../report-error.ts';
 
 /**
@@ -15,8 +16,9 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description("run a worker for Granary's workflows and activities (until SIGINT/SIGTERM)")
     .option('--task-queue <name>', 'the task queue to poll (default: temporal.taskQueue of the config)')
+    .option('--max-activities <n>', 'activities this worker runs at once (default 8); each rebuild partition or slice holds its rows in memory', positiveInt)
     .action(
-      commandAction(async (opts: { taskQueue?: string }, command: Command) => {
+      commandAction(async (opts: { taskQueue?: string; maxActivities?: number }, command: Command) => {
         const config = loadConfig({ repoDir: globalOptions(command).repo });
         // Given explicitly, the repo is also where migrations find their TypeScript transforms.
         const featureRepoDir = (command.optsWithGlobals() as { repo?: string }).repo;
@@ -25,6 +27,7 @@ export function registerWorkerCommand(program: Command): void {
         installWorkerLogging();
         const worker = await createGranaryWorker(config, {
           ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
+          ...(opts.maxActivities ? { maxConcurrentActivityTaskExecutions: opts.maxActivities } : {}),
           ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
           ...(featureRepoDir ? { featureRepoDir } : {}),
         }).catch((error: unknown) => {

@@ -118,6 +118,29 @@ test('the worker killed mid-verify: the verify of its partition resumes on a new
   assert.equal(report.generation, 2);
 });
 
+test('two workers share one rebuild: each runs build partitions, one of them killed (SIGKILL) at its first partition past the first, and the rebuild verifies with zero divergence', async (t) => {
+  const f = await fixtureOnPrivateRedis('rebuild_two');
+  t.after(() => f.dispose());
+  const first = await f.startWorker();
+  await f.store.push('driver_stats', driverRows(24_000, { entities: 12_000 }), { batchId: 'b1' });
+  await first.kill('SIGTERM');
+
+  // One activity at a time per worker, two partitions at a time: the two in flight run on different workers.
+  // Worker a dies (SIGKILL) in the first partition past partition 0 it builds or verifies; b finishes the work.
+  const a = await f.startWorker({ GRANARY_FAILPOINTS: 'mid-rebuild,mid-verify', GRANARY_LOG_LEVEL: 'INFO' }, ['--max-activities', '1']);
+  const b = await f.startWorker({ GRANARY_LOG_LEVEL: 'INFO' }, ['--max-activities', '1']);
+  const [started] = await f.store.rebuildOnline(['driver_stats'], { partitions: 4, parallelism: 2, retireAfterSeconds: 0 });
+  const result = await (await f.store.temporal()).workflow.getHandle(started!.workflowId).result();
+
+  assert.equal(result.state, 'done');
+  assert.match(a.output(), /rebuild of 'driver_stats' v1 generation 2, partition \d\/4: starting/, `worker a ran no build partition:\n${a.output()}`);
+  assert.match(b.output(), /rebuild of 'driver_stats' v1 generation 2, partition \d\/4: (starting|resuming)/, `worker b ran no build partition:\n${b.output()}`);
+  assert.equal(result.entitiesWritten, 12_000);
+  assert.equal(result.rowsRead, 24_000);
+  const report = await verifyOk(f, 12_000);
+  assert.equal(report.generation, 2);
+});
+
 test('a rebuild while serving and ingesting: reads never miss an entity, before or after the cut-over, and rows ingested meanwhile are in the new generation', async (t) => {
   const f = await fixtureOnPrivateRedis('rebuild_live');
   t.after(() => f.dispose());

@@ -6,7 +6,7 @@ import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
-import type { RebuiltPartition } from './rebuild-partition.ts';
+import { CHUNK_ENTITIES, type PartitionPosition, type RebuiltPartition } from './rebuild-partition.ts';
 
 export interface BuildPartitionInput extends ViewRef {
   readonly generation: number;
@@ -15,15 +15,6 @@ export interface BuildPartitionInput extends ViewRef {
   /** Runs of this partition per slice, in slice order (scatterSlice's runs[partition] of each slice). */
   readonly runs: readonly number[];
 }
-
-/** Where a partition resumes: entities written, in the build's order, on this Redis process. */
-interface PartitionPosition {
-  readonly written: number;
-  readonly redis: string;
-}
-
-/** Entities per online write. */
-const CHUNK_ENTITIES = 2000;
 
 /**
  * The write half of a read-once rebuild: reads the partition's runs (scatterSlice), slice by

@@ -34,18 +34,19 @@ export interface RebuiltPartition {
   readonly resumedAt: number;
 }
 
-/** Where a partition resumes: entities written, in key order, on this Redis process. */
-interface PartitionPosition {
+/** Where a partition resumes: entities written, in the build's order, on this Redis process (buildPartition too). */
+export interface PartitionPosition {
   readonly written: number;
   readonly redis: string;
 }
 
-/** Entities per online write. */
-const CHUNK_ENTITIES = 2000;
+/** Entities per online write (buildPartition too). */
+export const CHUNK_ENTITIES = 2000;
 /** Commits looked up at a time. */
 const COMMITS_PER_PAGE = 200;
 
 /**
+ * The build of runs started by older code (before `read-once-rebuild`; build-partition.ts now).
  * Rebuilds one entity-hash partition of a generation: reads every committed object up to
  * `upTo`, keeps the latest row (event time, then created time) of each entity of the partition,
  * and writes each entity once, in key order, heartbeating how many are written. A retry on the

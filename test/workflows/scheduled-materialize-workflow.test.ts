@@ -8,9 +8,10 @@ import { rootCause, startTimeSkipping, stubActivities, timeLimit, type TimeSkipp
 
 /**
  * A schedule's run on the time-skipping test server, with stub activities: it hands the latest
- * commit to the view's materialization and polls until the watermark reaches it, backing off
- * 0.5 s, 1 s, 2 s, ... up to 5 s (workflows/materialize-up-to.ts, which ingestion and migrations
- * use too), asking again whenever no materialization runs. Real schedules: test/pipelines/schedule.test.ts.
+ * commit to the view's materialization at once (the `request-materialization-first` side), then
+ * polls until the watermark reaches it, 200 ms later and backing off 0.4 s, 0.8 s, ... up to 5 s
+ * (workflows/materialize-up-to.ts, which ingestion and migrations use too), asking again whenever
+ * no materialization runs. Real schedules: test/pipelines/schedule.test.ts.
  */
 let ts: TimeSkipping;
 before(async () => (ts = await startTimeSkipping()));
@@ -34,7 +35,7 @@ test('it polls with a doubling delay, asking for a materialization whenever none
 
   assert.deepEqual(result, { materialized: true, seq: 7 });
   assert.deepEqual(stubs.names(), [
-    'latestCommitSeq',
+    'latestCommitSeq', 'requestMaterialization',
     'materializationState', 'requestMaterialization',
     'materializationState',
     'materializationState',
@@ -44,20 +45,23 @@ test('it polls with a doubling delay, asking for a materialization whenever none
   assert.deepEqual(stubs.callsOf('materializationState').map((c) => c.args), Array.from({ length: 5 }, () => [ref, 7]));
   const polls = stubs.callsOf('materializationState').map((c) => c.scheduledAt);
   const gaps = polls.slice(1).map((t, k) => t - polls[k]!);
-  // The delays between polls: 0.5 s, 1 s, 2 s, 4 s (each gap also holds the activities around it).
-  for (const [k, delay] of [500, 1000, 2000, 4000].entries()) assert.ok(gaps[k]! >= delay && gaps[k]! < delay + 1000, `gap ${k}: ${gaps[k]} ms, expected about ${delay}`);
+  // The first look 200 ms after the request; the delays between polls: 0.2 s, 0.4 s, 0.8 s, 1.6 s (each gap also holds the activities around it).
+  const first = polls[0]! - stubs.callsOf('requestMaterialization')[0]!.scheduledAt;
+  assert.ok(first >= 200 && first < 1200, `first poll ${first} ms after the request`);
+  for (const [k, delay] of [200, 400, 800, 1600].entries()) assert.ok(gaps[k]! >= delay && gaps[k]! < delay + 1000, `gap ${k}: ${gaps[k]} ms, expected about ${delay}`);
 });
 
 test('the delay between polls stops growing at 5 s', timeLimit, async () => {
   let polls = 0;
-  const stubs = stubActivities({ latestCommitSeq: () => 3, materializationState: () => ({ reached: ++polls === 8, running: true }) });
+  const stubs = stubActivities({ latestCommitSeq: () => 3, requestMaterialization: () => undefined, materializationState: () => ({ reached: ++polls === 9, running: true }) });
   const ref = view();
   await ts.withWorker(stubs, (taskQueue) => ts.client.workflow.execute(scheduledMaterializeWorkflow, { taskQueue, workflowId: workflowIds.scheduledMaterialize(ref), args: [ref] }));
 
   const times = stubs.callsOf('materializationState').map((c) => c.scheduledAt);
   const gaps = times.slice(1).map((t, k) => t - times[k]!);
-  assert.equal(gaps.length, 7);
-  for (const gap of gaps.slice(4)) assert.ok(gap >= 5000 && gap < 6000, `gaps: ${gaps.join(', ')}`);
+  // 0.2, 0.4, 0.8, 1.6, 3.2 s, then 5 s each.
+  assert.equal(gaps.length, 8);
+  for (const gap of gaps.slice(5)) assert.ok(gap >= 5000 && gap < 6000, `gaps: ${gaps.join(', ')}`);
 });
 
 test('a view without commits is materialized at once; a materialization that failed for good fails the run with its reason', timeLimit, async () => {
@@ -67,7 +71,7 @@ test('a view without commits is materialized at once; a materialization that fai
   assert.deepEqual(result, { materialized: true, seq: 0 });
   assert.deepEqual(empty.names(), ['latestCommitSeq']);
 
-  const failed = stubActivities({ latestCommitSeq: () => 4, materializationState: () => ({ reached: false, running: false, failure: 'Redis lost generation 2' }) });
+  const failed = stubActivities({ latestCommitSeq: () => 4, requestMaterialization: () => undefined, materializationState: () => ({ reached: false, running: false, failure: 'Redis lost generation 2' }) });
   const other = view();
   const failure = await ts.withWorker(failed, (taskQueue) => ts.client.workflow.execute(scheduledMaterializeWorkflow, { taskQueue, workflowId: workflowIds.scheduledMaterialize(other), args: [other] })).then(
     () => assert.fail('the run should fail'),
@@ -75,5 +79,5 @@ test('a view without commits is materialized at once; a materialization that fai
   );
   assert.ok(failure instanceof WorkflowFailedError);
   assert.equal(rootCause(failure)?.message, `materialization of ${other.view} v1 failed: Redis lost generation 2`);
-  assert.deepEqual(failed.names(), ['latestCommitSeq', 'materializationState'], 'no request, no wait after a permanent failure');
+  assert.deepEqual(failed.names(), ['latestCommitSeq', 'requestMaterialization', 'materializationState'], 'no second request, no wait after a permanent failure');
 });

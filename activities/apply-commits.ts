@@ -1,8 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { futureLimit, isFutureRow } from '../pipelines/future-event-time.ts';
+import { tablesOfCommits } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
 import type { Commit } from '../stores/registry/commit-log.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -81,15 +80,8 @@ export function applyCommits(deps: ActivityDeps) {
 
     await withHeartbeat(
       async () => {
-        for (const commit of commits) {
-          const limit = futureLimit(commit.committedAt, deps.maxFutureSkewMs);
-          const valid = (eventTime: number, createdTime: number): boolean => !isFutureRow(eventTime, createdTime, limit);
-          for (const object of commit.objects) {
-            for await (const { table } of deps.offline.readTable(object.key)) {
-              counts.refused += newest.add(table, valid);
-              await yieldToEventLoop();
-            }
-          }
+        for await (const { table, valid } of tablesOfCommits(deps.offline, commits, deps.maxFutureSkewMs)) {
+          counts.refused += newest.add(table, valid);
         }
         counts.skipped += newest.rowsRead - counts.refused - newest.entities;
 

@@ -6,7 +6,6 @@ import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
-import { CHUNK_ENTITIES, type PartitionPosition, type RebuiltPartition } from './rebuild-partition.ts';
 
 export interface BuildPartitionInput extends ViewRef {
   readonly generation: number;
@@ -16,6 +15,31 @@ export interface BuildPartitionInput extends ViewRef {
   readonly runs: readonly number[];
 }
 
+export interface RebuiltPartition {
+  readonly partition: number;
+  /** Entities of the partition (each written once). */
+  readonly entities: number;
+  /** Offline rows read (the legacy rebuildPartition: every object, whole; buildPartition: its own runs). */
+  readonly rowsRead: number;
+  readonly written: number;
+  /** Newer rows were already there (a catch-up or materialization got there first). */
+  readonly skipped: number;
+  /** Past their expiry: not kept. */
+  readonly expired: number;
+  /** Rows of the partition with a time later than their commit's time + the skew: invalid (future-event-time.ts). */
+  readonly refused?: number;
+  /** The entity this attempt resumed at (0 when it started from the beginning). */
+  readonly resumedAt: number;
+}
+
+/** Where a partition resumes: entities written, in the build's order, on this Redis process. */
+export interface PartitionPosition {
+  readonly written: number;
+  readonly redis: string;
+}
+
+/** Entities per online write. */
+export const CHUNK_ENTITIES = 2000;
 /**
  * The write half of a read-once rebuild: reads the partition's runs (scatterSlice), slice by
  * slice in commit order, keeps the newest row of each entity over them (an exact tie keeps the

@@ -4,7 +4,7 @@ import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { redisDataLost } from './prepare-materialization.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { verifyView } from '../pipelines/verify-view.ts';
+import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 
 export interface GenerationInput extends ViewRef {
   readonly generation: number;
@@ -37,19 +37,25 @@ export function verifyGeneration(deps: ActivityDeps) {
   return async function verifyGeneration(input: GenerationInput): Promise<GenerationCheck> {
     const registry = deps.registry(input.project);
     const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
-    if (!report.ok) {
-      // Its marker gone too: Redis lost the generation while it was checked; the rebuild starts over.
-      const { view } = await registeredView(registry, input);
-      if ((await deps.online.appliedSeq(onlineTarget(input, view, input.generation))) === null) throw redisDataLost(input, input.generation, report.watermark);
-      throw ApplicationFailure.nonRetryable(
-        `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +
-          `(${report.missing} missing, ${report.stale} stale, ${report.extra} extra); it is not cut over, generation reads stay on the old one. ` +
-          `Examples: ${report.examples.slice(0, 3).join('; ')}`,
-        failureTypes.rebuildDiverged,
-      );
-    }
+    if (!report.ok) throw await divergedGeneration(deps, input, report);
     return { watermark: report.watermark, matching: report.matching, expired: report.expired, ahead: report.ahead };
   };
+}
+
+/**
+ * What a verify that found the generation diverged throws: RedisDataLost when its marker is gone
+ * too (Redis lost the generation while it was checked; the rebuild starts over), RebuildDiverged
+ * (not cut over) otherwise.
+ */
+export async function divergedGeneration(deps: ActivityDeps, input: GenerationInput, report: VerifyReport): Promise<ApplicationFailure> {
+  const { view } = await registeredView(deps.registry(input.project), input);
+  if ((await deps.online.appliedSeq(onlineTarget(input, view, input.generation))) === null) return redisDataLost(input, input.generation, report.watermark);
+  return ApplicationFailure.nonRetryable(
+    `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +
+      `(${report.missing} missing, ${report.stale} stale, ${report.extra} extra); it is not cut over, generation reads stay on the old one. ` +
+      `Examples: ${report.examples.slice(0, 3).join('; ')}`,
+    failureTypes.rebuildDiverged,
+  );
 }
 
 /** The atomic cut-over: serving reads the new generation from the next look-up on. */

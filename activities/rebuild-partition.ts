@@ -9,6 +9,7 @@ import { failpointAfterHeartbeat } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
 import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
+import { CHUNK_ENTITIES, type PartitionPosition, type RebuiltPartition } from './build-partition.ts';
 
 export interface RebuildPartitionInput extends ViewRef {
   readonly generation: number;
@@ -17,31 +18,6 @@ export interface RebuildPartitionInput extends ViewRef {
   readonly partitions: number;
 }
 
-export interface RebuiltPartition {
-  readonly partition: number;
-  /** Entities of the partition (each written once). */
-  readonly entities: number;
-  /** Offline rows read (all partitions read every object; each converts only its own entities' newest rows). */
-  readonly rowsRead: number;
-  readonly written: number;
-  /** Newer rows were already there (a catch-up or materialization got there first). */
-  readonly skipped: number;
-  /** Past their expiry: not kept. */
-  readonly expired: number;
-  /** Rows of the partition with a time later than their commit's time + the skew: invalid (future-event-time.ts). */
-  readonly refused?: number;
-  /** The entity this attempt resumed at (0 when it started from the beginning). */
-  readonly resumedAt: number;
-}
-
-/** Where a partition resumes: entities written, in the build's order, on this Redis process (buildPartition too). */
-export interface PartitionPosition {
-  readonly written: number;
-  readonly redis: string;
-}
-
-/** Entities per online write (buildPartition too). */
-export const CHUNK_ENTITIES = 2000;
 /** Commits looked up at a time. */
 const COMMITS_PER_PAGE = 200;
 

@@ -75,8 +75,9 @@ export function scatterSlice(deps: ActivityDeps) {
             partition = group;
           }
           const schemaKey = table.schema.fields.map((f) => `${f.name}:${String(f.type)}`).join(',');
-          const taken = takeRows(table, rows);
-          pieces.set(schemaKey, [...(pieces.get(schemaKey) ?? []), taken]);
+          const tables = pieces.get(schemaKey) ?? [];
+          tables.push(takeRows(table, rows));
+          pieces.set(schemaKey, tables);
           await yieldToEventLoop();
         }
         await flush();

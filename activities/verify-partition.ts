@@ -1,4 +1,4 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { takeRows } from '../arrow/take-rows.ts';
 import { entityPartition } from '../pipelines/entity-partition.ts';
 import { committedTables } from '../pipelines/committed-tables.ts';
@@ -11,12 +11,11 @@ import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import { rowExpiresAt } from '../stores/online/row-expiry.ts';
-import { failureTypes, type ViewRef } from '../workflows/contracts.ts';
+import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
-import type { GenerationCheck } from './finish-rebuild.ts';
+import { divergedGeneration, type GenerationCheck } from './finish-rebuild.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
 import { lastHeartbeat, withHeartbeat } from './heartbeat.ts';
-import { redisDataLost } from './prepare-materialization.ts';
 
 export interface VerifyPartitionInput extends ViewRef {
   readonly generation: number;
@@ -44,7 +43,8 @@ export interface PartitionVerify {
   readonly examples: readonly string[];
 }
 
-type Counts = Omit<PartitionVerify, 'partition' | 'watermark' | 'offlineEntities' | 'examples'>;
+/** The comparison's counts (refused is recounted by every attempt: it reads every row again). */
+type Counts = Omit<PartitionVerify, 'partition' | 'watermark' | 'offlineEntities' | 'refused' | 'examples'>;
 
 /** Where a verify resumes: entities compared so far and what they gave. */
 interface VerifyPosition {
@@ -77,7 +77,7 @@ export function verifyPartition(deps: ActivityDeps) {
     const previous = lastHeartbeat<VerifyPosition>();
     let position: VerifyPosition = previous ?? {
       compared: 0,
-      counts: { matching: 0, expired: 0, ahead: 0, missing: 0, stale: 0, present: 0, refused: 0 },
+      counts: { matching: 0, expired: 0, ahead: 0, missing: 0, stale: 0, present: 0 },
       examples: [],
     };
     const name = `verify of '${input.view}' v${input.version} generation ${input.generation}, partition ${input.partition}/${input.partitions}`;
@@ -93,7 +93,7 @@ export function verifyPartition(deps: ActivityDeps) {
           refused += (commit.seq <= watermark ? expected : newer).add(table, valid, only);
         }
         const newest = newestRows(view, newer);
-        const counts = { ...position.counts, refused };
+        const counts = { ...position.counts };
         const examples = [...position.examples];
         const example = (text: string) => examples.length < MAX_EXAMPLES && examples.push(text);
         const now = Date.now();
@@ -125,13 +125,13 @@ export function verifyPartition(deps: ActivityDeps) {
 
         for await (const { rows, done } of expected.rowChunks(CHUNK_ENTITIES, position.compared)) {
           await compare(rows, true);
-          position = { compared: done, counts: { ...counts, refused: 0 }, examples };
+          position = { compared: done, counts: { ...counts }, examples: [...examples] };
           if (input.partition > 0 && !previous) await failpointAfterHeartbeat('mid-verify');
         }
         // Entities only in commits after the watermark: online (if at all) only by being ahead.
         const onlyNewer = [...newest].filter(([key]) => !expected.has(key)).map(([, row]) => row);
         for (let start = 0; start < onlyNewer.length; start += CHUNK_ENTITIES) await compare(onlyNewer.slice(start, start + CHUNK_ENTITIES), false);
-        return { partition: input.partition, watermark, offlineEntities: expected.entities, ...counts, examples };
+        return { partition: input.partition, watermark, offlineEntities: expected.entities, ...counts, refused, examples };
       },
       () => position,
     );
@@ -167,12 +167,6 @@ export function finishVerify(deps: ActivityDeps) {
 
     const report = await withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
     if (report.ok) return { watermark: report.watermark, matching: report.matching, expired: report.expired, ahead: report.ahead };
-    if ((await deps.online.appliedSeq(target)) === null) throw redisDataLost(input, input.generation, report.watermark);
-    throw ApplicationFailure.nonRetryable(
-      `rebuilt generation ${input.generation} of feature view '${input.view}' v${input.version} disagrees with the offline store ` +
-        `(${report.missing} missing, ${report.stale} stale, ${report.extra} extra); it is not cut over, generation reads stay on the old one. ` +
-        `Examples: ${report.examples.slice(0, 3).join('; ')}`,
-      failureTypes.rebuildDiverged,
-    );
+    throw await divergedGeneration(deps, input, report);
   };
 }

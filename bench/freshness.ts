@@ -33,7 +33,7 @@ import { FeatureStore } from '../sdk/feature-store.ts';
 import { onlineTarget } from '../pipelines/registered-view.ts';
 import { KeyLayout } from '../stores/online/key-layout.ts';
 import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
-import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process.ts';
+import { startWorkerProcess, type WorkerProcess } from '../scripts/worker-process.ts';
 import { benchConfig, benchEnv } from './support/bench-config.ts';
 import { startBenchHarness } from './support/bench-harness.ts';
 import { median } from './support/median.ts';

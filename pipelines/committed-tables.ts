@@ -22,19 +22,30 @@ export async function* committedTables(
   ref: ViewRef,
   range: Pick<CommitRange, 'after' | 'upTo'>,
   maxFutureSkewMs?: number,
-): AsyncGenerator<{ readonly commit: Commit; readonly table: Table; readonly valid: (eventTime: number, createdTime: number) => boolean }> {
+): AsyncGenerator<CommittedTable> {
   for (let after = range.after ?? 0; ; ) {
     const commits = await registry.commits(ref.view, ref.version, { after, ...(range.upTo === undefined ? {} : { upTo: range.upTo }), limit: COMMITS_PER_PAGE });
     if (commits.length === 0) return;
     after = commits.at(-1)!.seq;
-    for (const commit of commits) {
-      const limit = futureLimit(commit.committedAt, maxFutureSkewMs);
-      const valid = (eventTime: number, createdTime: number): boolean => !isFutureRow(eventTime, createdTime, limit);
-      for (const object of commit.objects) {
-        for await (const { table } of offline.readTable(object.key)) {
-          yield { commit, table, valid };
-          await yieldToEventLoop();
-        }
+    yield* tablesOfCommits(offline, commits, maxFutureSkewMs);
+  }
+}
+
+export interface CommittedTable {
+  readonly commit: Commit;
+  readonly table: Table;
+  readonly valid: (eventTime: number, createdTime: number) => boolean;
+}
+
+/** committedTables for commits already in hand (in the order given). */
+export async function* tablesOfCommits(offline: OfflineStore, commits: readonly Commit[], maxFutureSkewMs?: number): AsyncGenerator<CommittedTable> {
+  for (const commit of commits) {
+    const limit = futureLimit(commit.committedAt, maxFutureSkewMs);
+    const valid = (eventTime: number, createdTime: number): boolean => !isFutureRow(eventTime, createdTime, limit);
+    for (const object of commit.objects) {
+      for await (const { table } of offline.readTable(object.key)) {
+        yield { commit, table, valid };
+        await yieldToEventLoop();
       }
     }
   }

@@ -27,12 +27,13 @@ export const REQUEST_MATERIALIZATION_FIRST = 'request-materialization-first';
  * run was finishing just as the request came.
  */
 export async function materializeUpTo(ref: ViewRef, seq: number): Promise<MaterializedUpTo> {
-  let delay = 500;
-  if (patched(REQUEST_MATERIALIZATION_FIRST)) {
+  // Before the patch the first look came at once and the next 500 ms later.
+  const requestFirst = patched(REQUEST_MATERIALIZATION_FIRST);
+  if (requestFirst) {
     await requestMaterialization(ref);
     await sleep(200);
-    delay = 200;
   }
+  let delay = requestFirst ? 200 : 500;
   for (;;) {
     const state = await materializationState(ref, seq);
     if (state.reached) return { materialized: true };

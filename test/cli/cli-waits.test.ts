@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connectClient } from '../../workers/temporal-connection.ts';
 import { testConfig } from '../support/test-config.ts';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
+import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 import { DEFAULT_FEATURES, granary, makeRepo } from './cli-fixtures.ts';
 
 /**

@@ -5,7 +5,7 @@ import { startPrivateRedis } from '../../scripts/private-services.ts';
 import { workflowIds } from '../../workflows/contracts.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
-import { sleep } from '../support/worker-process.ts';
+import { sleep } from '../../scripts/worker-process.ts';
 
 /**
  * Issue 12, 6b: an ingest reports the online state Redis really has. After Redis came back

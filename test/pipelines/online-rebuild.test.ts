@@ -7,7 +7,7 @@ import { rebuildProgressQuery, workflowIds } from '../../workflows/contracts.ts'
 import { onlineTarget } from '../../pipelines/registered-view.ts';
 import { driverRows, driverStats } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
-import { sleep } from '../support/worker-process.ts';
+import { sleep } from '../../scripts/worker-process.ts';
 
 /**
  * Disaster recovery (issue 6): the online store rebuilt from the offline store into a new

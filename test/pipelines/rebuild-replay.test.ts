@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { readHistoryFile } from '../support/workflow-history.ts';
-import { workflowBundlePath } from '../support/worker-process.ts';
+import { workflowBundlePath } from '../../scripts/worker-process.ts';
 
 /**
  * Replay: runs of a previous version of the rebuild workflow (and of its retire workflow), left

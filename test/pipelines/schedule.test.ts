@@ -9,7 +9,7 @@ import { workflowIds } from '../../workflows/contracts.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
-import { sleep } from '../support/worker-process.ts';
+import { sleep } from '../../scripts/worker-process.ts';
 
 /**
  * `granary schedule ...` through the CLI (a child process), against the stack's Temporal: one

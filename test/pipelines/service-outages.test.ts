@@ -5,7 +5,7 @@ import { startPrivateMinio, startPrivatePostgres, startPrivateRedis } from '../.
 import { workflowIds } from '../../workflows/contracts.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
-import { sleep } from '../support/worker-process.ts';
+import { sleep } from '../../scripts/worker-process.ts';
 
 /**
  * The services under Granary fail for real (issue 3): Redis killed and restarted (from an older

@@ -4,7 +4,7 @@ import { buildFeatureRepo, entity, featureService, featureView, parquetSource, t
 import { workflowIds } from '../../workflows/contracts.ts';
 import { driverStats } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
-import { sleep } from '../support/worker-process.ts';
+import { sleep } from '../../scripts/worker-process.ts';
 
 /**
  * Schema-version migrations (issue 7) against the real stack: an additive change in place; a

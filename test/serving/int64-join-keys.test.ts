@@ -14,7 +14,7 @@ import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { testConfig } from '../support/test-config.ts';
-import { startWorkerProcess } from '../support/worker-process.ts';
+import { startWorkerProcess } from '../../scripts/worker-process.ts';
 
 /**
  * int64 join keys beyond 2^53 (issue 12, item 10): 9007199254740993 and 9007199254740992 are two

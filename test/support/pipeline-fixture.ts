@@ -3,7 +3,7 @@ import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 import { driverRepo } from './driver-stats.ts';
 import { testConfig } from './test-config.ts';
-import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';
+import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 
 /**
  * One test's own Granary: a project with driver_stats applied, an SDK store, and worker

@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities/index.ts';
 import { ensureTemporalTestServer } from '../../scripts/temporal-test-server.ts';
-import { workflowBundlePath } from './worker-process.ts';
+import { workflowBundlePath } from '../../scripts/worker-process.ts';
 
 /**
  * The fast tier of workflow tests: Granary's real workflow code (the worker's bundle) on

@@ -21,7 +21,7 @@ import { rebuildProgressQuery, workflowIds, type RebuildProgress } from '../../.
 import { driverRepo, driverRows } from '../../support/driver-stats.ts';
 import { writeHistoryFile, type WorkflowHistory } from '../../support/workflow-history.ts';
 import { testConfig } from '../../support/test-config.ts';
-import { sleep, startWorkerProcess } from '../../support/worker-process.ts';
+import { sleep, startWorkerProcess } from '../../../scripts/worker-process.ts';
 
 const HERE = import.meta.dirname;
 

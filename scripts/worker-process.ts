@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../workers/granary-worker.ts';
+import { WORKFLOWS_PATH } from '../workers/granary-worker.ts';
 
 /**
  * A Granary worker in its own process (`granary worker`), so fault tests can SIGKILL it for

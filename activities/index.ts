@@ -17,13 +17,13 @@ import {
   switchServices,
   verifyMigration,
 } from './migration-steps.ts';
-import { dropRebuildRuns, planRebuild } from './plan-rebuild.ts';
+import { dropRebuildRuns, planRebuild, planVerify } from './plan-rebuild.ts';
 import { prepareMaterialization } from './prepare-materialization.ts';
 import { rebuildPartition } from './rebuild-partition.ts';
 import { materializationState, requestMaterialization } from './request-materialization.ts';
 import { requestRebuild } from './request-rebuild.ts';
 import { scatterSlice } from './scatter-slice.ts';
-import { finishVerify, verifyPartition } from './verify-partition.ts';
+import { finishVerify, reportVerify, verifyPartition } from './verify-partition.ts';
 import { writeBatchObjects } from './write-batch-objects.ts';
 
 export type { ActivityDeps } from './activity-deps.ts';
@@ -44,11 +44,13 @@ export function createActivities(deps: ActivityDeps) {
     beginRebuild: beginRebuild(deps),
     rebuildPartition: rebuildPartition(deps),
     planRebuild: planRebuild(deps),
+    planVerify: planVerify(deps),
     scatterSlice: scatterSlice(deps),
     buildPartition: buildPartition(deps),
     dropRebuildRuns: dropRebuildRuns(deps),
     verifyPartition: verifyPartition(deps),
     finishVerify: finishVerify(deps),
+    reportVerify: reportVerify(deps),
     markRebuiltUpTo: markRebuiltUpTo(deps),
     verifyGeneration: verifyGeneration(deps),
     cutOver: cutOver(deps),

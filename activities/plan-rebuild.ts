@@ -1,6 +1,7 @@
 import type { ViewRef } from '../workflows/contracts.ts';
-import { rebuildRunsPrefix } from '../stores/offline/object-key.ts';
+import { rebuildRunsPrefix, type RunScratch } from '../stores/offline/object-key.ts';
 import type { ActivityDeps } from './activity-deps.ts';
+import { registeredView } from '../pipelines/registered-view.ts';
 import { withHeartbeat } from './heartbeat.ts';
 
 export interface PlanRebuildInput extends ViewRef {
@@ -62,12 +63,38 @@ export function planRebuild(deps: ActivityDeps) {
   };
 }
 
-/** Deletes a generation's rebuild scratch (its runs): after the build, and harmless to repeat. */
+/** A partitioned verify's plan: the generation serving reads, its watermark, and the slices of the commits up to it. */
+export interface VerifyPlan extends RebuildPlan {
+  readonly generation: number;
+  readonly upTo: number;
+}
+
+/**
+ * The start of a partitioned verify (workflows/verify-online-workflow.ts) of the active
+ * generation: its watermark, and the commits up to it cut into slices as planRebuild does (each
+ * then scattered once into per-partition runs in the verify's scratch).
+ *
+ * @example
+ *   await planVerify({ project: 'fraud', view: 'user_spend', version: 1 })
+ *   // => { generation: 1, upTo: 40, slices: [{ after: 0, upTo: 40, rows: 1_200_000 }], rowsCommitted: 1_200_000 }
+ */
+export function planVerify(deps: ActivityDeps) {
+  const plan = planRebuild(deps);
+  return async function planVerify(input: ViewRef): Promise<VerifyPlan> {
+    const registry = deps.registry(input.project);
+    await registeredView(registry, input);
+    const { generation } = await registry.activeGeneration(input.view, input.version);
+    const upTo = await registry.watermark(input.view, input.version, generation);
+    return { generation, upTo, ...(await plan({ ...input, generation, upTo })) };
+  };
+}
+
+/** Deletes a generation's rebuild scratch (its runs; a verify's with scratch 'verify'): after the build or verify, and harmless to repeat. */
 export function dropRebuildRuns(deps: ActivityDeps) {
-  return async function dropRebuildRuns(input: ViewRef & { readonly generation: number }): Promise<number> {
+  return async function dropRebuildRuns(input: ViewRef & { readonly generation: number; readonly scratch?: RunScratch }): Promise<number> {
     let dropped = 0;
     await withHeartbeat(async () => {
-      for await (const object of deps.offline.list(rebuildRunsPrefix(input.project, input.view, input.version, input.generation))) {
+      for await (const object of deps.offline.list(rebuildRunsPrefix(input.project, input.view, input.version, input.generation, input.scratch))) {
         await deps.offline.delete(object.key);
         dropped++;
       }

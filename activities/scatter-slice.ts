@@ -7,6 +7,7 @@ import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { registeredView } from '../pipelines/registered-view.ts';
 import { yieldToEventLoop } from '../pipelines/yield-to-event-loop.ts';
 import { writeRun } from '../pipelines/rebuild-runs.ts';
+import type { RunScratch } from '../stores/offline/object-key.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -18,6 +19,8 @@ export interface ScatterSliceInput extends ViewRef {
   readonly after: number;
   readonly upTo: number;
   readonly partitions: number;
+  /** Whose scratch the runs go to: a rebuild's (default) or a partitioned verify's (object-key.ts). */
+  readonly scratch?: RunScratch;
 }
 
 export interface ScatteredSlice {

@@ -5,12 +5,13 @@ import { committedTables } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
-import { describe, signature, verifyView } from '../pipelines/verify-view.ts';
+import { describe, signature, verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { addRuns } from '../pipelines/rebuild-runs.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow } from '../stores/online/online-store.ts';
 import { rowExpiresAt } from '../stores/online/row-expiry.ts';
+import type { RunScratch } from '../stores/offline/object-key.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { divergedGeneration, type GenerationCheck } from './finish-rebuild.ts';
@@ -24,6 +25,8 @@ export interface VerifyPartitionInput extends ViewRef {
   /** The build's runs of this partition per slice (they hold the newest rows of the commits up to upTo). */
   readonly runs: readonly number[];
   readonly upTo: number;
+  /** Whose runs `runs` counts: the rebuild's (default) or a partitioned verify's. */
+  readonly scratch?: RunScratch;
 }
 
 /** One partition's side of invariant 4 (pipelines/verify-view.ts has the whole-view version and the definitions). */
@@ -145,6 +148,60 @@ function newestRows(view: FeatureView, newer: NewestPerEntity): Map<string, Onli
     tableToOnlineRows(view, takeRows(table, at)).forEach((row, i) => rows.set(keys[i]!, row));
   }
   return rows;
+}
+
+export interface VerifyReportInput extends ViewRef {
+  readonly generation: number;
+  readonly reports: readonly PartitionVerify[];
+  /** Rows the scatter refused (future-time rule) in the commits up to the verify's upTo. */
+  readonly refused: number;
+}
+
+/**
+ * The report of a partitioned verify of a live generation (`granary verify`): the partitions'
+ * counts summed, and Redis' count of the generation's row keys for `extra` (online but never
+ * committed). Partitions may have seen different watermarks (materialization goes on); the report
+ * names the lowest. When Redis holds more keys than the partitions found, the whole-view verify
+ * (pipelines/verify-view.ts) tells an extra entity from one materialized after its partition
+ * was checked, and gives the report.
+ *
+ * @example
+ *   await reportVerify({ project: 'fraud', view: 'user_spend', version: 1, generation: 1, reports, refused: 0 })
+ *   // => { generation: 1, watermark: 40, offlineEntities: 2_000_000, onlineEntities: 2_000_000, matching: 2_000_000, extra: 0, ok: true, ... }
+ */
+export function reportVerify(deps: ActivityDeps) {
+  return async function reportVerify(input: VerifyReportInput): Promise<VerifyReport> {
+    const registry = deps.registry(input.project);
+    const { view } = await registeredView(registry, input);
+    const target = onlineTarget(input, view, input.generation);
+    const sum = (field: keyof Counts | 'offlineEntities' | 'refused') => input.reports.reduce((n, r) => n + r[field], 0);
+    const keys = await withHeartbeat(() => deps.online.countRowKeys(target));
+    if (keys > sum('present')) {
+      log.info(`verify of '${input.view}' v${input.version}: Redis holds ${keys - sum('present')} key(s) more than the partitions found; checking the whole view`);
+      return withHeartbeat(() => verifyView({ registry, offline: deps.offline, online: deps.online }, input, { generation: input.generation, ...(deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs }) }));
+    }
+    const missing = sum('missing');
+    const stale = sum('stale');
+    return {
+      project: input.project,
+      view: input.view,
+      version: input.version,
+      generation: input.generation,
+      watermark: Math.min(...input.reports.map((r) => r.watermark)),
+      latestSeq: await registry.latestCommitSeq(input.view, input.version),
+      offlineEntities: sum('offlineEntities'),
+      onlineEntities: keys,
+      matching: sum('matching'),
+      expired: sum('expired'),
+      ahead: sum('ahead'),
+      missing,
+      stale,
+      extra: 0,
+      refused: input.refused + sum('refused'),
+      examples: input.reports.flatMap((r) => r.examples).slice(0, MAX_EXAMPLES),
+      ok: missing + stale === 0,
+    };
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
-import { rebuildRunKey } from '../stores/offline/object-key.ts';
+import { rebuildRunKey, type RunScratch } from '../stores/offline/object-key.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { NewestPerEntity } from './newest-per-entity.ts';
 import { yieldToEventLoop } from './yield-to-event-loop.ts';
@@ -9,6 +9,8 @@ import { yieldToEventLoop } from './yield-to-event-loop.ts';
 export interface RunsRef extends ViewRef {
   readonly generation: number;
   readonly partition: number;
+  /** Whose runs: a rebuild's (default) or a partitioned verify's. */
+  readonly scratch?: RunScratch;
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
+import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
 import { type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
@@ -158,8 +159,21 @@ export class FeatureStore {
     return this.waitOnWorkflows(runs);
   }
 
-  /** Checks online against offline for the views (all online views when none are named). */
-  async verify(viewNames: readonly string[] = []): Promise<VerifyReport[]> {
+  /**
+   * Checks online against offline for the views (all online views when none are named), entity
+   * by entity, with the partitioned verify workflow (sdk/online-verify.ts): a worker runs it.
+   */
+  async verify(viewNames: readonly string[] = [], options: VerifyOnlineOptions = {}): Promise<VerifyReport[]> {
+    const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
+    const refs = views.map((v) => ({ project: this.project, view: v.name, version: v.version }));
+    return this.waitOnWorkflows(async () => verifyOnline(await this.temporal(), this.config.temporal.taskQueue, refs, options));
+  }
+
+  /**
+   * The same check in this process, whole view at a time (pipelines/verify-view.ts): no worker
+   * needed, memory grows with the view. The reference the partitioned verify is tested against.
+   */
+  async verifyInProcess(viewNames: readonly string[] = []): Promise<VerifyReport[]> {
     const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
     const reports: VerifyReport[] = [];
     for (const view of views) {

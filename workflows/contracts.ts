@@ -137,6 +137,27 @@ export interface RetireResult {
 
 export const rebuildProgressQuery = defineQuery<RebuildProgress>('rebuild-progress');
 
+/** A partitioned verify of a view's active online generation (`granary verify`). */
+export interface VerifyInput extends ViewRef {
+  /** Entity-hash partitions, each one verify activity (default 8). */
+  readonly partitions?: number;
+  /** Slices and partitions in flight at once (default 2): each holds its rows in memory. */
+  readonly parallelism?: number;
+}
+
+export interface VerifyProgress {
+  readonly state: 'planning' | 'scattering' | 'verifying' | 'reporting' | 'done';
+  readonly generation: number;
+  readonly slices: number;
+  readonly slicesDone: number;
+  readonly partitions: number;
+  readonly partitionsDone: number;
+  /** Entities compared in the partitions done. */
+  readonly entitiesCompared: number;
+}
+
+export const verifyProgressQuery = defineQuery<VerifyProgress>('verify-progress');
+
 /** A migration of one view from version `from` to a later version `to`. */
 export interface MigrateViewInput {
   readonly project: string;
@@ -213,6 +234,7 @@ export const workflowIds = {
   /** The runs a materialization schedule starts (each then signals-with-start the view's one materialization). */
   scheduledMaterialize: (ref: ViewRef): string => `scheduled-materialize/${ref.project}/${ref.view}/v${ref.version}`,
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
+  verify: (ref: ViewRef): string => `verify-online/${ref.project}/${ref.view}/v${ref.version}`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
 };

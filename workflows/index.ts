@@ -4,3 +4,4 @@ export { materializeWorkflow } from './materialize-workflow.ts';
 export { migrateViewWorkflow } from './migrate-view-workflow.ts';
 export { rebuildOnlineWorkflow, retireGenerationWorkflow } from './rebuild-online-workflow.ts';
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';
+export { verifyOnlineWorkflow } from './verify-online-workflow.ts';

@@ -24,6 +24,7 @@ import {
 } from './contracts.ts';
 import { applyPendingCommits } from './apply-pending-commits.ts';
 import { failureType } from './failure-type.ts';
+import { inLanes } from './in-lanes.ts';
 
 const { beginRebuild, markRebuiltUpTo, cutOver } = proxyActivities<ReturnType<typeof activities.createActivities>>(shortActivity);
 const { rebuildPartition, verifyGeneration, dropRetiredGenerations, planRebuild, scatterSlice, buildPartition, dropRebuildRuns, verifyPartition, finishVerify } =
@@ -213,13 +214,4 @@ async function verifyInPartitions(
     reports[partition] = await verifyPartition({ ...input, generation: start.generation, partition, partitions, runs: runs.map((r) => r[partition]!), upTo: start.upTo });
   });
   return finishVerify({ ...input, generation: start.generation, reports });
-}
-
-/** Runs `work(0..count-1)` in order of index, at most `lanes` at a time (each lane takes the next index when free). */
-async function inLanes(count: number, lanes: number, work: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < count) await work(next++);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, count)) }, lane));
 }

@@ -6,6 +6,7 @@ import {
   type IngestInput,
   type MigrateViewInput,
   type RebuildRequest,
+  type VerifyInput,
   type ViewRef,
 } from './contracts.ts';
 import type * as workflows from './index.ts';
@@ -25,6 +26,7 @@ export const workflowTypes = {
   materialize: 'materializeWorkflow',
   scheduledMaterialize: 'scheduledMaterializeWorkflow',
   rebuild: 'rebuildOnlineWorkflow',
+  verify: 'verifyOnlineWorkflow',
   migrate: 'migrateViewWorkflow',
 } as const satisfies Record<string, keyof typeof workflows>;
 
@@ -83,6 +85,20 @@ export function migrateStart(input: MigrateViewInput, taskQueue: string) {
     workflowId: workflowIds.migrate(input),
     taskQueue,
     args: [input] as [MigrateViewInput],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+  };
+}
+
+/**
+ * A view's partitioned verify: a second start while one runs attaches to it (its report is as
+ * fresh as the running one's start); a finished one may run again.
+ */
+export function verifyStart(input: VerifyInput, taskQueue: string) {
+  return {
+    workflowId: workflowIds.verify(input),
+    taskQueue,
+    args: [input] as [VerifyInput],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
   };

@@ -20,6 +20,10 @@ export interface StagingKeyParts {
 export const STAGING_FOLDER = '_staging';
 /** Scratch of a rebuild (its slices' newest rows, split by entity-hash partition); '-' keeps it apart from any view name. */
 export const REBUILD_RUNS_FOLDER = '_rebuild-runs';
+/** Scratch of a partitioned verify of a live generation (the same runs, apart from any rebuild's). */
+export const VERIFY_RUNS_FOLDER = '_verify-runs';
+/** Whose scratch runs: a rebuild's (default) or a verify's. */
+export type RunScratch = 'rebuild' | 'verify';
 
 const PROJECT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const VIEW = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -42,6 +46,7 @@ export class ObjectKeyError extends Error {
  *   <project>/<view>/v<version>/date=<YYYY-MM-DD>/<batchId>[.part-<NNNNN>].parquet   (data)
  *   <project>/_staging/<view>/v<version>/<batchId>.parquet                            (uploads)
  *   <project>/_rebuild-runs/<view>/v<version>/g<generation>/s<slice>/p<partition>-r<run>.arrow  (rebuild scratch)
+ *   <project>/_verify-runs/<view>/v<version>/g<generation>/s<slice>/p<partition>-r<run>.arrow   (verify scratch)
  *
  * Keys are deterministic: the same batch always lands at the same key, so a retry overwrites the
  * same object with the same bytes. Batch ids hold letters, digits, '_' and '-' only (a UUID is
@@ -64,16 +69,17 @@ export function stagingKey(project: string, view: string, version: number, batch
   return `${checkProject(project)}/${STAGING_FOLDER}/${checkView(view)}/v${checkVersion(version)}/${checkBatchId(batchId)}.parquet`;
 }
 
-/** The folder of a rebuild's scratch runs for one generation, ending in '/' (for list and delete). */
-export function rebuildRunsPrefix(project: string, view: string, version: number, generation: number): string {
+/** The folder of a rebuild's (or a verify's) scratch runs for one generation, ending in '/' (for list and delete). */
+export function rebuildRunsPrefix(project: string, view: string, version: number, generation: number, scratch: RunScratch = 'rebuild'): string {
   if (!Number.isSafeInteger(generation) || generation < 1) throw new ObjectKeyError(`generation ${generation} must be a whole number >= 1`);
-  return `${checkProject(project)}/${REBUILD_RUNS_FOLDER}/${checkView(view)}/v${checkVersion(version)}/g${generation}/`;
+  const folder = scratch === 'verify' ? VERIFY_RUNS_FOLDER : REBUILD_RUNS_FOLDER;
+  return `${checkProject(project)}/${folder}/${checkView(view)}/v${checkVersion(version)}/g${generation}/`;
 }
 
 /** One run of a rebuild slice for one partition: Arrow IPC, uncommitted scratch (offline GC collects what a crash leaves). */
-export function rebuildRunKey(parts: { project: string; view: string; version: number; generation: number; slice: number; partition: number; run: number }): string {
-  const { project, view, version, generation, slice, partition, run } = parts;
-  return `${rebuildRunsPrefix(project, view, version, generation)}s${slice}/p${partition}-r${run}.arrow`;
+export function rebuildRunKey(parts: { project: string; view: string; version: number; generation: number; slice: number; partition: number; run: number; scratch?: RunScratch | undefined }): string {
+  const { project, view, version, generation, slice, partition, run, scratch } = parts;
+  return `${rebuildRunsPrefix(project, view, version, generation, scratch)}s${slice}/p${partition}-r${run}.arrow`;
 }
 
 /** The folder holding every data object of one view version, ending in '/' (for list). */

@@ -87,7 +87,7 @@ test('an entity poisoned by a far-future row (written before the check) is repai
   }
   // Materialization now refuses it: the entity keeps its valid row, verify counts the refused row.
   assert.deepEqual(await served(id), { tier: 'gold', status: 'PRESENT' });
-  let [report] = await store.verify(['driver_stats']);
+  let [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.refused, 1);
 
@@ -99,7 +99,7 @@ test('an entity poisoned by a far-future row (written before the check) is repai
   const correctAt = new Date(Date.now() - HOUR);
   await store.push('driver_stats', [{ ...good!, event_timestamp: correctAt, created_timestamp: correctAt, tier: 'silver' }]);
   assert.deepEqual(await served(id), { tier: 'poison', status: 'PRESENT' });
-  [report] = await store.verify(['driver_stats']);
+  [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, false);
   assert.equal(report!.stale, 1, report!.examples.join('\n'));
 
@@ -108,7 +108,7 @@ test('an entity poisoned by a far-future row (written before the check) is repai
   assert.match(repaired.stdout, /7 +9999-12-31T23:59:59\.000Z +\S+ +written/);
   assert.match(repaired.stdout, /1 entity repaired in generation\(s\) \d+; 1 committed row\(s\) refused/);
   assert.deepEqual(await served(id), { tier: 'silver', status: 'PRESENT' });
-  [report] = await store.verify(['driver_stats']);
+  [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   // Repair again is a no-op in effect; an entity without a valid row is deleted, not left poisoned.
   const again = await store.repair('driver_stats', [[id], [999n]]);
@@ -120,7 +120,7 @@ test('an entity poisoned by a far-future row (written before the check) is repai
   const [rebuilt] = await store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 0 });
   assert.ok(rebuilt!.progress.generation > report!.generation, JSON.stringify(rebuilt!.progress));
   assert.deepEqual(await served(id), { tier: 'silver', status: 'PRESENT' });
-  [report] = await store.verify(['driver_stats']);
+  [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.refused, 1);
 });

@@ -32,7 +32,7 @@ test('a batch is written offline, committed, then materialized; online equals of
   assert.equal(commit!.seq, result.seq);
   assert.equal(commit!.objects.reduce((n, o) => n + o.rowCount, 0), 3000, 'every row is in the commit');
 
-  const [report] = await store.verify(['driver_stats']);
+  const [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.offlineEntities, 1000);
   assert.equal(report!.matching, 1000);
@@ -89,7 +89,7 @@ test('late and out-of-order rows: older events never overwrite newer ones; corre
   // Out of order inside one batch: the newest row wins whatever its position.
   await store.push('driver_stats', [row(1000, 0, 'b-newest'), row(120_000, 0, 'b-old'), row(30_000, 0, 'b-mid')].map((r) => ({ ...r, driver_id: 999_002n })));
   assert.equal((await onlineRow(999_002n))?.values.tier, 'b-newest');
-  const [report] = await store.verify(['driver_stats']);
+  const [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
 });
 
@@ -99,7 +99,7 @@ test('two materializations of one view started at once share one workflow and co
   const latest = await registry.latestCommitSeq(ref.view, ref.version);
   assert.equal(a[0]!.watermark, latest);
   assert.equal(b[0]!.watermark, latest);
-  const [report] = await store.verify(['driver_stats']);
+  const [report] = await store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.watermark, latest);
 });

@@ -45,6 +45,6 @@ test("a worker with another offline store never touches a project's data; one co
   await f.startWorker();
   const result = await pushed;
   assert.equal(result.created, true);
-  const [report] = await f.store.verify(['driver_stats']);
+  const [report] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(report?.ok, true, JSON.stringify(report));
 });

@@ -21,7 +21,7 @@ async function fixtureOnPrivateRedis(name: string) {
 }
 
 async function verifyOk(f: Awaited<ReturnType<typeof pipelineFixture>>, entities: number) {
-  const [report] = await f.store.verify(['driver_stats']);
+  const [report] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.matching, entities);
   assert.equal(report!.watermark, report!.latestSeq, 'every commit is online');
@@ -36,7 +36,7 @@ test('Redis flushed: materialization refuses its watermark and starts a rebuild;
   await verifyOk(f, 3000);
 
   await f.raw.flushall();
-  const [lost] = await f.store.verify(['driver_stats']);
+  const [lost] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(lost!.missing, 3000, 'verify sees the loss');
   const [lostStatus] = await f.store.status(['driver_stats']);
   assert.equal(lostStatus!.online, 'lost', 'status sees the loss too (the generation marker is gone)');
@@ -217,7 +217,7 @@ test('a rebuild requested after a loss gets a build that starts after the reques
 
   // Then Redis loses the data, and an operator asks for a rebuild and waits for it.
   await f.raw.flushall();
-  const [lost] = await f.store.verify(['driver_stats']);
+  const [lost] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(lost!.missing, 1000);
   const [rebuilt] = await f.store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 0 });
 

@@ -107,7 +107,7 @@ test('trigger runs a materialization that brings committed rows online', async (
     schemaVersion: 1,
     objects: [{ ...info, minEventTime: new Date(range.min), maxEventTime: new Date(range.max) }],
   });
-  const [before] = await store.verify(['driver_stats']);
+  const [before] = await store.verifyInProcess(['driver_stats']);
   assert.deepEqual([before!.latestSeq, before!.watermark, before!.onlineEntities], [commit.seq, 0, 0], 'committed, not online yet');
 
   const trigger = await cli('schedule', 'trigger', 'driver_stats');

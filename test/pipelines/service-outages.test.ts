@@ -19,7 +19,7 @@ async function accountedFor(f: Fixture, rows: number, commits: number) {
   const all = await f.registry.commits('driver_stats', 1);
   assert.equal(all.length, commits, 'one commit per batch, whatever the retries');
   assert.equal(all.reduce((n, c) => n + c.objects.reduce((m, o) => m + o.rowCount, 0), 0), rows, 'every row committed once');
-  const [report] = await f.store.verify(['driver_stats']);
+  const [report] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.watermark, all[all.length - 1]!.seq, 'every commit is online');
   return report!;
@@ -51,7 +51,7 @@ test('Redis killed during a materialization and restarted from an older snapshot
   await f.store.push('driver_stats', driverRows(4000, { entities: 4000, salt: 11, now: Date.now() + 60_000 }), { batchId: 'b2' });
   await redis.kill();
   await redis.start();
-  const [rolledBack] = await f.store.verify(['driver_stats']);
+  const [rolledBack] = await f.store.verifyInProcess(['driver_stats']);
   assert.ok(rolledBack!.stale > 0, 'after the restart Redis holds b1 rows where b2 rows were');
 
   // b3 arrives while a long apply is under way: Redis is killed mid-apply and comes back from the same snapshot.

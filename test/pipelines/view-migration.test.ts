@@ -96,7 +96,7 @@ describe('view migrations', { concurrency: 3 }, () => {
       assert.deepEqual(read.featureNames, ['spend_7d_avg', 'txn_count_7d', 'spend_90d_avg']);
       assert.deepEqual(read.rows.map((r) => r.statuses), Array(3).fill(['PRESENT', 'PRESENT', 'NULL_VALUE']));
     });
-    assert.equal((await f.store.verify(['user_spend']))[0]!.ok, true, 'old objects (without the column) read with nulls');
+    assert.equal((await f.store.verifyInProcess(['user_spend']))[0]!.ok, true, 'old objects (without the column) read with nulls');
     const later = spendRows(3, { entities: 3, salt: 1, now: Date.now() + 30_000 }).map((r, i) => ({ ...r, spend_90d_avg: i / 2 }));
     await f.store.push('user_spend', later, { batchId: 'b-new-feature' });
     await eventually(async () => {
@@ -147,7 +147,7 @@ describe('view migrations', { concurrency: 3 }, () => {
       assert.deepEqual(latest.featureNames, ['spend_7d_mean', 'txn_count_7d']);
       assert.equal(typeof latest.rows[0]!.values[1], 'bigint', 'the count is int64 now');
     });
-    const [report] = await f.store.verify(['user_spend']);
+    const [report] = await f.store.verifyInProcess(['user_spend']);
     assert.equal(report!.version, 2);
     assert.equal(report!.ok, true, report!.examples.join('\n'));
 
@@ -165,7 +165,7 @@ describe('view migrations', { concurrency: 3 }, () => {
     assert.equal((await f.store.migrations('user_spend'))[0]!.state, 'completed');
     await assert.rejects(f.store.push('user_spend', spendRows(1, { entities: 1 }), { version: 1 }), /retired by its migration to version 2/);
     assert.equal((await f.registry.commits('user_spend', 1)).length, 5, 'the old offline data is kept');
-    assert.equal((await f.store.verify(['user_spend']))[0]!.ok, true);
+    assert.equal((await f.store.verifyInProcess(['user_spend']))[0]!.ok, true);
   });
 
   test('the worker killed in the middle of the backfill: the migration resumes from its heartbeat and completes; started twice, it is one workflow', async () => {
@@ -199,7 +199,7 @@ describe('view migrations', { concurrency: 3 }, () => {
     assert.equal(v2.reduce((n, c) => n + c.objects.reduce((m, o) => m + o.rowCount, 0), 0), 3000);
     assert.deepEqual(done.progress.verify?.sourceRows, 3000);
     assert.equal(v1.length, 3);
-    const [report] = await f.store.verify(['user_spend']);
+    const [report] = await f.store.verifyInProcess(['user_spend']);
     assert.equal(report!.version, 2);
     assert.equal(report!.ok, true, report!.examples.join('\n'));
     assert.equal(report!.missing + report!.stale + report!.extra, 0);

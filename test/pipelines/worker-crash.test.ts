@@ -31,7 +31,7 @@ async function crashAt(failpoint: Failpoint, checkAtCrash: (f: Awaited<ReturnTyp
   const commits = await f.registry.commits(f.ref.view, f.ref.version);
   assert.equal(commits.length, 1, 'one commit, whatever the retries');
   assert.equal(commits[0]!.objects.reduce((n, o) => n + o.rowCount, 0), ROWS, 'every row committed once');
-  const [report] = await f.store.verify(['driver_stats']);
+  const [report] = await f.store.verifyInProcess(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
   assert.equal(report!.matching, ENTITIES);
   assert.equal(report!.watermark, commits[0]!.seq);
@@ -59,7 +59,7 @@ test('killed in the middle of a Redis apply: the retry resumes and the result is
   await crashAt('mid-online-apply', async (f) => {
     const { generation } = await f.registry.activeGeneration(f.ref.view, f.ref.version);
     assert.equal(await f.registry.watermark(f.ref.view, f.ref.version, generation), 0, 'the watermark did not move');
-    const [report] = await f.store.verify(['driver_stats']);
+    const [report] = await f.store.verifyInProcess(['driver_stats']);
     assert.ok(report!.onlineEntities > 0 && report!.onlineEntities < ENTITIES, `part of the rows are online (${report!.onlineEntities})`);
   });
 });

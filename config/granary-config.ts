@@ -37,6 +37,13 @@ export interface GranaryConfig {
     readonly keyPrefix: string;
     /** When Redis lost a generation, materialization starts a rebuild ('rebuild', the default) or fails ('fail'). */
     readonly onRedisLoss: 'rebuild' | 'fail';
+    /**
+     * Redis Sentinel: the sentinels (host:port) that name the master; empty for a plain Redis at
+     * `url`. With sentinels, `url` still gives the password, database and TLS (rediss://), not the host.
+     */
+    readonly sentinels: readonly string[];
+    /** The master's name the sentinels monitor (default 'granary'). */
+    readonly sentinelMaster: string;
   };
   readonly offline: OfflineSettings;
   /** Ingestion refuses event and created timestamps later than now + this skew (ms; default one hour). */
@@ -77,6 +84,8 @@ export const CONFIG_VARIABLES = {
   GRANARY_REDIS_URL: 'online.url',
   GRANARY_REDIS_KEY_PREFIX: 'online.keyPrefix',
   GRANARY_ON_REDIS_LOSS: 'online.onRedisLoss',
+  GRANARY_REDIS_SENTINELS: 'online.sentinels',
+  GRANARY_REDIS_SENTINEL_MASTER: 'online.sentinelMaster',
   GRANARY_MAX_FUTURE_SKEW: 'ingest.maxFutureSkew',
   GRANARY_OFFLINE_URL: 'offline.url',
   GRANARY_S3_ENDPOINT: 'offline.s3.endpoint',
@@ -97,7 +106,7 @@ export const CONFIG_VARIABLES = {
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
   project: null,
   registry: ['url'],
-  online: ['url', 'keyPrefix', 'onRedisLoss'],
+  online: ['url', 'keyPrefix', 'onRedisLoss', 'sentinels', 'sentinelMaster'],
   offline: ['url', 's3'],
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
@@ -160,6 +169,8 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
       onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
+      sentinels: hostPortList(where('online.sentinels'), pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, [])),
+      sentinelMaster: str(where('online.sentinelMaster'), pick('GRANARY_REDIS_SENTINEL_MASTER', section('online').sentinelMaster, 'granary')),
     },
     offline: parseOffline(where('offline.url'), offlineUrl, offlineBase, s3),
     ingest: { maxFutureSkewMs: skewMs(where('ingest.maxFutureSkew'), pick('GRANARY_MAX_FUTURE_SKEW', section('ingest').maxFutureSkew, '1h')) },
@@ -288,6 +299,13 @@ function skewMs(where: string, value: unknown): number {
   const seconds = typeof value === 'number' || typeof value === 'string' ? parseDurationSeconds(typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value) : undefined;
   if (seconds === undefined || seconds < 0) throw new ConfigError(`${where}: must be a duration such as '1h', '15m' or '1d', got ${JSON.stringify(value)}`);
   return Math.round(seconds * 1000);
+}
+
+/** A list of host:port, as a YAML list or a comma-separated string (an environment variable). */
+function hostPortList(where: string, value: unknown): string[] {
+  const items = typeof value === 'string' ? value.split(',').filter((s) => s.trim() !== '') : value;
+  if (!Array.isArray(items)) throw new ConfigError(`${where}: must be a list of host:port (or host:port,host:port), got ${JSON.stringify(value)}`);
+  return items.map((item, i) => hostPort(`${where}, item ${i + 1}`, item));
 }
 
 function hostPort(where: string, value: unknown): string {

@@ -4,7 +4,7 @@ import { createOfflineStore } from './offline/create-offline-store.ts';
 import { HomeCheckedOfflineStore } from './offline/home-checked-offline-store.ts';
 import type { OfflineStore } from './offline/offline-store.ts';
 import type { OnlineStore } from './online/online-store.ts';
-import { RedisOnlineStore } from './online/redis-online-store.ts';
+import { RedisOnlineStore, type RedisOnlineStoreOptions } from './online/redis-online-store.ts';
 import { PostgresRegistry } from './registry/postgres-registry.ts';
 import type { Registry } from './registry/registry.ts';
 import type { OfflineHome } from './registry/project-home.ts';
@@ -54,7 +54,7 @@ export function openStores(config: GranaryConfig): Stores {
       return check(options.project ?? config.project, options.record ?? false);
     },
     get online() {
-      online ??= new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
+      online ??= new RedisOnlineStore(onlineConnection(config));
       return online;
     },
     async close() {
@@ -76,4 +76,10 @@ export async function openCheckedStores(config: GranaryConfig): Promise<Stores> 
     throw error;
   }
   return stores;
+}
+
+/** Where the online store's Redis is (config `online`): a URL, or sentinels naming the master. */
+export function onlineConnection(config: Pick<GranaryConfig, 'online'>): Pick<RedisOnlineStoreOptions, 'url' | 'keyPrefix' | 'sentinels' | 'sentinelMaster'> {
+  const { url, keyPrefix, sentinels, sentinelMaster } = config.online;
+  return { url, keyPrefix, ...(sentinels.length ? { sentinels, sentinelMaster } : {}) };
 }

@@ -49,9 +49,9 @@ export function registerServeCommand(program: Command): void {
         const { RedisOnlineStore } = await import('../../stores/online/redis-online-store.ts');
         const { PostgresRegistry } = await import('../../stores/registry/postgres-registry.ts');
         const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
+        const { onlineConnection } = await import('../../stores/open-stores.ts');
         const online = new RedisOnlineStore({
-          url: config.online.url,
-          keyPrefix: config.online.keyPrefix,
+          ...onlineConnection(config),
           failFast: true,
           commandTimeoutMs: timeoutMs,
           connectTimeoutMs: timeoutMs,

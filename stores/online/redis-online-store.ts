@@ -38,6 +38,10 @@ export interface RedisOnlineStoreOptions {
   readonly url: string;
   /** Prefix of every key (config `online.keyPrefix`). */
   readonly keyPrefix: string;
+  /** Redis Sentinel (config `online.sentinels`, host:port each): the master is found through them; `url` then gives password, database and TLS only. */
+  readonly sentinels?: readonly string[];
+  /** The master's name the sentinels monitor (config `online.sentinelMaster`; default 'granary'). */
+  readonly sentinelMaster?: string;
   /** Reject calls at once while disconnected instead of queueing them (serving). Default false. */
   readonly failFast?: boolean;
   /** Default 2000. */
@@ -110,9 +114,12 @@ export class RedisOnlineStore implements OnlineStore {
 
   constructor(options: RedisOnlineStoreOptions) {
     this.options = options;
-    this.url = redactUrl(options.url);
+    const sentinels = options.sentinels ?? [];
+    const master = options.sentinelMaster ?? 'granary';
+    this.url = sentinels.length ? `sentinel master '${master}' via ${sentinels.join(',')} (${redactUrl(options.url)})` : redactUrl(options.url);
     this.layout = new KeyLayout(options.keyPrefix);
     this.redis = new Redis(options.url, {
+      ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2000,
       maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
@@ -484,4 +491,10 @@ function decodeRow(entityKey: EntityKey, features: readonly FeatureCodec[], repl
 
 function describeKey(entityKey: EntityKey): string {
   return `[${entityKey.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))).join(', ')}]`;
+}
+
+/** 'host:port' (config-checked) as ioredis wants a sentinel. */
+function hostAndPort(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
 }

@@ -60,6 +60,15 @@ test('offline.s3.endpoint: aws (or null in granary.yaml) is AWS S3 itself: no en
   assert.ok(keyed.offline.kind === 's3' && keyed.offline.s3.accessKeyId === 'AKIA');
 });
 
+test('Redis Sentinel: sentinels from a YAML list or a comma-separated variable, the master name defaulting to granary', async () => {
+  assert.deepEqual(loadConfig({ repoDir: '/tmp', env: {} }).online.sentinels, [], 'none by default: a plain Redis at online.url');
+  const fromEnv = loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', GRANARY_REDIS_SENTINEL_MASTER: 'features' } });
+  assert.deepEqual([fromEnv.online.sentinels, fromEnv.online.sentinelMaster], [['10.0.0.1:26379', '10.0.0.2:26379'], 'features']);
+  const fromFile = loadConfig({ repoDir: await repoWith('online:\n  sentinels: [s1:26379, s2:26380]\n'), env: {} });
+  assert.deepEqual([fromFile.online.sentinels, fromFile.online.sentinelMaster], [['s1:26379', 's2:26380'], 'granary']);
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_SENTINELS: 's1:26379,s2' } }), /setting 'online.sentinels' .*item 2: must be host:port, got 's2'/);
+});
+
 test('bad configuration gets a clear error naming the setting', async () => {
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_SERVING_PORT: 'eighty' } }), /setting 'serving.port' .*GRANARY_SERVING_PORT.*whole number/);
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'http://x' } }), /setting 'online.url'.*redis:\/\//);

@@ -21,6 +21,12 @@ export interface RebuildPlan {
   readonly slices: readonly RebuildSlice[];
   /** Committed rows up to upTo: each is read once, by the slice holding it. */
   readonly rowsCommitted: number;
+  /**
+   * Entity-hash partitions for this much data when the caller asked for none: at least
+   * MIN_PARTITIONS, and enough that a partition's runs hold about PARTITION_ROWS rows at most, so
+   * a worker's memory stays the same whatever the view's size. (Absent in results of older code.)
+   */
+  readonly partitions?: number;
 }
 
 /**
@@ -30,6 +36,15 @@ export interface RebuildPlan {
  */
 export const SLICE_ROWS = 2_000_000;
 const COMMITS_PER_PAGE = 500;
+/** Rows of a partition's runs, about, at most (a build or verify holds them): see RebuildPlan.partitions. */
+export const PARTITION_ROWS = 1_250_000;
+export const MIN_PARTITIONS = 8;
+const MAX_PARTITIONS = 4096;
+
+/** The partitions RebuildPlan.partitions suggests for this many committed rows. */
+export function partitionsFor(rowsCommitted: number): number {
+  return Math.min(MAX_PARTITIONS, Math.max(MIN_PARTITIONS, Math.ceil(rowsCommitted / PARTITION_ROWS)));
+}
 
 /**
  * Cuts the commits a rebuild covers into slices of about SLICE_ROWS committed rows, from the
@@ -59,7 +74,7 @@ export function planRebuild(deps: ActivityDeps) {
         after = commit.seq;
       }
     }
-    return { slices, rowsCommitted };
+    return { slices, rowsCommitted, partitions: partitionsFor(rowsCommitted) };
   };
 }
 

@@ -72,7 +72,10 @@ export const commitsAvailableSignal = defineSignal('commits-available');
 export const materializeProgressQuery = defineQuery<MaterializeProgress>('materialize-progress');
 
 export interface RebuildInput extends ViewRef {
-  /** Entity-hash partitions, each one activity (default 8): more workers rebuild them at once. */
+  /**
+   * Entity-hash partitions, each one activity: more workers rebuild them at once. Default: the
+   * plan's, at least 8 and about 1.25M committed rows each (plan-rebuild.ts partitionsFor).
+   */
   readonly partitions?: number;
   /** Partitions in flight at once (default 2): each holds its partition's latest rows in memory. */
   readonly parallelism?: number;
@@ -139,7 +142,7 @@ export const rebuildProgressQuery = defineQuery<RebuildProgress>('rebuild-progre
 
 /** A partitioned verify of a view's active online generation (`granary verify`). */
 export interface VerifyInput extends ViewRef {
-  /** Entity-hash partitions, each one verify activity (default 8). */
+  /** Entity-hash partitions, each one verify activity. Default: the plan's, as for a rebuild. */
   readonly partitions?: number;
   /** Slices and partitions in flight at once (default 2): each holds its rows in memory. */
   readonly parallelism?: number;

@@ -50,6 +50,12 @@ const MAX_RESTARTS = 3;
 const RETIRE_IN_OWN_WORKFLOW = 'retire-in-own-workflow';
 const REBUILD_AFTER_LATE_REQUEST = 'rebuild-after-late-request';
 const READ_ONCE_REBUILD = 'read-once-rebuild';
+/**
+ * - partitions-from-plan: without `partitions` in the request, the read-once build takes the
+ *   plan's (enough that a partition holds about 1.25M rows: memory stays flat as views grow),
+ *   where older runs always used 8.
+ */
+const PARTITIONS_FROM_PLAN = 'partitions-from-plan';
 
 /**
  * Disaster recovery for one view version: builds a new online generation from the committed
@@ -70,8 +76,8 @@ const READ_ONCE_REBUILD = 'read-once-rebuild';
  * that this run continues as once it is done; callers waiting on the result follow the chain.
  */
 export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<RebuildResult> {
-  const partitions = input.partitions ?? DEFAULT_PARTITIONS;
-  const parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
+  let partitions = input.partitions ?? DEFAULT_PARTITIONS;
+  let parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
   const retireAfterSeconds = input.retireAfterSeconds ?? DEFAULT_RETIRE_AFTER_SECONDS;
   let progress: RebuildProgress = {
     state: 'starting',
@@ -107,7 +113,11 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     if (readOnce) {
       const generation = start.generation;
       const plan = await planRebuild({ ...input, generation, upTo: start.upTo });
-      progress = { ...progress, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0 };
+      if (input.partitions === undefined && plan.partitions !== undefined && patched(PARTITIONS_FROM_PLAN)) {
+        partitions = plan.partitions;
+        parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
+      }
+      progress = { ...progress, partitions, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0 };
       await inLanes(plan.slices.length, parallelism, async (slice) => {
         const scattered = await scatterSlice({ ...input, generation, slice, after: plan.slices[slice]!.after, upTo: plan.slices[slice]!.upTo, partitions });
         runs[slice] = [...scattered.runs];

@@ -22,15 +22,16 @@ const DEFAULT_PARALLELISM = 2;
  * Returns the report, divergent or not; it changes nothing online.
  */
 export async function verifyOnlineWorkflow(input: VerifyInput): Promise<VerifyReport> {
-  const partitions = input.partitions ?? DEFAULT_PARTITIONS;
-  const parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
   const ref = { project: input.project, view: input.view, version: input.version };
-  let progress: VerifyProgress = { state: 'planning', generation: 0, slices: 0, slicesDone: 0, partitions, partitionsDone: 0, entitiesCompared: 0 };
+  let progress: VerifyProgress = { state: 'planning', generation: 0, slices: 0, slicesDone: 0, partitions: input.partitions ?? 0, partitionsDone: 0, entitiesCompared: 0 };
   setHandler(verifyProgressQuery, () => progress);
 
   const plan = await planVerify(ref);
   const { generation, upTo } = plan;
-  progress = { ...progress, state: 'scattering', generation, slices: plan.slices.length };
+  // Unless asked, the plan's: partitions of about the same size whatever the view's.
+  const partitions = input.partitions ?? plan.partitions ?? DEFAULT_PARTITIONS;
+  const parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
+  progress = { ...progress, state: 'scattering', generation, partitions, slices: plan.slices.length };
   try {
     const runs: number[][] = [];
     let refused = 0;

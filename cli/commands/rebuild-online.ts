@@ -19,7 +19,7 @@ export function registerRebuildOnlineCommand(program: Command): void {
     .description('rebuild the online store from the offline store into a new generation, then cut over (all online views when none are named)')
     .argument('[views...]', 'feature views to rebuild')
     .option('--wait', 'wait for the rebuild to finish, showing its progress')
-    .option('--partitions <n>', 'entity-hash partitions, one activity each (default 8)', positiveInt)
+    .option('--partitions <n>', 'entity-hash partitions, one activity each (default: at least 8, about 1.25M rows each)', positiveInt)
     .option('--parallelism <n>', 'partitions rebuilt at once (default 2)', positiveInt)
     .option('--retire-after <seconds>', 'seconds between the cut-over and dropping the old generation (default 60)', wholeNumber)
     .action(

@@ -19,7 +19,7 @@ export function registerVerifyCommand(program: Command): void {
     .command('verify')
     .description('check online against offline, entity by entity (exit code 1 on any divergence)')
     .argument('[views...]', 'feature views to check (default: all online views)')
-    .option('--partitions <n>', 'entity-hash partitions, one activity each (default 8)', positiveInt)
+    .option('--partitions <n>', 'entity-hash partitions, one activity each (default: at least 8, about 1.25M rows each)', positiveInt)
     .option('--parallelism <n>', 'slices and partitions checked at once (default 2)', positiveInt)
     .option('--in-process', 'check in this process, whole view at a time, without a worker (memory grows with the view)')
     .action(

@@ -28,8 +28,9 @@ test('every recorded history of the rebuild and retire workflows replays on the 
   // v1: before the retire phase had its own workflow (a run that waited out its grace holding the
   // rebuild's id); v2: the retire workflow, and a run that continued as new for a late request;
   // v3: the catch-up applying pending commits in batches (patched('apply-commit-batches'));
-  // v4: the read-once build, scatter then build per partition, its worker killed mid-partition (patched('read-once-rebuild')).
-  assert.ok(histories.length >= 8, `histories in ${HISTORIES}: ${histories.map((h) => h.workflowId).join(', ')}`);
+  // v4: the read-once build, scatter then build per partition, its worker killed mid-partition (patched('read-once-rebuild'));
+  // v5: a rebuild asked without partitions, the plan's taken (patched('partitions-from-plan')).
+  assert.ok(histories.length >= 13, `histories in ${HISTORIES}: ${histories.map((h) => h.workflowId).join(', ')}`);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundlePath() } }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId} does not replay: ${result.error?.message}`);

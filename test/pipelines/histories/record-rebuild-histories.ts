@@ -12,7 +12,8 @@
  * out its retire grace, the point where a worker would be replaced in production; since v2 the
  * grace is the retire workflow's, recorded as `retire-online-<label>-waiting.json`). From v2 on,
  * also `rebuild-online-<label>-late-request.json`: a run that received a request while verifying
- * and continued as a new build.
+ * and continued as a new build. From v5 on, also `rebuild-online-<label>-default-partitions.json`:
+ * a rebuild asked without partitions (the plan picks them).
  */
 import { join } from 'node:path';
 import { PostgresRegistry } from '../../../stores/registry/postgres-registry.ts';
@@ -39,6 +40,9 @@ async function main(label: string): Promise<void> {
 
     await store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 1 });
     await save(`rebuild-online-${label}-completed.json`, await client.workflow.getHandle(id).fetchHistory());
+    // From v5 on: no partitions asked, the plan picks them (partitions-from-plan).
+    await store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 1 });
+    await save(`rebuild-online-${label}-default-partitions.json`, await client.workflow.getHandle(id).fetchHistory());
 
     await store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 3600 });
     const handle = client.workflow.getHandle(id);

@@ -96,6 +96,45 @@ test('up --redis-cluster twice: the second reuses it; 3 masters and 3 replicas s
   }
 });
 
+test('up --redis-sentinel twice: the second reuses it; the sentinels agree on the master; down and up keep the data', { timeout: 180_000 }, async () => {
+  const base = 20_000 + Math.floor(Math.random() * 11_000);
+  const env: NodeJS.ProcessEnv = { [STACK_PORT_VARIABLES.redisSentinel]: String(base) };
+  const stateDir = mkdtempSync(join(REPO_ROOT, '.granary', 'stack-test-'));
+  const options = { env, stateDir, topologies: ['redis-sentinel'] as const, log: quiet };
+  const { redisSentinel } = localStack(env);
+  const client = (): Redis => {
+    const redis = new Redis({ sentinels: redisSentinel.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: redisSentinel.masterName, connectTimeout: 1000 });
+    redis.on('error', quiet);
+    return redis;
+  };
+  try {
+    const [first] = await stackUpTopologies(options);
+    assert.equal(first?.action, 'started');
+    assert.equal(first?.addresses, redisSentinel.sentinels);
+    assert.equal((await stackUpTopologies(options))[0]?.action, 'reused');
+    const [status] = await stackTopologyStatus(options);
+    assert.deepEqual(status?.nodes.map((n) => n.role), ['master', 'slave', 'sentinel', 'sentinel', 'sentinel']);
+    console.log(`sentinel setup started in ${((first?.ms ?? 0) / 1000).toFixed(1)} s`);
+    const redis = client();
+    try {
+      await redis.set('granary:sentinel:kept', 'yes');
+    } finally {
+      redis.disconnect();
+    }
+    assert.deepEqual(await stackDownTopologies(options), [{ topology: 'redis-sentinel', outcome: 'stopped' }]);
+    assert.equal((await stackUpTopologies(options))[0]?.action, 'started');
+    const again = client();
+    try {
+      assert.equal(await again.get('granary:sentinel:kept'), 'yes', 'the data survived down / up');
+    } finally {
+      again.disconnect();
+    }
+  } finally {
+    await stackDownTopologies(options).catch(quiet);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 test('`stack env` prints the cluster and sentinel variables when they are switched on', async () => {
   const env = { ...process.env, GRANARY_STACK_REDIS_CLUSTER: '1', GRANARY_STACK_REDIS_SENTINEL: '1', GRANARY_STACK_REDIS_CLUSTER_PORT: '17100', GRANARY_STACK_REDIS_SENTINEL_PORT: '17110' };
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/stack/cli.ts', 'env'], { cwd: REPO_ROOT, env });

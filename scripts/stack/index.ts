@@ -16,7 +16,7 @@
 export { GO_TOOLS, ensureGoTool, locateGoTool, type GoTool } from './installers.ts';
 export { logFile, SERVICE_NAMES, type Instance, type Log, type ServiceName } from './instance.ts';
 export { ensureRunning, instanceStatus, killInstance, stopInstance, type ServiceStatus, type UpResult } from './lifecycle.ts';
-export { ensureDir, isAlive, sleep } from './process-control.ts';
+export { ensureDir, isAlive, sleep, waitUntil } from './process-control.ts';
 export { redisCommand, tcpAnswers } from './service-readiness.ts';
 export {
   ensureRedisCluster,
@@ -32,7 +32,6 @@ export {
   sentinelAgreedMaster,
   stopRedisTopology,
   topologyPids,
-  waitUntil,
   type ClusterNode,
   type RedisClusterSpec,
   type RedisSentinelSpec,

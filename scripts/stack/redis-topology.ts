@@ -16,13 +16,13 @@
  *   await stopRedisTopology(spec) // => 'stopped'
  */
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { localStack } from '../../config/local-stack.ts';
 import { ensureAptBinary } from './installers.ts';
 import { toStdout, type Instance, type Log } from './instance.ts';
-import { commandLine, ensureDir, isAlive, readPid, requireOnPath, signalAndWait, sleep, tail, withLockFile } from './process-control.ts';
+import { commandLine, ensureDir, isAlive, readPid, requireOnPath, signalAndWait, sleep, tail, waitUntil, withLockFile } from './process-control.ts';
 import { redisCommand, redisReply, tcpAnswers, type RedisReply } from './service-readiness.ts';
 import { StackError } from './stack-error.ts';
 
@@ -204,8 +204,8 @@ export const sentinelDir = (spec: RedisSentinelSpec, port: number): string => jo
 
 /**
  * Makes the Sentinel setup healthy: starts the data nodes that are down (as replicas of the one
- * that is master now, else by their first roles), then the sentinels (afresh, watching that
- * master, when none runs), and waits until they agree.
+ * that is master now, else by their first roles), then the sentinels (with a fresh sentinel.conf
+ * watching that master when none runs; else from the one each rewrote), and waits until they agree.
  */
 export async function ensureRedisSentinel(spec: RedisSentinelSpec, log: Log = toStdout): Promise<TopologyUpResult> {
   const t0 = performance.now();
@@ -229,7 +229,7 @@ export async function ensureRedisSentinel(spec: RedisSentinelSpec, log: Log = to
     await Promise.all(spec.sentinelPorts.map((port) => {
       const dir = ensureDir(sentinelDir(spec, port));
       const conf = join(dir, 'sentinel.conf');
-      if (fresh) writeFileSync(conf, sentinelConf(spec, port, dir, master));
+      if (fresh || !existsSync(conf)) writeFileSync(conf, sentinelConf(spec, port, dir, master));
       return startNodeIfDown(spec, port, dir, [conf, '--sentinel']);
     }));
     await waitUntil(() => redisSentinelHealthy(spec), 60_000, async () =>
@@ -412,11 +412,4 @@ const addresses = (host: string, ports: readonly number[]): string => ports.map(
 /** `name:value` lines (CLUSTER INFO, INFO) as a record. */
 function fields(text: string): Record<string, string> {
   return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
-}
-
-/** Polls `ok` every 200 ms until it is true; throws `failure()` after `ms`. */
-export async function waitUntil(ok: () => Promise<boolean>, ms: number, failure: () => Promise<Error>): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await ok()); await sleep(200)) {
-    if (Date.now() > deadline) throw await failure();
-  }
 }

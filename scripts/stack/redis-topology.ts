@@ -112,7 +112,7 @@ export async function ensureRedisCluster(spec: RedisClusterSpec, log: Log = toSt
   return withLockFile(join(spec.dir, 'up.lock'), async () => {
     if (await redisClusterHealthy(spec)) return result('reused');
     await installRedis(spec.dir, log, true);
-    await Promise.all(spec.ports.map((port, n) => startNodeIfDown(spec, port, clusterNodeDir(spec, port), clusterArgs(spec, port, n))));
+    await startNodes(spec, spec.ports.map((port, n) => ({ port, dir: clusterNodeDir(spec, port), busPort: busPortOf(spec, port, n), args: clusterArgs(spec, port, n) })));
     const infos = await Promise.all(spec.ports.map((port) => clusterInfo(spec.host, port)));
     if (infos.every((info) => info.cluster_known_nodes === '1' && info.cluster_slots_assigned === '0')) {
       const file = join(spec.dir, 'create.log');
@@ -174,9 +174,11 @@ function clusterArgs(spec: RedisClusterSpec, port: number, n: number): string[] 
   return [
     ...dataNodeArgs(spec, port, dir),
     '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'),
-    '--cluster-node-timeout', String(spec.nodeTimeoutMs), '--cluster-port', String(spec.busPorts?.[n] ?? port + 10000),
+    '--cluster-node-timeout', String(spec.nodeTimeoutMs), '--cluster-port', String(busPortOf(spec, port, n)),
   ];
 }
+
+const busPortOf = (spec: RedisClusterSpec, port: number, n: number): number => spec.busPorts?.[n] ?? port + 10000;
 
 function parseClusterNodes(text: string): ClusterNode[] {
   return text.split('\n').filter((line) => line.trim() !== '').map((line) => {
@@ -216,21 +218,22 @@ export async function ensureRedisSentinel(spec: RedisSentinelSpec, log: Log = to
   return withLockFile(join(spec.dir, 'up.lock'), async () => {
     if (await redisSentinelHealthy(spec)) return result('reused');
     await installRedis(spec.dir, log, false);
+    await checkPortsFree(spec, nodesOf(spec));
     const master = (await liveMasterByRole(spec)) ?? spec.dataPorts[0]!;
-    await Promise.all(spec.dataPorts.map((port) => {
+    await startNodes(spec, spec.dataPorts.map((port) => {
       const dir = sentinelDataDir(spec, port);
       const role = port === master ? [] : ['--replicaof', spec.host, String(master)];
-      return startNodeIfDown(spec, port, dir, [...dataNodeArgs(spec, port, dir), ...role]);
+      return { port, dir, args: [...dataNodeArgs(spec, port, dir), ...role] };
     }));
     // The sentinels learn the replicas from the master's INFO: start them once the replica is linked.
     await waitUntil(async () => replicasOf(spec.host, master).then((n) => n >= spec.dataPorts.length - 1), 60_000, async () =>
       new StackError(`the replica of ${spec.host}:${master} did not link within 60 s; its log ends with:\n${tail(join(sentinelDataDir(spec, spec.dataPorts.find((p) => p !== master)!), 'redis.log'))}`));
     const fresh = (await Promise.all(spec.sentinelPorts.map((port) => livePid(sentinelDir(spec, port))))).every((pid) => pid === null);
-    await Promise.all(spec.sentinelPorts.map((port) => {
+    await startNodes(spec, spec.sentinelPorts.map((port) => {
       const dir = ensureDir(sentinelDir(spec, port));
       const conf = join(dir, 'sentinel.conf');
       if (fresh || !existsSync(conf)) writeFileSync(conf, sentinelConf(spec, port, dir, master));
-      return startNodeIfDown(spec, port, dir, [conf, '--sentinel']);
+      return { port, dir, args: [conf, '--sentinel'] };
     }));
     await waitUntil(() => redisSentinelHealthy(spec), 60_000, async () =>
       new StackError(`the sentinels on ${addresses(spec.host, spec.sentinelPorts)} did not agree on master '${spec.masterName}' within 60 s; the first one's log ends with:\n${tail(join(sentinelDir(spec, spec.sentinelPorts[0]!), 'redis.log'))}`));
@@ -366,20 +369,47 @@ function dataNodeArgs(spec: TopologyBase, port: number, dir: string): string[] {
   ];
 }
 
-/** Starts one daemonizing redis-server unless ours runs; waits for its PONG (60 s). */
-async function startNodeIfDown(spec: TopologyBase, port: number, dir: string, args: readonly string[]): Promise<void> {
-  if (livePid(dir) !== null) return;
-  if (await tcpAnswers(spec.host, port)) {
-    const move = spec.portVariable ? `: stop it, or move the ports with ${spec.portVariable}` : '';
-    throw new StackError(`something answers on ${spec.host}:${port} that is not this topology's node (no live pid file in ${dir})${move}`);
+interface NodeToStart {
+  readonly port: number;
+  readonly dir: string;
+  /** A cluster node's bus port, which must be free too. */
+  readonly busPort?: number;
+}
+
+/** Throws, before anything starts, when a port of a node that is down is taken by something else. */
+async function checkPortsFree(spec: TopologyBase, nodes: readonly NodeToStart[]): Promise<void> {
+  const move = spec.portVariable ? `: stop it, or move the ports with ${spec.portVariable}` : '';
+  for (const { port, dir, busPort } of nodes.filter((n) => livePid(n.dir) === null)) {
+    if (await tcpAnswers(spec.host, port)) {
+      throw new StackError(`something answers on ${spec.host}:${port} that is not this topology's node (no live pid file in ${dir})${move}`);
+    }
+    if (busPort !== undefined && (await tcpAnswers(spec.host, busPort))) {
+      throw new StackError(`the cluster bus port ${spec.host}:${busPort} of node ${port} is taken${move}`);
+    }
   }
+}
+
+/** Starts the nodes that are down, in parallel; every start settles before the first failure is thrown. */
+async function startNodes(spec: TopologyBase, nodes: ReadonlyArray<NodeToStart & { readonly args: readonly string[] }>): Promise<void> {
+  await checkPortsFree(spec, nodes);
+  const settled = await Promise.allSettled(nodes.filter((n) => livePid(n.dir) === null).map((n) => startNode(spec, n.port, n.dir, n.args)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Starts one daemonizing redis-server; waits for its PONG (60 s), failing at once when it exits. */
+async function startNode(spec: TopologyBase, port: number, dir: string, args: readonly string[]): Promise<void> {
   ensureDir(dir);
   rmSync(join(dir, 'redis.pid'), { force: true });
+  const log = join(dir, 'redis.log');
   await run(requireOnPath('redis-server'), args, { timeout: 30_000 }).catch((error: { message: string }) => {
-    throw new StackError(`redis-server on ${spec.host}:${port} did not start: ${error.message}\nIts log ends with:\n${tail(join(dir, 'redis.log'))}`);
+    throw new StackError(`redis-server on ${spec.host}:${port} did not start: ${error.message}\nIts log ends with:\n${tail(log)}`);
   });
-  await waitUntil(async () => (await redisCommand(spec.host, port, ['PING']).catch(() => '')) === '+PONG', 60_000, async () =>
-    new StackError(`redis-server on ${spec.host}:${port} did not answer PING within 60 s; its log ends with:\n${tail(join(dir, 'redis.log'))}`));
+  await waitUntil(async () => {
+    const pid = readPid(join(dir, 'redis.pid'));
+    if (pid !== null && !isAlive(pid)) throw new StackError(`redis-server on ${spec.host}:${port} exited (pid ${pid}); its log ends with:\n${tail(log)}`);
+    return (await redisCommand(spec.host, port, ['PING']).catch(() => '')) === '+PONG';
+  }, 60_000, async () => new StackError(`redis-server on ${spec.host}:${port} did not answer PING within 60 s; its log ends with:\n${tail(log)}`));
 }
 
 /** redis-server (and redis-cli to form a cluster) from Debian's packages when missing. */

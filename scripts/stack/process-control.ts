@@ -100,6 +100,13 @@ export async function waitForPidExit(pid: number, ms: number, progress?: (elapse
   return true;
 }
 
+/** Polls `ok` every 200 ms until it is true; throws `failure()` after `ms`. */
+export async function waitUntil(ok: () => Promise<boolean>, ms: number, failure: () => Promise<Error>): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await ok()); await sleep(200)) {
+    if (Date.now() > deadline) throw await failure();
+  }
+}
+
 /** Alive and not a zombie. */
 export function isAlive(pid: number): boolean {
   try {

@@ -47,6 +47,80 @@ export function redisCommand(host: string, port: number, words: readonly string[
   });
 }
 
+/** A parsed Redis reply: a simple or bulk string, an integer, nil, or an array of them. */
+export type RedisReply = string | number | null | RedisReply[];
+
+/**
+ * One Redis command over a bare socket, its whole reply parsed (RESP2); an error reply rejects
+ * with its message. For the multi-line replies the topologies read (CLUSTER INFO, SENTINEL ...).
+ *
+ * @example
+ *   await redisReply('127.0.0.1', 17010, ['SENTINEL', 'get-master-addr-by-name', 'granary']) // => ['127.0.0.1', '17010']
+ */
+export function redisReply(host: string, port: number, words: readonly string[], timeoutMs = 2000): Promise<RedisReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let buffer = Buffer.alloc(0);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no reply from Redis at ${host}:${port}`)));
+    socket.once('connect', () => socket.write(`*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`));
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const parsed = parseReply(buffer, 0);
+      if (parsed === undefined) return; // incomplete
+      socket.destroy();
+      if (parsed.error !== undefined) reject(new Error(parsed.error));
+      else resolve(parsed.value);
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`connection to ${host}:${port} closed without a reply`)));
+  });
+}
+
+interface Parsed {
+  readonly value: RedisReply;
+  readonly end: number;
+  readonly error?: string;
+}
+
+/** Parses one RESP2 reply at `at`; undefined while it is incomplete. */
+function parseReply(buffer: Buffer, at: number): Parsed | undefined {
+  const eol = buffer.indexOf('\r\n', at);
+  if (eol < 0) return undefined;
+  const line = buffer.toString('utf8', at + 1, eol);
+  const next = eol + 2;
+  switch (String.fromCharCode(buffer[at]!)) {
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: null, end: next, error: line };
+    case ':':
+      return { value: Number(line), end: next };
+    case '$': {
+      const length = Number(line);
+      if (length < 0) return { value: null, end: next };
+      if (buffer.length < next + length + 2) return undefined;
+      return { value: buffer.toString('utf8', next, next + length), end: next + length + 2 };
+    }
+    case '*': {
+      const count = Number(line);
+      if (count < 0) return { value: null, end: next };
+      const items: RedisReply[] = [];
+      let end = next;
+      let error: string | undefined;
+      for (let n = 0; n < count; n++) {
+        const item = parseReply(buffer, end);
+        if (item === undefined) return undefined;
+        items.push(item.value);
+        error ??= item.error;
+        end = item.end;
+      }
+      return { value: items, end, error };
+    }
+    default:
+      return { value: null, end: buffer.length, error: `not a Redis reply: ${JSON.stringify(line.slice(0, 40))}` };
+  }
+}
+
 type PgClient = import('pg').Client;
 
 /** Runs `fn` with a client of the instance's PostgreSQL (user postgres, no password), then closes it. */

@@ -1,5 +1,6 @@
 import type { CONFIG_VARIABLES } from '../../config/granary-config.ts';
 import { localStack } from '../../config/local-stack.ts';
+import type { TopologyName } from './redis-topology.ts';
 
 /** The variables of CONFIG_VARIABLES that `env` sets. */
 export const STACK_ENV_VARIABLES = [
@@ -13,6 +14,14 @@ export const STACK_ENV_VARIABLES = [
   'GRANARY_TEMPORAL_NAMESPACE',
 ] as const satisfies ReadonlyArray<keyof typeof CONFIG_VARIABLES>;
 export type StackEnv = Readonly<Record<(typeof STACK_ENV_VARIABLES)[number], string>>;
+
+/**
+ * What a client needs for the optional Redis topologies (`up --redis-cluster`, `--redis-sentinel`):
+ * the cluster's nodes, the sentinels and the master's name, each `host:port,...`. Granary's
+ * config does not read them yet (issue 15); `env` prints them when the topology is up or switched on.
+ */
+export const STACK_TOPOLOGY_ENV_VARIABLES = ['GRANARY_REDIS_CLUSTER_NODES', 'GRANARY_REDIS_SENTINELS', 'GRANARY_REDIS_SENTINEL_MASTER'] as const;
+export type StackTopologyEnv = Readonly<Partial<Record<(typeof STACK_TOPOLOGY_ENV_VARIABLES)[number], string>>>;
 
 /**
  * The GRANARY_* variables that point Granary at the local stack (at the ports of `localStack()`,
@@ -37,8 +46,24 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
   };
 }
 
-/** `export NAME=value` lines for a shell (`eval "$(npm run -s stack -- env)"`). */
-export function stackEnvLines(env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * The variables of the given topologies, at the ports of `localStack()`.
+ *
+ * @example
+ *   stackTopologyEnv(['redis-sentinel']) // => { GRANARY_REDIS_SENTINELS: '127.0.0.1:17012,127.0.0.1:17013,127.0.0.1:17014', GRANARY_REDIS_SENTINEL_MASTER: 'granary' }
+ */
+export function stackTopologyEnv(topologies: readonly TopologyName[], env: NodeJS.ProcessEnv = process.env): StackTopologyEnv {
+  const stack = localStack(env);
+  return {
+    ...(topologies.includes('redis-cluster') ? { GRANARY_REDIS_CLUSTER_NODES: stack.redisCluster.nodes } : {}),
+    ...(topologies.includes('redis-sentinel')
+      ? { GRANARY_REDIS_SENTINELS: stack.redisSentinel.sentinels, GRANARY_REDIS_SENTINEL_MASTER: stack.redisSentinel.masterName }
+      : {}),
+  };
+}
+
+/** `export NAME=value` lines for a shell (`eval "$(npm run -s stack -- env)"`), with those of the topologies given. */
+export function stackEnvLines(env: NodeJS.ProcessEnv = process.env, topologies: readonly TopologyName[] = []): string[] {
   const quote = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
-  return Object.entries(stackEnv(env)).map(([name, value]) => `export ${name}=${quote(value)}`);
+  return Object.entries({ ...stackEnv(env), ...stackTopologyEnv(topologies, env) }).map(([name, value]) => `export ${name}=${quote(value)}`);
 }

@@ -27,7 +27,7 @@ export interface PointInTimeQuery {
 /**
  * The point-in-time join as one DuckDB query. Each view's rows are first reduced to one per
  * (join keys, event time): the greatest created time (null counts as 0), then the first in read
- * order (object file name, then row in the file), as the online store keeps the first of equal
+ * order (the object's place in commit order, from its staged file name, then its row), as the online store keeps the first of equal
  * rows. Then one ASOF LEFT JOIN per view picks, for each entity row, the row with the greatest
  * event time <= the row's time among rows with equal keys; the TTL's lower bound (inclusive) is
  * applied after the join, since ASOF takes one inequality. Times are compared as ms since epoch
@@ -79,7 +79,7 @@ function viewRows(view: PointInTimeView): string {
   const files = `[${view.files.map(literal).join(', ')}]`;
   const partition = [...view.keys.map((_, j) => `k${j}`), 'e'].join(', ');
   return `SELECT ${[...view.keys.map((_, j) => `k${j}`), 'e', ...view.features.map((f) => ident(f.name))].join(', ')}
-    FROM (SELECT ${[...keys, `epoch_ms(${ident(view.eventTimestampColumn)}) AS e`, `${created} AS c`, 'filename AS o', 'file_row_number AS r', ...features].join(', ')}
+    FROM (SELECT ${[...keys, `epoch_ms(${ident(view.eventTimestampColumn)}) AS e`, `${created} AS c`, `CAST(regexp_extract(filename, 'o(\\d+)\\.parquet$', 1) AS INTEGER) AS o`, 'file_row_number AS r', ...features].join(', ')}
       FROM read_parquet(${files}, filename = true, file_row_number = true${view.unionByName ? ', union_by_name = true' : ''}))
     QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY c DESC, o, r) = 1`;
 }

@@ -1,5 +1,5 @@
-import { writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { stat, symlink, writeFile } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
 import { Field, makeData, RecordBatch, Schema, Struct, Table, TimestampMillisecond, type Data } from 'apache-arrow';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import { buildColumn } from '../arrow/build-column.ts';
@@ -67,8 +67,11 @@ export async function entityTable(
   let path: string;
   let what: string;
   if ('file' in source && extname(source.file).toLowerCase() === '.parquet') {
-    path = source.file;
+    // DuckDB reads a path as a glob pattern: a link with a plain name reads the file as named.
     what = `entity file '${source.file}'`;
+    if (!(await stat(source.file).catch(() => null))?.isFile()) throw new Error(`${what}: no such file`);
+    path = join(dir, 'entities-input.parquet');
+    await symlink(resolve(source.file), path);
   } else {
     table = 'table' in source ? source.table : await readInputFile(source.file);
     what = 'file' in source ? `entity file '${source.file}'` : 'entity table';

@@ -118,6 +118,7 @@ test('bad entity files are refused naming the file, the column and the row', asy
   const write = (options: { entitiesFile: string; eventTimestampColumn?: string }) =>
     writeHistoricalFeatures(fixture.registry, fixture.offline, { ...options, features }, join(dir, 'bad-out.parquet'));
 
+  await assert.rejects(write({ entitiesFile: join(dir, 'nowhere.parquet') }), /entity file '.*nowhere\.parquet': no such file/);
   const garbage = join(dir, 'garbage.parquet');
   await writeFile(garbage, 'not parquet at all');
   await assert.rejects(write({ entitiesFile: garbage }), (e: Error) => e.message.startsWith(`entity file '${garbage}': cannot read it as Parquet`));

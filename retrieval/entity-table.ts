@@ -1,6 +1,6 @@
 import { stat, symlink, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import { Field, makeData, RecordBatch, Schema, Struct, Table, TimestampMillisecond, type Data } from 'apache-arrow';
+import { Field, makeData, RecordBatch, Schema, Struct, Table, TimestampMillisecond, vectorFromArray, type Data } from 'apache-arrow';
 import type { JoinKeyType } from '../definitions/value-type.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { takeRows } from '../arrow/take-rows.ts';
@@ -163,7 +163,7 @@ function typingPlan(columns: readonly DescribedColumn[], eventTimestampColumn: s
 function typeInJavaScript(table: Table, eventTimestampColumn: string, plan: TypingPlan, what: string): Table {
   const one = table.numRows > 0 && table.batches.length !== 1 ? takeRows(table, Int32Array.from({ length: table.numRows }, (_, i) => i)) : table;
   const fields = [...one.schema.fields];
-  const children: Data[] = one.numRows > 0 ? [...one.batches[0]!.data.children] : fields.map((f) => makeData({ type: f.type, length: 0 } as never));
+  const children: Data[] = one.numRows > 0 ? [...one.batches[0]!.data.children] : fields.map((f) => vectorFromArray([], f.type).data[0]!);
   if (!plan.timeNative) {
     const at = fields.findIndex((f) => f.name === eventTimestampColumn);
     fields[at] = new Field(eventTimestampColumn, new TimestampMillisecond('UTC'), false);

@@ -114,6 +114,16 @@ test('the output Parquet keeps the declared types, timestamps in UTC with a unit
   ]);
 });
 
+test('a CSV entity file with a header and no rows gives an empty training set', async () => {
+  const empty = join(dir, 'empty.csv');
+  await writeFile(empty, 'user_id,event_timestamp,label\n');
+  const out = join(dir, 'empty-train.parquet');
+  const written = await writeHistoricalFeatures(fixture.registry, fixture.offline, { entitiesFile: empty, features: ['typed:f32'] }, out);
+  assert.deepEqual(written, { rows: 0, bytes: written.bytes, columns: ['user_id', 'event_timestamp', 'label', 'f32'] });
+  const types = await duckRows(`DESCRIBE SELECT * FROM read_parquet('${out}')`);
+  assert.deepEqual(types.map((r) => r.column_type), ['VARCHAR', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR', 'FLOAT']);
+});
+
 test('bad entity files are refused naming the file, the column and the row', async () => {
   const write = (options: { entitiesFile: string; eventTimestampColumn?: string }) =>
     writeHistoricalFeatures(fixture.registry, fixture.offline, { ...options, features }, join(dir, 'bad-out.parquet'));

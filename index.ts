@@ -14,6 +14,7 @@ export { ConfigError, type GranaryConfig, type LoadConfigOptions } from './confi
 export type { BatchInput, BatchRow } from './ingest/batch-validation.ts';
 export type { VerifyReport } from './pipelines/verify-view.ts';
 export type { HistoricalFeaturesOptions } from './retrieval/plan-historical-retrieval.ts';
+export type { HistoricalOutput } from './retrieval/historical-join.ts';
 export type { RepairReport } from './sdk/entity-repair.ts';
 export type { RebuildHandle, RebuildOnlineOptions } from './sdk/online-rebuild.ts';
 export type { MigrateOptions, MigrationHandle } from './sdk/view-migration.ts';

@@ -26,3 +26,9 @@ function wholeNumberOrNaN(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   return Number.isSafeInteger(n) ? n : NaN;
 }
+
+/** A memory size as DuckDB takes it: '512MB', '4GB', '1.5GiB'. */
+export function memorySize(value: string): string {
+  if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(value.trim())) throw new InvalidArgumentError(`must be a size such as 512MB or 4GB, got '${value}'`);
+  return value.trim();
+}

@@ -12,7 +12,6 @@ import { coerceValue, describe, Invalid } from '../ingest/value-coercion.ts';
  *
  * @example
  *   entityKeys(labels, [{ name: 'user_id', type: 'int64' }], 'entity table') // => [1, 2, 9007199254740993n as '9007199254740993', null]
- *   hashEntityKey('u1') % 16 // => the partition of entity 'u1'
  */
 export type EntityKeyValue = number | string;
 
@@ -43,25 +42,6 @@ export function entityKeys(table: Table, keys: readonly JoinKeyColumn[], what: s
     out[i] = isNull ? null : key;
   }
   return out;
-}
-
-/** 32-bit hash of a key, the same in every process: for entity-hash partitions. */
-export function hashEntityKey(key: EntityKeyValue): number {
-  let h: number;
-  if (typeof key === 'number') {
-    const hi = Math.floor(key / 4294967296);
-    const lo = key - hi * 4294967296;
-    h = Math.imul((lo | 0) ^ Math.imul(hi | 0, 0x9e3779b1), 0x85ebca6b);
-  } else {
-    h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function keyValues(table: Table, column: number, key: JoinKeyColumn, what: string): (EntityKeyValue | null)[] {

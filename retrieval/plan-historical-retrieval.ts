@@ -5,16 +5,9 @@ import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { timestampMillis } from '../arrow/column-values.ts';
-import { committedObjects, readCommittedRows } from './committed-objects.ts';
-import { entityEventTimes } from './entity-event-times.ts';
+import { committedObjects, readCommittedRows, type CommittedObject } from './committed-objects.ts';
 import { entityKeys, type EntityKeyValue } from './entity-keys.ts';
-import {
-  historicalSchema,
-  type HistoricalJoinInput,
-  type HistoricalJoinOptions,
-  type HistoricalOutputColumn,
-  type HistoricalView,
-} from './historical-join.ts';
+import type { HistoricalJoinInput, HistoricalJoinOptions, HistoricalOutputColumn, HistoricalView } from './historical-join.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { arrowTypeOf } from '../arrow/view-schema.ts';
 import type { Registry } from '../stores/registry/registry.ts';
@@ -23,6 +16,8 @@ import type { Registry } from '../stores/registry/registry.ts';
 export interface HistoricalFeaturesOptions extends HistoricalJoinOptions {
   /** The entity rows (labels); omit for a snapshot with `end` (and optionally `start`). */
   readonly entities?: Table;
+  /** The entity rows as a .parquet file (read by DuckDB as is when typed) or a .csv file, instead of entities. */
+  readonly entitiesFile?: string;
   /** 'view:feature', 'view@2:feature', or 'view' for all its features, in output order. */
   readonly features?: readonly string[];
   /** A feature service's name: its features in its order. */
@@ -36,17 +31,17 @@ export interface HistoricalFeaturesOptions extends HistoricalJoinOptions {
   readonly end?: Date | number | string;
 }
 
-export interface HistoricalPlan {
-  readonly input: HistoricalJoinInput;
-  readonly schema: Schema;
-}
-
 const DEFAULT_EVENT_TIMESTAMP = 'event_timestamp';
 
-/** Resolves the request against the registry: views, committed objects, output columns, the entity table. */
-export async function planHistoricalRetrieval(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions): Promise<HistoricalPlan> {
+/**
+ * Resolves the request against the registry into the join's input: the views and their features,
+ * the output columns, the entity rows. A snapshot (no entity table) lists the views' committed
+ * objects in its window and builds its entity table from them; otherwise the join lists the
+ * objects for the entity rows' time range.
+ */
+export async function planHistoricalRetrieval(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions): Promise<HistoricalJoinInput> {
   const requested = await resolveFeatures(registry, options);
-  const views: HistoricalView[] = [];
+  const views: { view: FeatureView; features: string[] }[] = [];
   const columns: HistoricalOutputColumn[] = [];
   const viewIndex = new Map<string, number>();
   for (const { view, feature } of requested) {
@@ -55,46 +50,30 @@ export async function planHistoricalRetrieval(registry: Registry, offline: Offli
     if (v === undefined) {
       v = views.length;
       viewIndex.set(id, v);
-      views.push({ view, features: [], objects: [] });
+      views.push({ view, features: [] });
     }
-    (views[v]!.features as string[]).push(feature);
+    views[v]!.features.push(feature);
     columns.push({ view: v, feature, name: options.fullFeatureNames ? `${view.name}__${feature}` : feature });
   }
-
-  let entities = options.entities;
-  let eventTimestampColumn = options.eventTimestampColumn ?? DEFAULT_EVENT_TIMESTAMP;
-  let window: { start: number | null; end: number } | null = null;
-  if (!entities) {
-    if (options.end === undefined) throw new RangeError('historical features: pass an entity table (entities), or end (and start) for a snapshot');
-    const end = toMillis(options.end, 'end');
-    const start = options.start === undefined ? null : toMillis(options.start, 'start');
-    if (start !== null && start > end) throw new RangeError(`historical features: start (${new Date(start).toISOString()}) is after end (${new Date(end).toISOString()})`);
-    window = { start, end };
-    eventTimestampColumn = options.eventTimestampColumn ?? DEFAULT_EVENT_TIMESTAMP;
-  } else if (options.start !== undefined || options.end !== undefined) {
-    throw new RangeError('historical features: start and end are for a snapshot, without an entity table; the entity table has its own timestamps');
-  }
-
-  let minTime = Infinity;
-  let maxTime = -Infinity;
-  if (entities) {
-    const times = entityEventTimes(entities, eventTimestampColumn);
-    for (let i = 0; i < times.length; i++) {
-      if (times[i]! < minTime) minTime = times[i]!;
-      if (times[i]! > maxTime) maxTime = times[i]!;
+  const eventTimestampColumn = options.eventTimestampColumn ?? DEFAULT_EVENT_TIMESTAMP;
+  const given = (options.entities ? 1 : 0) + (options.entitiesFile ? 1 : 0);
+  if (given > 1) throw new RangeError('historical features: pass entities or entitiesFile, not both');
+  if (given === 1) {
+    if (options.start !== undefined || options.end !== undefined) {
+      throw new RangeError('historical features: start and end are for a snapshot, without an entity table; the entity table has its own timestamps');
     }
-  } else {
-    minTime = maxTime = window!.end;
+    const entities = options.entities ? { table: options.entities } : { file: options.entitiesFile! };
+    return { entities, eventTimestampColumn, views, columns };
   }
-  const resolved: HistoricalView[] = [];
-  for (const request of views) {
-    const ttlMs = window?.start != null ? window.end - window.start : request.view.ttlSeconds * 1000;
-    const objects = Number.isFinite(minTime) ? await committedObjects(registry, request.view, { from: minTime - ttlMs, to: maxTime }) : [];
-    resolved.push({ ...request, objects, ...(window ? { ttlMs } : {}) });
-  }
-  if (!entities) entities = await snapshotEntities(offline, resolved, window!.end, eventTimestampColumn);
-  const input: HistoricalJoinInput = { entities, eventTimestampColumn, views: resolved, columns };
-  return { input, schema: historicalSchema(input) };
+
+  if (options.end === undefined) throw new RangeError('historical features: pass an entity table (entities), or end (and start) for a snapshot');
+  const end = toMillis(options.end, 'end');
+  const start = options.start === undefined ? null : toMillis(options.start, 'start');
+  if (start !== null && start > end) throw new RangeError(`historical features: start (${new Date(start).toISOString()}) is after end (${new Date(end).toISOString()})`);
+  const windowed = views.map((v) => ({ ...v, ttlMs: start !== null ? end - start : v.view.ttlSeconds * 1000 }));
+  const objects = await Promise.all(windowed.map((v) => committedObjects(registry, v.view, { from: end - v.ttlMs, to: end })));
+  const table = await snapshotEntities(offline, windowed, objects, end, eventTimestampColumn);
+  return { entities: { table }, eventTimestampColumn, views: windowed, columns, objects };
 }
 
 interface RequestedFeature {
@@ -155,7 +134,13 @@ async function resolveFeatures(registry: Registry, options: HistoricalFeaturesOp
  * The entity table of a snapshot: every entity (join-key values) with a committed row in the
  * window of any requested view, in the order first read, each with the event timestamp `end`.
  */
-async function snapshotEntities(offline: OfflineStore, views: readonly HistoricalView[], end: number, eventTimestampColumn: string): Promise<Table> {
+async function snapshotEntities(
+  offline: OfflineStore,
+  views: readonly (HistoricalView & { ttlMs: number })[],
+  objects: readonly (readonly CommittedObject[])[],
+  end: number,
+  eventTimestampColumn: string,
+): Promise<Table> {
   const first = views[0]!.view;
   const keyColumns = first.entities.map((e) => ({ name: e.joinKey, type: e.valueType }));
   const signature = (v: FeatureView) => v.entities.map((e) => `${e.joinKey}:${e.valueType}`).join(',');
@@ -169,9 +154,9 @@ async function snapshotEntities(offline: OfflineStore, views: readonly Historica
   if (keyColumns.some((k) => k.name === eventTimestampColumn)) throw new RangeError(`eventTimestampColumn '${eventTimestampColumn}' is a join key`);
   const seen = new Set<EntityKeyValue>();
   const parts: EntityKeyValue[][] = keyColumns.map(() => []);
-  for (const request of views) {
-    const from = end - (request.ttlMs ?? request.view.ttlSeconds * 1000);
-    for (const object of request.objects) {
+  for (const [v, request] of views.entries()) {
+    const from = end - request.ttlMs;
+    for (const object of objects[v]!) {
       for await (const table of readCommittedRows(offline, request.view, object, [])) {
         const keys = entityKeys(table, keyColumns, `offline object '${object.key}'`);
         const single = keyColumns.map((k) => entityKeys(table, [k], `offline object '${object.key}'`));

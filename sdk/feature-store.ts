@@ -4,7 +4,8 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
-import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
+import { getHistoricalFeatures, writeHistoricalFeatures } from '../retrieval/historical-features.ts';
+import type { HistoricalOutput } from '../retrieval/historical-join.ts';
 import { type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
 import type { EntityKey } from '../definitions/feature-value.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
@@ -263,6 +264,18 @@ export class FeatureStore {
    */
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<Table> {
     return getHistoricalFeatures(this.stores.registry(), this.stores.offline, options);
+  }
+
+  /**
+   * The same training set written straight to a Parquet file by DuckDB, never held in memory
+   * (what `granary historical` does); `entitiesFile` names a .parquet or .csv label file.
+   *
+   * @example
+   *   await store.writeHistoricalFeatures({ entitiesFile: 'labels.parquet', featureService: 'fraud_model_v1' }, 'train.parquet')
+   *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'] }
+   */
+  async writeHistoricalFeatures(options: HistoricalFeaturesOptions, out: string): Promise<HistoricalOutput> {
+    return writeHistoricalFeatures(this.stores.registry(), this.stores.offline, options, out);
   }
 
   /**

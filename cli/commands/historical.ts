@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import type { RecordBatch } from 'apache-arrow';
+import { openAsBlob } from 'node:fs';
+import { Table, Type } from 'apache-arrow';
 import type { Command } from 'commander';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
-import { positiveInt, wholeNumber } from '../option-parsers.ts';
+import { memorySize, wholeNumber } from '../option-parsers.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { formatTable, printJson, printLines } from '../output.ts';
 
@@ -17,7 +18,7 @@ interface HistoricalOptions {
   start?: string;
   end?: string;
   head?: number;
-  partitionRows?: number;
+  memoryLimit?: string;
   tempDir?: string;
 }
 
@@ -40,57 +41,63 @@ export function registerHistoricalCommand(program: Command): void {
     .option('--start <time>', 'snapshot (no --entities): only rows with event time >= start (default: end - TTL)')
     .option('--end <time>', 'snapshot (no --entities): latest values as of this time')
     .option('--head <n>', 'print the first n rows of the result', wholeNumber)
-    .option('--partition-rows <n>', 'feature rows per entity-hash partition before spilling to disk (default 4194304)', positiveInt)
-    .option('--temp-dir <dir>', 'where partitions spill (default: the OS temporary folder)')
+    .option('--memory-limit <size>', "DuckDB's memory limit, e.g. 4GB; past it the join spills to --temp-dir (default: 80% of RAM)", memorySize)
+    .option('--temp-dir <dir>', 'where staged objects and spill files go (default: the OS temporary folder)')
     .action(
       commandAction(async (opts: HistoricalOptions, command: Command) => {
         const options = globalOptions(command);
         if (!opts.entities && !opts.end) throw new Error('pass --entities FILE, or --end (and --start) for a snapshot');
         const started = Date.now();
-        const { readInputFile } = await import('../../ingest/batch-validation.ts');
-        const { writeParquetFile } = await import('../../arrow/write-parquet-file.ts');
-        const { historicalFeatureBatches } = await import('../../retrieval/historical-features.ts');
-        const entities = opts.entities ? await readInputFile(opts.entities) : undefined;
+        const { writeHistoricalFeatures } = await import('../../retrieval/historical-features.ts');
         const bar = await progressBar(!options.json && process.stderr.isTTY === true);
-        const head: RecordBatch[] = [];
-        const wanted = opts.head ?? 0;
+        const out = resolve(opts.out);
         try {
-          const summary = await withFeatureStore(options, async (store) => {
-            const { schema, batches } = await historicalFeatureBatches(store.stores.registry(), store.stores.offline, {
-              ...(entities ? { entities } : {}),
-              ...(opts.service ? { featureService: opts.service } : {}),
-              ...(opts.features ? { features: opts.features.split(',').map((f) => f.trim()).filter(Boolean) } : {}),
-              fullFeatureNames: opts.fullFeatureNames === true,
-              ...(opts.eventTimestampColumn ? { eventTimestampColumn: opts.eventTimestampColumn } : {}),
-              ...(opts.start ? { start: opts.start } : {}),
-              ...(opts.end ? { end: opts.end } : {}),
-              ...(opts.partitionRows ? { partitionRows: opts.partitionRows } : {}),
-              ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
-              onProgress: (p) => bar.update(p.done, p.total, p.stage),
-            });
-            let kept = 0;
-            const tee = async function* () {
-              for await (const batch of batches) {
-                if (kept < wanted) {
-                  head.push(batch.slice(0, wanted - kept));
-                  kept += Math.min(batch.numRows, wanted - kept);
-                }
-                yield batch;
-              }
-            };
-            const written = await writeParquetFile(resolve(opts.out), schema, tee());
-            return { ...written, columns: schema.fields.map((f) => f.name), times: schema.fields.map((f) => String(f.type).startsWith('Timestamp')) };
-          });
+          const summary = await withFeatureStore(options, async (store) =>
+            writeHistoricalFeatures(
+              store.stores.registry(),
+              store.stores.offline,
+              {
+                ...(opts.entities ? { entitiesFile: resolve(opts.entities) } : {}),
+                ...(opts.service ? { featureService: opts.service } : {}),
+                ...(opts.features ? { features: opts.features.split(',').map((f) => f.trim()).filter(Boolean) } : {}),
+                fullFeatureNames: opts.fullFeatureNames === true,
+                ...(opts.eventTimestampColumn ? { eventTimestampColumn: opts.eventTimestampColumn } : {}),
+                ...(opts.start ? { start: opts.start } : {}),
+                ...(opts.end ? { end: opts.end } : {}),
+                ...(opts.memoryLimit ? { memoryLimit: opts.memoryLimit } : {}),
+                ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
+                onProgress: (p) => bar.update(p.done, p.total, p.stage),
+              },
+              out,
+            ),
+          );
           bar.stop();
           const seconds = (Date.now() - started) / 1000;
           if (options.json) return printJson({ out: opts.out, rows: summary.rows, bytes: summary.bytes, columns: summary.columns, seconds });
           printLines(`${opts.out}: ${summary.rows} rows x ${summary.columns.length} columns (${summary.columns.join(', ')}) in ${seconds.toFixed(1)} s`);
-          if (head.length > 0) printLines(formatTable(summary.columns, head.flatMap((b) => b.toArray().map((row) => summary.columns.map((c, i) => cell(row[c], summary.times[i]!))))));
+          if (opts.head) {
+            const head = await firstRows(out, opts.head);
+            const times = head.schema.fields.map((f) => f.type.typeId === Type.Timestamp);
+            printLines(formatTable(summary.columns, head.toArray().map((row) => summary.columns.map((c, i) => cell(row[c], times[i]!)))));
+          }
         } finally {
           bar.stop();
         }
       }),
     );
+}
+
+/** The first n rows of a Parquet file (read a row group at a time, stopping at n). */
+async function firstRows(path: string, n: number): Promise<Table> {
+  const { readRowGroups } = await import('../../stores/offline/read-row-groups.ts');
+  const batches = [];
+  let rows = 0;
+  for await (const { table } of readRowGroups(await openAsBlob(path), {}, path)) {
+    batches.push(...table.slice(0, n - rows).batches);
+    rows += Math.min(table.numRows, n - rows);
+    if (rows >= n) break;
+  }
+  return new Table(batches);
 }
 
 function cell(value: unknown, time = false): string {

@@ -82,7 +82,7 @@ test('every numeric option error names the option and the value', async () => {
     [['migrate', 'user_spend', '--commits-per-activity', '0'], /option '--commits-per-activity <n>' argument '0' is invalid/],
     [['migrate', 'user_spend', '--grace', 'soon'], /option '--grace <duration>' argument 'soon' is invalid/],
     [['historical', '--head', 'x'], /option '--head <n>' argument 'x' is invalid/],
-    [['historical', '--partition-rows', '0'], /option '--partition-rows <n>' argument '0' is invalid/],
+    [['historical', '--memory-limit', 'lots'], /option '--memory-limit <size>' argument 'lots' is invalid/],
     [['materialize', '--worker-timeout', '0'], /option '--worker-timeout <seconds>' argument '0' is invalid/],
   ];
   for (const [args, expected] of cases) {

@@ -174,7 +174,7 @@ export function reportVerify(deps: ActivityDeps) {
     const registry = deps.registry(input.project);
     const { view } = await registeredView(registry, input);
     const target = onlineTarget(input, view, input.generation);
-    const sum = (field: keyof Counts | 'offlineEntities' | 'refused') => input.reports.reduce((n, r) => n + r[field], 0);
+    const sum = summed(input.reports);
     const keys = await withHeartbeat(() => deps.online.countRowKeys(target));
     if (keys > sum('present')) {
       log.info(`verify of '${input.view}' v${input.version}: Redis holds ${keys - sum('present')} key(s) more than the partitions found; checking the whole view`);
@@ -216,7 +216,7 @@ export function finishVerify(deps: ActivityDeps) {
     const registry = deps.registry(input.project);
     const { view } = await registeredView(registry, input);
     const target = onlineTarget(input, view, input.generation);
-    const sum = (field: keyof Counts) => input.reports.reduce((n, r) => n + r[field], 0);
+    const sum = summed(input.reports);
     const watermark = Math.min(...input.reports.map((r) => r.watermark));
     const keys = await withHeartbeat(() => deps.online.countRowKeys(target));
     const ok = sum('missing') + sum('stale') === 0 && keys <= sum('present') && input.reports.every((r) => r.watermark === watermark);
@@ -226,4 +226,9 @@ export function finishVerify(deps: ActivityDeps) {
     if (report.ok) return { watermark: report.watermark, matching: report.matching, expired: report.expired, ahead: report.ahead };
     throw await divergedGeneration(deps, input, report);
   };
+}
+
+/** A field of the partitions' reports, summed over them. */
+function summed(reports: readonly PartitionVerify[]) {
+  return (field: keyof Counts | 'offlineEntities' | 'refused'): number => reports.reduce((n, r) => n + r[field], 0);
 }

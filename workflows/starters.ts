@@ -81,10 +81,15 @@ export function rebuildStart(ref: ViewRef, taskQueue: string, request: RebuildRe
  * the running one; a finished one may run again (it resumes from what exists).
  */
 export function migrateStart(input: MigrateViewInput, taskQueue: string) {
+  return attachingStart(workflowIds.migrate(input), input, taskQueue);
+}
+
+/** Start options where a second start attaches to the running workflow of that id, and a finished one may run again. */
+function attachingStart<I>(workflowId: string, input: I, taskQueue: string) {
   return {
-    workflowId: workflowIds.migrate(input),
+    workflowId,
     taskQueue,
-    args: [input] as [MigrateViewInput],
+    args: [input] as [I],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
   };
@@ -95,13 +100,7 @@ export function migrateStart(input: MigrateViewInput, taskQueue: string) {
  * fresh as the running one's start); a finished one may run again.
  */
 export function verifyStart(input: VerifyInput, taskQueue: string) {
-  return {
-    workflowId: workflowIds.verify(input),
-    taskQueue,
-    args: [input] as [VerifyInput],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-  };
+  return attachingStart(workflowIds.verify(input), input, taskQueue);
 }
 
 /** The action of a view's materialization schedule: each tick starts a scheduled materialization. */

@@ -9,14 +9,13 @@ import {
   encodeEntityKey,
   type GenerationRef,
 } from './key-layout.ts';
-import { COMPARE_ROWS_COMMAND, COMPARE_ROWS_LUA, packField } from './compare-rows.lua.ts';
+import { COMPARE_ROWS_COMMAND, COMPARE_ROWS_LUA } from './compare-rows.lua.ts';
 import { MONOTONIC_WRITE_MANY_COMMAND, MONOTONIC_WRITE_MANY_LUA } from './monotonic-write-many.lua.ts';
 import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
 import type { OnlineColumns, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
-import { parseValueType } from '../../definitions/value-type.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
 
@@ -34,8 +33,8 @@ export const DEFAULT_WRITE_CHUNK_SIZE = 1000;
 /** Write pipelines in flight at once. */
 export const DEFAULT_WRITE_CHUNKS_IN_FLIGHT = 4;
 /**
- * Rows per compare script call (compare-rows.lua.ts): an HMGET and a string comparison each,
- * about 10 us of Redis per row of 10 features, so a call stays near 1 ms.
+ * Rows per compare script call (compare-rows.lua.ts): an HMGET and a string comparison per
+ * field, about 10 us of Redis per row of 10 features, so a call stays near 1 ms.
  */
 export const DEFAULT_ROWS_PER_COMPARE = 100;
 
@@ -257,33 +256,44 @@ export class RedisOnlineStore implements OnlineStore {
     const perCall = this.options.rowsPerCompare ?? DEFAULT_ROWS_PER_COMPARE;
     if (!(perCall >= 1)) throw new RangeError(`rowsPerCompare must be >= 1`);
     const rowPrefix = this.layout.rowKeyPrefix(target);
-    const features = codecsOf(target.features).map((f) => ({ ...f, ascii: asciiEncoded(f.codec.type), column: rows.values[f.name] }));
+    const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
     const fieldArgs = [String(TIME_FIELDS.length + features.length), ...TIME_FIELDS, ...features.map((f) => f.name)];
     const pipeline = this.redis.pipeline();
+    const nullsOf = new Array<string>(fieldArgs.length - 1).fill('0');
     for (let from = 0; from < n; from += perCall) {
       const to = Math.min(from + perCall, n);
-      const args = new Array<string>(1 + 2 * (to - from) + fieldArgs.length);
-      args[0] = String(to - from);
-      for (let i = 0; i < fieldArgs.length; i++) args[1 + (to - from) + i] = fieldArgs[i]!;
-      const expectedAt = 1 + (to - from) + fieldArgs.length;
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
       for (let i = from; i < to; i++) {
-        args[1 + i - from] = rowPrefix + rows.keys[i]!;
-        let packed = packField(String(rows.eventTimes[i]), true) + packField(String(rows.createdTimes[i]), true);
-        for (const { codec, ascii, column } of features) {
+        keys[i - from] = rowPrefix + rows.keys[i]!;
+        const nullsAt = argv.push('') - 1;
+        let nulls = false;
+        argv.push(String(rows.eventTimes[i]), String(rows.createdTimes[i]));
+        for (let f = 0; f < features.length; f++) {
+          const { codec, column } = features[f]!;
           const value = column?.[i];
-          if (value === null || value === undefined) packed += '-';
-          else {
+          let encoded: string | null = null;
+          if (value !== null && value !== undefined) {
             try {
-              packed += packField(codec.encode(value), ascii);
+              encoded = codec.encode(value);
             } catch {
-              // Never what the script packs: the row differs (or is absent).
-              packed += '!';
+              // Cannot have been written: the row differs (or is absent).
+              nulls = true;
+              nullsOf[TIME_FIELDS.length + f] = '2';
+              continue;
             }
           }
+          if (encoded === null) {
+            nulls = true;
+            nullsOf[TIME_FIELDS.length + f] = '1';
+          } else argv.push(encoded);
         }
-        args[expectedAt + i - from] = packed;
+        if (nulls) {
+          argv[nullsAt] = nullsOf.join('');
+          nullsOf.fill('0');
+        }
       }
-      (pipeline as unknown as WithCompareRows)[COMPARE_ROWS_COMMAND](args);
+      (pipeline as unknown as WithCompareRows)[COMPARE_ROWS_COMMAND]([String(keys.length), ...keys, ...fieldArgs, ...argv]);
     }
     await this.connected('compareRows');
     let at = 0;
@@ -480,12 +490,6 @@ function codecsOf(features: OnlineTarget['features']): FeatureCodec[] {
     if (f.name.startsWith('__')) throw new TypeError(`feature '${f.name}': names starting with '__' are reserved`);
     return { name: f.name, codec: valueCodec(f.type) };
   });
-}
-
-/** Whether a type's encoding is plain ASCII (its length is its byte length): all but strings and lists. */
-function asciiEncoded(type: OnlineTarget['features'][number]['type']): boolean {
-  const parsed = parseValueType(type);
-  return !!parsed && !parsed.list && parsed.scalar !== 'string';
 }
 
 function pickFeatures(target: OnlineTarget, names: readonly string[]): FeatureCodec[] {

@@ -88,6 +88,13 @@ export interface OnlineRead {
 export interface OnlineStore {
   /** Monotonic write of many rows, pipelined. Safe to repeat. */
   writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult>;
+  /**
+   * The rebuild's write into the generation it builds, rows as columns: while the generation's
+   * marker records no applied commit (before markRebuiltUpTo; nobody else writes it then), rows
+   * are put without the monotonic compare; once it records one, monotonically, as writeRows.
+   * Decided in the store, atomically with the writes. Each entity at most once per call.
+   */
+  writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult>;
   /** Every read in one round trip; result[i][j] is reads[i].entityKeys[j]'s row, or null. */
   readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]>;
   /**

@@ -10,6 +10,7 @@ import {
   type GenerationRef,
 } from './key-layout.ts';
 import { COMPARE_ROWS_COMMAND, COMPARE_ROWS_LUA } from './compare-rows.lua.ts';
+import { FRESH_WRITE_MANY_COMMAND, FRESH_WRITE_MANY_LUA } from './fresh-write-many.lua.ts';
 import { MONOTONIC_WRITE_MANY_COMMAND, MONOTONIC_WRITE_MANY_LUA } from './monotonic-write-many.lua.ts';
 import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
@@ -76,6 +77,10 @@ interface WithMonotonicWriteMany {
   [MONOTONIC_WRITE_MANY_COMMAND](args: string[]): unknown;
 }
 
+interface WithFreshWriteMany {
+  [FRESH_WRITE_MANY_COMMAND](args: string[]): unknown;
+}
+
 interface WithCompareRows {
   [COMPARE_ROWS_COMMAND](args: string[]): unknown;
 }
@@ -138,6 +143,7 @@ export class RedisOnlineStore implements OnlineStore {
       this.lastError = undefined;
     });
     this.redis.defineCommand(MONOTONIC_WRITE_MANY_COMMAND, { lua: MONOTONIC_WRITE_MANY_LUA });
+    this.redis.defineCommand(FRESH_WRITE_MANY_COMMAND, { lua: FRESH_WRITE_MANY_LUA });
     this.redis.defineCommand(COMPARE_ROWS_COMMAND, { lua: COMPARE_ROWS_LUA });
     this.redis.defineCommand(RECORD_APPLIED_COMMAND, { numberOfKeys: 1, lua: RECORD_APPLIED_LUA });
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
@@ -170,33 +176,62 @@ export class RedisOnlineStore implements OnlineStore {
    * Redis fails midway, some rows may be in: retrying the whole call is safe.
    */
   async writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult> {
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features);
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    return this.writeInCalls('writeRows', rows.length, (pipeline, from, to) => {
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
+      for (let i = from; i < to; i++) {
+        const row = rows[i]!;
+        keys[i - from] = rowKeyOf(target, rowPrefix, row.entityKey);
+        pushRowArgs(target, features, graceSeconds, row, argv);
+      }
+      (pipeline as unknown as WithMonotonicWriteMany)[MONOTONIC_WRITE_MANY_COMMAND]([String(keys.length), ...keys, ...argv]);
+    });
+  }
+
+  /**
+   * The rebuild's write into the generation it builds (fresh-write-many.lua.ts): calls and
+   * pipelines as writeRows, each call putting its rows without the monotonic compare while the
+   * generation's marker records no applied commit, with it once it does. Rows come as columns;
+   * each entity at most once per call of `rows` (a build's winners).
+   */
+  async writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult> {
+    const marker = this.layout.markerKey(target);
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    return this.writeInCalls('writeNewRows', rows.keys.length, (pipeline, from, to) => {
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
+      for (let i = from; i < to; i++) {
+        keys[i - from] = rowPrefix + rows.keys[i]!;
+        pushColumnArgs(target, features, graceSeconds, rows, i, argv);
+      }
+      (pipeline as unknown as WithFreshWriteMany)[FRESH_WRITE_MANY_COMMAND]([String(keys.length + 1), marker, ...keys, ...argv]);
+    });
+  }
+
+  /**
+   * Script calls of `rowsPerCall` rows, `writeChunkSize` rows per pipeline, `writeChunksInFlight`
+   * pipelines at once; `call` encodes rows [from, to) as one call (every call of a pipeline is
+   * encoded before any is sent). Sums the calls' { written, skipped, expired }.
+   */
+  private async writeInCalls(operation: string, count: number, call: (pipeline: ChainableCommander, from: number, to: number) => void): Promise<WriteResult> {
     const chunkSize = this.options.writeChunkSize ?? DEFAULT_WRITE_CHUNK_SIZE;
     const rowsPerCall = Math.min(this.options.rowsPerCall ?? DEFAULT_ROWS_PER_CALL, chunkSize);
     const inFlight = this.options.writeChunksInFlight ?? DEFAULT_WRITE_CHUNKS_IN_FLIGHT;
     if (!(rowsPerCall >= 1 && inFlight >= 1)) throw new RangeError(`rowsPerCall, writeChunkSize and writeChunksInFlight must be >= 1`);
-    const rowPrefix = this.layout.rowKeyPrefix(target);
-    const features = codecsOf(target.features);
-    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
     const counts = { written: 0, skipped: 0, expired: 0 };
     let next = 0;
     let failed = false;
 
     const writeChunk = async (start: number): Promise<void> => {
       const pipeline = this.redis.pipeline();
-      const end = Math.min(start + chunkSize, rows.length);
-      // Every call of the pipeline is encoded before any is sent.
-      for (let from = start; from < end; from += rowsPerCall) {
-        const to = Math.min(from + rowsPerCall, end);
-        const keys = new Array<string>(to - from);
-        const argv: string[] = [];
-        for (let i = from; i < to; i++) {
-          const row = rows[i]!;
-          keys[i - from] = rowKeyOf(target, rowPrefix, row.entityKey);
-          pushRowArgs(target, features, graceSeconds, row, argv);
-        }
-        (pipeline as unknown as WithMonotonicWriteMany)[MONOTONIC_WRITE_MANY_COMMAND]([String(keys.length), ...keys, ...argv]);
-      }
-      for (const result of await this.exec('writeRows', pipeline)) {
+      const end = Math.min(start + chunkSize, count);
+      for (let from = start; from < end; from += rowsPerCall) call(pipeline, from, Math.min(from + rowsPerCall, end));
+      for (const result of await this.exec(operation, pipeline)) {
         const [written, skipped, expired] = result as [number, number, number];
         counts.written += written;
         counts.skipped += skipped;
@@ -204,7 +239,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     };
     const worker = async (): Promise<void> => {
-      while (!failed && next < rows.length) {
+      while (!failed && next < count) {
         const start = next;
         next += chunkSize;
         try {
@@ -215,8 +250,8 @@ export class RedisOnlineStore implements OnlineStore {
         }
       }
     };
-    if (rows.length > 0) await this.connected('writeRows');
-    const workers = Array.from({ length: Math.min(inFlight, Math.ceil(rows.length / chunkSize)) }, worker);
+    if (count > 0) await this.connected(operation);
+    const workers = Array.from({ length: Math.min(inFlight, Math.ceil(count / chunkSize)) }, worker);
     const settled = await Promise.allSettled(workers);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (rejected) throw rejected.reason;
@@ -537,6 +572,36 @@ function pushRowArgs(target: OnlineTarget, features: readonly FeatureCodec[], gr
       throw new TypeError(
         `feature view '${target.view}', entity ${describeKey(row.entityKey)}, feature '${name}' (${codec.type}): ${(error as Error).message}`,
       );
+    }
+    pairs++;
+  }
+  args[countAt] = String(pairs);
+}
+
+/** pushRowArgs for row `i` of columns (OnlineColumns; `features` carry their column). */
+function pushColumnArgs(
+  target: OnlineTarget,
+  features: readonly (FeatureCodec & { readonly column: readonly (FeatureValue | null)[] | undefined })[],
+  graceSeconds: number,
+  rows: OnlineColumns,
+  i: number,
+  args: string[],
+): void {
+  const eventTime = rows.eventTimes[i]!;
+  const createdTime = rows.createdTimes[i]!;
+  if (!Number.isFinite(eventTime) || !Number.isFinite(createdTime)) {
+    throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]}: eventTime and createdTime must be finite ms, got ${eventTime} and ${createdTime}`);
+  }
+  args.push(String(eventTime), String(createdTime), String(rowExpiresAt(target.ttlSeconds, eventTime, graceSeconds)), '0');
+  const countAt = args.length - 1;
+  let pairs = 0;
+  for (const { name, codec, column } of features) {
+    const value = column?.[i];
+    if (value === null || value === undefined) continue;
+    try {
+      args.push(name, codec.encode(value));
+    } catch (error) {
+      throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]}, feature '${name}' (${codec.type}): ${(error as Error).message}`);
     }
     pairs++;
   }

@@ -185,6 +185,8 @@ interface RunFigures {
   rssPeakMiB: number;
   /** Activity attempts beyond the first, by type (only types that had any). */
   retries: Record<string, number>;
+  /** Per activity type: how many, their span (first scheduled to last closed) and their summed times, ms. */
+  activities: Record<string, { count: number; spanMs: number; sumMs: number }>;
   eventLoopDelayMaxMs: number;
   eventLoopDelayP99Ms: number;
   /** CPU time during the rebuild: this process (user + system) and the Redis server's (INFO cpu). */
@@ -280,6 +282,12 @@ try {
         progress,
         rssPeakMiB: mib(rssPeak),
         retries: Object.fromEntries([...spans].filter(([, span]) => span.retries > 0).map(([type, span]) => [type, span.retries])),
+        activities: Object.fromEntries(
+          [...spans].map(([type, span]) => [
+            type,
+            { count: span.count, spanMs: span.lastClosedMs - span.firstScheduledMs, sumMs: span.durationsMs.reduce((a, b) => a + b, 0) },
+          ]),
+        ),
         eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
         nodeCpuMs: Math.round((cpu.user + cpu.system) / 1000),
@@ -344,6 +352,8 @@ try {
       },
       partitionMs: last.partitionMs,
       partitionMsNote: 'each partition activity, scheduled to completed (last run)',
+      activities: last.activities,
+      activitiesNote: 'per activity type (last run): count, span from the first scheduled to the last closed, and the sum of their scheduled-to-closed times',
       activityRetries: last.retries,
       activityRetriesNote: 'attempts beyond the first, by activity type, from the history (last run); a heartbeat timeout (10 s) restarts a partition\'s read',
       entitiesWritten: last.progress.entitiesWritten,

@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 import { addRuns } from '../pipelines/rebuild-runs.ts';
+import { tableToOnlineColumns } from '../pipelines/row-conversion.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
@@ -40,13 +41,18 @@ export interface PartitionPosition {
 
 /** Entities per online write. */
 export const CHUNK_ENTITIES = 2000;
+/** Chunk writes sent before the first one's answer is awaited. */
+const WRITES_IN_FLIGHT = 2;
 /**
  * The write half of a read-once rebuild: reads the partition's runs (scatterSlice), slice by
  * slice in commit order, keeps the newest row of each entity over them (an exact tie keeps the
- * earlier slice's row, as a one-by-one monotonic write would) and writes each entity once with
- * the monotonic write, heartbeating how many are written. A retry on the same Redis process
- * reads the runs again and resumes at that entity (the order is deterministic); after a Redis
- * restart it writes them all again (monotonic writes make repeats harmless).
+ * earlier slice's row, as a one-by-one monotonic write would) and writes each entity once,
+ * straight from the Arrow columns, heartbeating how many are written. The write is the store's
+ * writeNewRows: no monotonic compare while the generation's marker records no applied commit
+ * (nobody else writes it before markRebuiltUpTo), the monotonic write once it does (a zombie
+ * attempt still writing during the catch-up). A retry on the same Redis process reads the runs
+ * again and resumes at that entity (the order is deterministic); after a Redis restart it writes
+ * them all again (the same rows: repeats are harmless).
  *
  * @example
  *   await buildPartition({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, partition: 3, partitions: 8, runs: [1, 1] })
@@ -70,13 +76,27 @@ export function buildPartition(deps: ActivityDeps) {
         if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${newest.entities} (from the last heartbeat)`);
         else log.info(`${name}: starting, ${newest.entities} entities from ${newest.rowsRead} rows of its runs`);
         const counts = { written: 0, skipped: 0, expired: 0 };
+        // A chunk's write is sent before the last one's is awaited: Redis writes one while this
+        // process converts the next. The position only moves past chunks written whole, in order.
+        const chunks = newest.tableChunks(CHUNK_ENTITIES, resumedAt);
+        const send = () => {
+          const step = chunks.next();
+          if (step.done) return undefined;
+          const { table, keys, done } = step.value;
+          const written = deps.online.writeNewRows(target, tableToOnlineColumns(view, table, keys));
+          written.catch(() => undefined); // awaited in order below
+          return { written, done };
+        };
+        const inFlight = Array.from({ length: WRITES_IN_FLIGHT }, send).filter((c) => c !== undefined);
         let first = true;
-        for await (const { rows, done } of newest.rowChunks(CHUNK_ENTITIES, resumedAt)) {
-          const result = await deps.online.writeRows(target, rows);
+        for (let chunk = inFlight.shift(); chunk; chunk = inFlight.shift()) {
+          const following = send();
+          if (following) inFlight.push(following);
+          const result = await chunk.written;
           counts.written += result.written;
           counts.skipped += result.skipped;
           counts.expired += result.expired;
-          position = { written: done, redis };
+          position = { written: chunk.done, redis };
           if (input.partition > 0 && first) await failpointAfterHeartbeat('mid-rebuild');
           first = false;
         }

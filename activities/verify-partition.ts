@@ -4,12 +4,12 @@ import { entityPartition } from '../pipelines/entity-partition.ts';
 import { committedTables } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { tableToOnlineColumns, tableToOnlineRows } from '../pipelines/row-conversion.ts';
 import { describe, signature, verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { addRuns } from '../pipelines/rebuild-runs.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
-import type { OnlineRow } from '../stores/online/online-store.ts';
+import { ROW_COMPARISON, type OnlineRow } from '../stores/online/online-store.ts';
 import { rowExpiresAt } from '../stores/online/row-expiry.ts';
 import type { RunScratch } from '../stores/offline/object-key.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
@@ -57,15 +57,20 @@ interface VerifyPosition {
 }
 
 const CHUNK_ENTITIES = 2000;
+/** Chunks sent to Redis before the first one's answers are used (Redis compares one while this process encodes the next). */
+const COMPARES_IN_FLIGHT = 2;
 const MAX_EXAMPLES = 10;
 
 /**
  * Verify of a rebuilt generation, one entity-hash partition at a time (the build's partitions):
  * what must be online is the newest row of each of the partition's entities over the build's runs
  * (commits up to upTo) and the commits applied since (up to the watermark); rows of later commits
- * count as ahead. Each expected entity is read back from Redis by key, chunk by chunk, and
- * compared; the counts so far are heartbeated, so a retry (a worker killed mid-verify) resumes
- * after the entities already compared. Memory holds one partition.
+ * count as ahead. Each expected entity is compared with Redis by key, chunk by chunk, inside
+ * Redis (compareRows: every field's encoded string, nothing read back); only the entities that
+ * differ, or are absent before their expiry, are read back and judged on their decoded values, so
+ * the counts and examples are those of reading every entity back. The counts so far are
+ * heartbeated, so a retry (a worker killed mid-verify) resumes after the entities already
+ * compared. Memory holds one partition.
  *
  * @example
  *   await verifyPartition({ project: 'fraud', view: 'user_spend', version: 1, generation: 2, partition: 3, partitions: 8, runs: [1, 1], upTo: 40 })
@@ -100,35 +105,71 @@ export function verifyPartition(deps: ActivityDeps) {
         const examples = [...position.examples];
         const example = (text: string) => examples.length < MAX_EXAMPLES && examples.push(text);
         const now = Date.now();
+        /** One entity's verdict from its expected row and what Redis holds (null: nothing). */
+        const judge = (row: OnlineRow, online: OnlineRow | null, expecting: boolean, key = encodeEntityKey(row.entityKey)): void => {
+          const ahead = newest.get(key);
+          if (!online) {
+            if (!expecting) return;
+            if (rowExpiresAt(view.ttlSeconds, row.eventTime) <= now) counts.expired++;
+            else {
+              counts.missing++;
+              example(`missing: entity ${key} (offline ${describe(row)}) is not online`);
+            }
+            return;
+          }
+          counts.present++;
+          const actualSignature = signature(online);
+          if (expecting && signature(row) === actualSignature) counts.matching++;
+          else if (ahead && signature(ahead) === actualSignature) counts.ahead++;
+          else {
+            counts.stale++;
+            example(`stale: entity ${key} online ${describe(online)}, offline ${expecting ? describe(row) : 'nothing up to the watermark'}`);
+          }
+        };
         const compare = async (rows: readonly OnlineRow[], expecting: boolean): Promise<void> => {
           const [actual] = await deps.online.readRows([{ target, entityKeys: rows.map((r) => r.entityKey) }]);
-          rows.forEach((row, i) => {
-            const online = actual![i];
-            const key = encodeEntityKey(row.entityKey);
-            const ahead = newest.get(key);
-            if (!online) {
-              if (!expecting) return;
-              if (rowExpiresAt(view.ttlSeconds, row.eventTime) <= now) counts.expired++;
-              else {
-                counts.missing++;
-                example(`missing: entity ${key} (offline ${describe(row)}) is not online`);
-              }
-              return;
-            }
-            counts.present++;
-            const actualSignature = signature(online);
-            if (expecting && signature(row) === actualSignature) counts.matching++;
-            else if (ahead && signature(ahead) === actualSignature) counts.ahead++;
-            else {
-              counts.stale++;
-              example(`stale: entity ${key} online ${describe(online)}, offline ${expecting ? describe(row) : 'nothing up to the watermark'}`);
-            }
-          });
+          rows.forEach((row, i) => judge(row, actual![i]!, expecting));
         };
 
-        for await (const { rows, done } of expected.rowChunks(CHUNK_ENTITIES, position.compared)) {
-          await compare(rows, true);
-          position = { compared: done, counts: { ...counts }, examples: [...examples] };
+        // The expected rows are compared inside Redis (compareRows: nothing read back), a chunk
+        // sent ahead while the last one's answers are used; only rows that differ (or are absent
+        // and not yet expired) are converted and read back to be judged as above.
+        const chunks = expected.tableChunks(CHUNK_ENTITIES, position.compared);
+        const send = () => {
+          const step = chunks.next();
+          if (step.done) return undefined;
+          const { table, keys, done } = step.value;
+          const columns = tableToOnlineColumns(view, table, keys);
+          const codes = deps.online.compareRows(target, columns);
+          codes.catch(() => undefined); // awaited in order below
+          return { table, keys, done, eventTimes: columns.eventTimes, codes };
+        };
+        const inFlight = Array.from({ length: COMPARES_IN_FLIGHT }, send).filter((c) => c !== undefined);
+        for (let chunk = inFlight.shift(); chunk; chunk = inFlight.shift()) {
+          const following = send();
+          if (following) inFlight.push(following);
+          const codes = await chunk.codes;
+          const reread: number[] = [];
+          for (let i = 0; i < codes.length; i++) {
+            if (codes[i] === ROW_COMPARISON.differs) reread.push(i);
+            else if (codes[i] === ROW_COMPARISON.absent && rowExpiresAt(view.ttlSeconds, chunk.eventTimes[i]!) > now) reread.push(i);
+          }
+          const judged = new Map<number, { row: OnlineRow; online: OnlineRow | null }>();
+          if (reread.length > 0) {
+            const rows = tableToOnlineRows(view, takeRows(chunk.table, Int32Array.from(reread)));
+            const [actual] = await deps.online.readRows([{ target, entityKeys: rows.map((r) => r.entityKey) }]);
+            reread.forEach((i, j) => judged.set(i, { row: rows[j]!, online: actual![j]! }));
+          }
+          // In entity order, as one read per chunk would judge them (the examples keep their order).
+          for (let i = 0; i < codes.length; i++) {
+            const again = judged.get(i);
+            if (again) judge(again.row, again.online, true, chunk.keys[i]!);
+            else if (codes[i] === ROW_COMPARISON.same) {
+              counts.present++;
+              counts.matching++;
+            } else counts.expired++; // absent, and past its expiry
+          }
+          position = { compared: chunk.done, counts: { ...counts }, examples: [...examples] };
           if (input.partition > 0 && !previous) await failpointAfterHeartbeat('mid-verify');
         }
         // Entities only in commits after the watermark: online (if at all) only by being ahead.

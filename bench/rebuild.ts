@@ -185,8 +185,20 @@ interface RunFigures {
   rssPeakMiB: number;
   /** Activity attempts beyond the first, by type (only types that had any). */
   retries: Record<string, number>;
+  /** Per activity type: how many, their span (first scheduled to last closed) and their summed times, ms. */
+  activities: Record<string, { count: number; spanMs: number; sumMs: number }>;
   eventLoopDelayMaxMs: number;
   eventLoopDelayP99Ms: number;
+  /** CPU time during the rebuild: this process (user + system) and the Redis server's (INFO cpu). */
+  nodeCpuMs: number;
+  redisCpuMs: number;
+}
+
+/** The Redis server's CPU time so far (used_cpu_user + used_cpu_sys), in ms. */
+async function redisCpuMs(): Promise<number> {
+  const info = await raw.info('cpu');
+  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000;
 }
 
 const dataConfig = configOf(`${id}_data`);
@@ -214,6 +226,8 @@ try {
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 200);
       const loopDelay = monitorEventLoopDelay({ resolution: 20 });
       loopDelay.enable();
+      const redisCpuBefore = await redisCpuMs();
+      const cpuBefore = process.cpuUsage();
       const t0 = performance.now();
       const ref = { project, view: userFeatures.name, version: 1 };
       const stop = deadline(ref, maxMinutes * 60_000);
@@ -243,6 +257,8 @@ try {
         loopDelay.disable();
       }
       const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpuBefore);
+      const redisCpuDuring = (await redisCpuMs()) - redisCpuBefore;
       const progress = handle!.progress;
       if (progress.state !== 'done' || progress.entitiesWritten !== entities || progress.verifiedEntities !== entities) {
         throw new Error(
@@ -266,8 +282,16 @@ try {
         progress,
         rssPeakMiB: mib(rssPeak),
         retries: Object.fromEntries([...spans].filter(([, span]) => span.retries > 0).map(([type, span]) => [type, span.retries])),
+        activities: Object.fromEntries(
+          [...spans].map(([type, span]) => [
+            type,
+            { count: span.count, spanMs: span.lastClosedMs - span.firstScheduledMs, sumMs: span.durationsMs.reduce((a, b) => a + b, 0) },
+          ]),
+        ),
         eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+        nodeCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        redisCpuMs: Math.round(redisCpuDuring),
       });
     } finally {
       await store.close();
@@ -328,6 +352,8 @@ try {
       },
       partitionMs: last.partitionMs,
       partitionMsNote: 'each partition activity, scheduled to completed (last run)',
+      activities: last.activities,
+      activitiesNote: 'per activity type (last run): count, span from the first scheduled to the last closed, and the sum of their scheduled-to-closed times',
       activityRetries: last.retries,
       activityRetriesNote: 'attempts beyond the first, by activity type, from the history (last run); a heartbeat timeout (10 s) restarts a partition\'s read',
       entitiesWritten: last.progress.entitiesWritten,
@@ -339,6 +365,13 @@ try {
       rssPeakNote: 'sampled every 200 ms during the rebuild; the worker runs in this process',
       rssAfterSetupMiB,
       maxRssProcessMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
+    cpu: {
+      note:
+        'CPU time during the rebuild, less sensitive than wall time to other load on a shared machine: this process (the worker and the ' +
+        'workflow client; process.cpuUsage) and the Redis server (INFO cpu), per 1M entities',
+      nodeCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round((f.nodeCpuMs * 1e6) / entities))),
+      redisCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round((f.redisCpuMs * 1e6) / entities))),
     },
     eventLoop: {
       note: 'this process\'s event-loop delay during the rebuild (it runs the activities, which must heartbeat within 10 s)',

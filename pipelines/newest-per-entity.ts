@@ -54,14 +54,23 @@ export class NewestPerEntity {
    * the winners handled once the chunk is.
    */
   async *rowChunks(size: number, from = 0): AsyncGenerator<{ readonly rows: OnlineRow[]; readonly done: number }> {
+    for (const { table, done } of this.tableChunks(size, from)) yield { rows: tableToOnlineRows(this.view, table), done };
+  }
+
+  /**
+   * rowChunks before the conversion: each chunk's winners as a table of their own (takeRows) with
+   * their encoded entity keys, for readers that take columns (tableToOnlineColumns).
+   */
+  *tableChunks(size: number, from = 0): Generator<{ readonly table: Table; readonly keys: string[]; readonly done: number }> {
     let done = 0;
-    for (const { table, rows } of this.winners()) {
+    for (const { table, rows, keys } of this.winners()) {
       for (let start = 0; start < rows.length; start += size) {
-        const chunk = rows.subarray(start, Math.min(start + size, rows.length));
+        const end = Math.min(start + size, rows.length);
         const before = done;
-        done += chunk.length;
+        done += end - start;
         if (done <= from) continue;
-        yield { rows: tableToOnlineRows(this.view, takeRows(table, before >= from ? chunk : chunk.subarray(from - before))), done };
+        const first = before >= from ? start : start + from - before;
+        yield { table: takeRows(table, rows.subarray(first, end)), keys: keys.slice(first, end), done };
       }
     }
   }

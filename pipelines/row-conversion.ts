@@ -1,7 +1,7 @@
 import type { Data, Table } from 'apache-arrow';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
-import type { OnlineRow } from '../stores/online/online-store.ts';
+import type { OnlineColumns, OnlineRow } from '../stores/online/online-store.ts';
 import type { EntityKey, FeatureValue } from '../definitions/feature-value.ts';
 import { columnValues, timestampMillis } from '../arrow/column-values.ts';
 import { eventDateOf } from '../stores/offline/object-key.ts';
@@ -60,6 +60,40 @@ export function tableToOnlineRows(view: FeatureView, table: Table, start = 0, en
     batchStart = batchEnd;
   }
   return rows;
+}
+
+/**
+ * tableToOnlineRows without an object per row: the table's times and each feature's values as
+ * columns (OnlineColumns), with the rows' encoded entity keys given by the caller (who usually
+ * has them already, from rowKeysAndTimes). A feature column missing from the table is left out
+ * (the store reads it as nulls).
+ *
+ * @example
+ *   tableToOnlineColumns(userSpend, table, ['u1']).values.txn_count_7d // => [3n]
+ */
+export function tableToOnlineColumns(view: FeatureView, table: Table, keys: readonly string[]): OnlineColumns {
+  if (keys.length !== table.numRows) throw new RangeError(`${keys.length} keys for ${table.numRows} rows`);
+  const eventColumn = requiredColumn(view, table, view.source.eventTimestampColumn);
+  const createdColumn = columnIndex(table, view.source.createdTimestampColumn);
+  const features = view.features.map((f) => ({ name: f.name, type: f.type, column: columnIndex(table, f.name) })).filter((f) => f.column >= 0);
+  const eventTimes = new Float64Array(table.numRows);
+  const createdTimes = new Float64Array(table.numRows);
+  const values: Record<string, (FeatureValue | null)[]> = {};
+  for (const f of features) values[f.name] = table.batches.length === 1 ? [] : new Array<FeatureValue | null>(table.numRows);
+  let offset = 0;
+  for (const batch of table.batches) {
+    const n = batch.numRows;
+    const chunk = (column: number): Data => batch.data.children[column]!;
+    eventTimes.set(timestampMillis(chunk(eventColumn), 0, n), offset);
+    if (createdColumn >= 0) createdTimes.set(timestampMillis(chunk(createdColumn), 0, n), offset);
+    for (const f of features) {
+      const column = columnValues(chunk(f.column), f.type, 0, n);
+      if (table.batches.length === 1) values[f.name] = column;
+      else for (let i = 0; i < n; i++) values[f.name]![offset + i] = column[i]!;
+    }
+    offset += n;
+  }
+  return { keys, eventTimes, createdTimes, values };
 }
 
 /** Each row's entity key (encoded, key-layout.ts) and times, without converting its features. */

@@ -51,6 +51,21 @@ export function onlineTargetOf(project: string, view: FeatureView, generation: n
   });
 }
 
+/**
+ * Rows as columns, no object per row (bulk calls on the rebuild's hot paths): row i is entity
+ * `keys[i]` (encoded, key-layout.ts encodeEntityKey) with `eventTimes[i]`, `createdTimes[i]` and
+ * `values[feature][i]` for each feature; a feature absent from `values` is null in every row.
+ */
+export interface OnlineColumns {
+  readonly keys: readonly string[];
+  readonly eventTimes: ArrayLike<number>;
+  readonly createdTimes: ArrayLike<number>;
+  readonly values: Readonly<Record<string, readonly (FeatureValue | null)[]>>;
+}
+
+/** compareRows' answer for one row. */
+export const ROW_COMPARISON = Object.freeze({ same: 0, absent: 1, differs: 2 } as const);
+
 export interface WriteResult {
   /** Rows that replaced what was stored (or were new). */
   readonly written: number;
@@ -73,8 +88,22 @@ export interface OnlineRead {
 export interface OnlineStore {
   /** Monotonic write of many rows, pipelined. Safe to repeat. */
   writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult>;
+  /**
+   * The rebuild's write into the generation it builds, rows as columns: while the generation's
+   * marker records no applied commit (before markRebuiltUpTo; nobody else writes it then), rows
+   * are put without the monotonic compare; once it records one, monotonically, as writeRows.
+   * Decided in the store, atomically with the writes. Each entity at most once per call.
+   */
+  writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult>;
   /** Every read in one round trip; result[i][j] is reads[i].entityKeys[j]'s row, or null. */
   readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]>;
+  /**
+   * Compares rows with what the generation holds, inside Redis, without reading them back: per
+   * row ROW_COMPARISON.same (the stored row has exactly these times and values, compared on
+   * their encoded strings, a null being an absent field: readRows would return this row),
+   * .absent (no row), or .differs (read it with readRows to see how). Reads only.
+   */
+  compareRows(target: OnlineTarget, rows: OnlineColumns): Promise<Uint8Array>;
   /** Writes the generation marker (idempotent; keeps its applied seq). */
   markGeneration(target: OnlineTarget): Promise<void>;
   /** False when the marker is gone: Redis lost this generation's data. */

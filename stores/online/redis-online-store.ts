@@ -9,11 +9,13 @@ import {
   encodeEntityKey,
   type GenerationRef,
 } from './key-layout.ts';
+import { COMPARE_ROWS_COMMAND, COMPARE_ROWS_LUA } from './compare-rows.lua.ts';
+import { FRESH_WRITE_MANY_COMMAND, FRESH_WRITE_MANY_LUA } from './fresh-write-many.lua.ts';
 import { MONOTONIC_WRITE_MANY_COMMAND, MONOTONIC_WRITE_MANY_LUA } from './monotonic-write-many.lua.ts';
 import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
-import type { OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
+import type { OnlineColumns, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
@@ -31,6 +33,11 @@ export const DEFAULT_ROWS_PER_CALL = 50;
 export const DEFAULT_WRITE_CHUNK_SIZE = 1000;
 /** Write pipelines in flight at once. */
 export const DEFAULT_WRITE_CHUNKS_IN_FLIGHT = 4;
+/**
+ * Rows per compare script call (compare-rows.lua.ts): an HMGET and a string comparison per
+ * field, about 10 us of Redis per row of 10 features, so a call stays near 1 ms.
+ */
+export const DEFAULT_ROWS_PER_COMPARE = 100;
 
 /** Where the Redis online store connects, its key prefix, and how it fails and batches. */
 export interface RedisOnlineStoreOptions {
@@ -62,6 +69,8 @@ export interface RedisOnlineStoreOptions {
   readonly writeChunkSize?: number;
   /** Write pipelines in flight at once. Default DEFAULT_WRITE_CHUNKS_IN_FLIGHT. */
   readonly writeChunksInFlight?: number;
+  /** Rows per compare script call (compareRows). Default DEFAULT_ROWS_PER_COMPARE. */
+  readonly rowsPerCompare?: number;
   /** SCAN COUNT hint. Default 1000. */
   readonly scanCount?: number;
   /** Rows expire at event time + TTL + grace; grace defaults to max(TTL, 1 hour). */
@@ -70,6 +79,14 @@ export interface RedisOnlineStoreOptions {
 
 interface WithMonotonicWriteMany {
   [MONOTONIC_WRITE_MANY_COMMAND](args: string[]): unknown;
+}
+
+interface WithFreshWriteMany {
+  [FRESH_WRITE_MANY_COMMAND](args: string[]): unknown;
+}
+
+interface WithCompareRows {
+  [COMPARE_ROWS_COMMAND](args: string[]): unknown;
 }
 
 interface WithReplaceRow {
@@ -133,6 +150,8 @@ export class RedisOnlineStore implements OnlineStore {
       this.lastError = undefined;
     });
     this.redis.defineCommand(MONOTONIC_WRITE_MANY_COMMAND, { lua: MONOTONIC_WRITE_MANY_LUA });
+    this.redis.defineCommand(FRESH_WRITE_MANY_COMMAND, { lua: FRESH_WRITE_MANY_LUA });
+    this.redis.defineCommand(COMPARE_ROWS_COMMAND, { lua: COMPARE_ROWS_LUA });
     this.redis.defineCommand(RECORD_APPLIED_COMMAND, { numberOfKeys: 1, lua: RECORD_APPLIED_LUA });
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
   }
@@ -164,33 +183,62 @@ export class RedisOnlineStore implements OnlineStore {
    * Redis fails midway, some rows may be in: retrying the whole call is safe.
    */
   async writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult> {
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features);
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    return this.writeInCalls('writeRows', rows.length, (pipeline, from, to) => {
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
+      for (let i = from; i < to; i++) {
+        const row = rows[i]!;
+        keys[i - from] = rowKeyOf(target, rowPrefix, row.entityKey);
+        pushRowArgs(target, features, graceSeconds, row, argv);
+      }
+      (pipeline as unknown as WithMonotonicWriteMany)[MONOTONIC_WRITE_MANY_COMMAND]([String(keys.length), ...keys, ...argv]);
+    });
+  }
+
+  /**
+   * The rebuild's write into the generation it builds (fresh-write-many.lua.ts): calls and
+   * pipelines as writeRows, each call putting its rows without the monotonic compare while the
+   * generation's marker records no applied commit, with it once it does. Rows come as columns;
+   * each entity at most once per call of `rows` (a build's winners).
+   */
+  async writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult> {
+    const marker = this.layout.markerKey(target);
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
+    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+    return this.writeInCalls('writeNewRows', rows.keys.length, (pipeline, from, to) => {
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
+      for (let i = from; i < to; i++) {
+        keys[i - from] = rowPrefix + rows.keys[i]!;
+        pushColumnArgs(target, features, graceSeconds, rows, i, argv);
+      }
+      (pipeline as unknown as WithFreshWriteMany)[FRESH_WRITE_MANY_COMMAND]([String(keys.length + 1), marker, ...keys, ...argv]);
+    });
+  }
+
+  /**
+   * Script calls of `rowsPerCall` rows, `writeChunkSize` rows per pipeline, `writeChunksInFlight`
+   * pipelines at once; `call` encodes rows [from, to) as one call (every call of a pipeline is
+   * encoded before any is sent). Sums the calls' { written, skipped, expired }.
+   */
+  private async writeInCalls(operation: string, count: number, call: (pipeline: ChainableCommander, from: number, to: number) => void): Promise<WriteResult> {
     const chunkSize = this.options.writeChunkSize ?? DEFAULT_WRITE_CHUNK_SIZE;
     const rowsPerCall = Math.min(this.options.rowsPerCall ?? DEFAULT_ROWS_PER_CALL, chunkSize);
     const inFlight = this.options.writeChunksInFlight ?? DEFAULT_WRITE_CHUNKS_IN_FLIGHT;
     if (!(rowsPerCall >= 1 && inFlight >= 1)) throw new RangeError(`rowsPerCall, writeChunkSize and writeChunksInFlight must be >= 1`);
-    const rowPrefix = this.layout.rowKeyPrefix(target);
-    const features = codecsOf(target.features);
-    const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
     const counts = { written: 0, skipped: 0, expired: 0 };
     let next = 0;
     let failed = false;
 
     const writeChunk = async (start: number): Promise<void> => {
       const pipeline = this.redis.pipeline();
-      const end = Math.min(start + chunkSize, rows.length);
-      // Every call of the pipeline is encoded before any is sent.
-      for (let from = start; from < end; from += rowsPerCall) {
-        const to = Math.min(from + rowsPerCall, end);
-        const keys = new Array<string>(to - from);
-        const argv: string[] = [];
-        for (let i = from; i < to; i++) {
-          const row = rows[i]!;
-          keys[i - from] = rowKeyOf(target, rowPrefix, row.entityKey);
-          pushRowArgs(target, features, graceSeconds, row, argv);
-        }
-        (pipeline as unknown as WithMonotonicWriteMany)[MONOTONIC_WRITE_MANY_COMMAND]([String(keys.length), ...keys, ...argv]);
-      }
-      for (const result of await this.exec('writeRows', pipeline)) {
+      const end = Math.min(start + chunkSize, count);
+      for (let from = start; from < end; from += rowsPerCall) call(pipeline, from, Math.min(from + rowsPerCall, end));
+      for (const result of await this.exec(operation, pipeline)) {
         const [written, skipped, expired] = result as [number, number, number];
         counts.written += written;
         counts.skipped += skipped;
@@ -198,7 +246,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     };
     const worker = async (): Promise<void> => {
-      while (!failed && next < rows.length) {
+      while (!failed && next < count) {
         const start = next;
         next += chunkSize;
         try {
@@ -209,8 +257,8 @@ export class RedisOnlineStore implements OnlineStore {
         }
       }
     };
-    if (rows.length > 0) await this.connected('writeRows');
-    const workers = Array.from({ length: Math.min(inFlight, Math.ceil(rows.length / chunkSize)) }, worker);
+    if (count > 0) await this.connected(operation);
+    const workers = Array.from({ length: Math.min(inFlight, Math.ceil(count / chunkSize)) }, worker);
     const settled = await Promise.allSettled(workers);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (rejected) throw rejected.reason;
@@ -236,6 +284,67 @@ export class RedisOnlineStore implements OnlineStore {
     return plans.map(({ read, features }) =>
       read.entityKeys.map((entityKey) => decodeRow(entityKey, features, results[at++] as (string | null)[])),
     );
+  }
+
+  /**
+   * Compare script calls of `rowsPerCompare` rows (compare-rows.lua.ts), all in one pipeline.
+   * The expected fields are encoded as writeRows encodes them; a value its codec refuses cannot
+   * be stored, so its row is reported as differing (or absent).
+   */
+  async compareRows(target: OnlineTarget, rows: OnlineColumns): Promise<Uint8Array> {
+    const n = rows.keys.length;
+    const out = new Uint8Array(n);
+    if (n === 0) return out;
+    const perCall = this.options.rowsPerCompare ?? DEFAULT_ROWS_PER_COMPARE;
+    if (!(perCall >= 1)) throw new RangeError(`rowsPerCompare must be >= 1`);
+    const rowPrefix = this.layout.rowKeyPrefix(target);
+    const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
+    const fieldArgs = [String(TIME_FIELDS.length + features.length), ...TIME_FIELDS, ...features.map((f) => f.name)];
+    const pipeline = this.redis.pipeline();
+    const nullsOf = new Array<string>(fieldArgs.length - 1).fill('0');
+    for (let from = 0; from < n; from += perCall) {
+      const to = Math.min(from + perCall, n);
+      const keys = new Array<string>(to - from);
+      const argv: string[] = [];
+      for (let i = from; i < to; i++) {
+        keys[i - from] = rowPrefix + rows.keys[i]!;
+        const nullsAt = argv.push('') - 1;
+        let nulls = false;
+        argv.push(String(rows.eventTimes[i]), String(rows.createdTimes[i]));
+        for (let f = 0; f < features.length; f++) {
+          const { codec, column } = features[f]!;
+          const value = column?.[i];
+          let encoded: string | null = null;
+          if (value !== null && value !== undefined) {
+            try {
+              encoded = codec.encode(value);
+            } catch {
+              // Cannot have been written: the row differs (or is absent).
+              nulls = true;
+              nullsOf[TIME_FIELDS.length + f] = '2';
+              continue;
+            }
+          }
+          if (encoded === null) {
+            nulls = true;
+            nullsOf[TIME_FIELDS.length + f] = '1';
+          } else argv.push(encoded);
+        }
+        if (nulls) {
+          argv[nullsAt] = nullsOf.join('');
+          nullsOf.fill('0');
+        }
+      }
+      (pipeline as unknown as WithCompareRows)[COMPARE_ROWS_COMMAND]([String(keys.length), ...keys, ...fieldArgs, ...argv]);
+    }
+    await this.connected('compareRows');
+    let at = 0;
+    for (const result of await this.exec('compareRows', pipeline)) {
+      const codes = result as string;
+      for (let i = 0; i < codes.length; i++) out[at++] = codes.charCodeAt(i) - 48;
+    }
+    if (at !== n) throw this.failure('compareRows', new Error(`${at} answers for ${n} rows`));
+    return out;
   }
 
   async markGeneration(target: GenerationRef): Promise<void> {
@@ -470,6 +579,36 @@ function pushRowArgs(target: OnlineTarget, features: readonly FeatureCodec[], gr
       throw new TypeError(
         `feature view '${target.view}', entity ${describeKey(row.entityKey)}, feature '${name}' (${codec.type}): ${(error as Error).message}`,
       );
+    }
+    pairs++;
+  }
+  args[countAt] = String(pairs);
+}
+
+/** pushRowArgs for row `i` of columns (OnlineColumns; `features` carry their column). */
+function pushColumnArgs(
+  target: OnlineTarget,
+  features: readonly (FeatureCodec & { readonly column: readonly (FeatureValue | null)[] | undefined })[],
+  graceSeconds: number,
+  rows: OnlineColumns,
+  i: number,
+  args: string[],
+): void {
+  const eventTime = rows.eventTimes[i]!;
+  const createdTime = rows.createdTimes[i]!;
+  if (!Number.isFinite(eventTime) || !Number.isFinite(createdTime)) {
+    throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]}: eventTime and createdTime must be finite ms, got ${eventTime} and ${createdTime}`);
+  }
+  args.push(String(eventTime), String(createdTime), String(rowExpiresAt(target.ttlSeconds, eventTime, graceSeconds)), '0');
+  const countAt = args.length - 1;
+  let pairs = 0;
+  for (const { name, codec, column } of features) {
+    const value = column?.[i];
+    if (value === null || value === undefined) continue;
+    try {
+      args.push(name, codec.encode(value));
+    } catch (error) {
+      throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]}, feature '${name}' (${codec.type}): ${(error as Error).message}`);
     }
     pairs++;
   }

@@ -7,6 +7,7 @@
  *   npm run bench -- rebuild [--rows 10000000] [--entities 2000000] [--batches 10]
  *     [--partitions <workflow default, 8>] [--parallelism <workflow default, 2>] [--runs 1]
  *     [--retire-after 0] [--max-minutes 60] [--offline s3://granary/bench/<id> | /a/folder] [--no-ceiling]
+ *     [--workers 0 (in-process) | N worker processes]
  *   e.g. first small: npm run bench -- rebuild --rows 1000000 --entities 200000
  *
  * The objects are written once, untimed (one per batch of rows/batches rows; row i is entity
@@ -16,6 +17,9 @@
  * worker: the rebuild workflow and its activities (begin, one activity per entity-hash partition,
  * mark, catch-up, verify, cut-over), then the retire workflow it starts (the grace, then the drop),
  * timed from the call to the retire workflow's end.
+ * With --workers N, the activities run on N `granary worker` processes instead (started before
+ * the first run, each a process of its own as a user runs them): the JSON then names which
+ * worker ran each partition, and gives each worker's peak RSS and CPU from /proc.
  * The retire grace is --retire-after seconds (0 by default), so the end-to-end figure includes
  * the drop of the old generation but no 60 s wait; the cut-over time is reported next to it.
  * Per-phase times come from the workflow history (activity scheduled to completed). A rebuild
@@ -27,11 +31,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time.js';
+import { startWorkerProcess, type WorkerProcess } from '../scripts/worker-process.ts';
 import { FeatureStore } from '../sdk/feature-store.ts';
 import { rebuildProgressQuery, workflowIds, type RebuildProgress, type ViewRef } from '../workflows/contracts.ts';
-import { benchConfig } from './support/bench-config.ts';
+import { benchConfig, benchEnv } from './support/bench-config.ts';
 import { startBenchHarness } from './support/bench-harness.ts';
 import { median } from './support/median.ts';
+import { processUsage } from './support/process-usage.ts';
 import { deleteByPattern, redisBenchmarkHset } from './support/redis-ceiling.ts';
 import { commitUserFeatureObjects, userFeatures, userFeaturesRepo, writeUserFeatureObjects } from './support/user-features-data.ts';
 
@@ -48,6 +54,7 @@ const { values: args } = parseArgs({
     'max-minutes': { type: 'string', default: '60' },
     offline: { type: 'string' },
     ceiling: { type: 'boolean', default: true },
+    workers: { type: 'string', default: '0' },
   },
 });
 const positiveInt = (name: string, text: string | undefined, min = 1): number | undefined => {
@@ -64,6 +71,7 @@ const retireAfterSeconds = positiveInt('retire-after', args['retire-after'], 0)!
 const partitions = positiveInt('partitions', args.partitions);
 const parallelism = positiveInt('parallelism', args.parallelism);
 const maxMinutes = positiveInt('max-minutes', args['max-minutes'])!;
+const workers = positiveInt('workers', args.workers, 0)!;
 if (totalRows < entities) throw new Error(`--rows (${totalRows}) must be at least --entities (${entities}): every entity needs a row`);
 const layout = { rows: totalRows, entities, batches };
 /** An HSET per entity, and at least 1M so the rate is not mostly connection set-up. */
@@ -90,6 +98,8 @@ function historyTimes(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']
   const scheduled = new Map<string, { type: string; at: number }>();
   const spans = new Map<string, ActivitySpan>();
   const retries = new Map<string, number>();
+  /** Per activity type, how many attempts each worker (its identity, pid@host) started. */
+  const startedBy = new Map<string, Record<string, number>>();
   let started = NaN;
   let completed = NaN;
   for (const event of history.events ?? []) {
@@ -100,6 +110,13 @@ function historyTimes(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']
     const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
     if (type) scheduled.set(eventId, { type, at });
     const attempt = event.activityTaskStartedEventAttributes?.attempt ?? 0;
+    const startedOf = event.activityTaskStartedEventAttributes ? scheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId)) : undefined;
+    if (startedOf) {
+      const counts = startedBy.get(startedOf.type) ?? {};
+      const identity = event.activityTaskStartedEventAttributes!.identity ?? 'unknown';
+      counts[identity] = (counts[identity] ?? 0) + 1;
+      startedBy.set(startedOf.type, counts);
+    }
     const retried = attempt > 1 ? scheduled.get(String(event.activityTaskStartedEventAttributes!.scheduledEventId)) : undefined;
     if (retried) retries.set(retried.type, (retries.get(retried.type) ?? 0) + attempt - 1);
     const closed =
@@ -118,7 +135,7 @@ function historyTimes(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']
     const span = spans.get(type);
     if (span) span.retries = n;
   }
-  return { started, completed, spans };
+  return { started, completed, spans, startedBy };
 }
 
 /**
@@ -192,6 +209,11 @@ interface RunFigures {
   /** CPU time during the rebuild: this process (user + system) and the Redis server's (INFO cpu). */
   nodeCpuMs: number;
   redisCpuMs: number;
+  /** With --workers N: each worker process's peak RSS during the run (sampled VmRSS) and CPU time during it. */
+  workerRssPeakMiB: number[];
+  workerCpuMs: number[];
+  /** Build and verify partitions started per worker identity (attempts, from the history). */
+  partitionsByWorker: Record<string, Record<string, number>>;
 }
 
 /** The Redis server's CPU time so far (used_cpu_user + used_cpu_sys), in ms. */
@@ -202,9 +224,12 @@ async function redisCpuMs(): Promise<number> {
 }
 
 const dataConfig = configOf(`${id}_data`);
-const harness = await startBenchHarness(dataConfig);
+const harness = await startBenchHarness(dataConfig, { inProcessWorker: workers === 0 });
 const { stores, raw, client } = harness;
+const workerProcesses: WorkerProcess[] = [];
 try {
+  for (let w = 0; w < workers; w++) workerProcesses.push(await startWorkerProcess(benchEnv(id, `${id}_data`, args.offline)));
+  const workerPids = workerProcesses.map((w) => w.child.pid!);
   // The objects, written once (not timed in the figure).
   const dataRegistry = stores.registry();
   await dataRegistry.migrate();
@@ -223,7 +248,14 @@ try {
     const store = await FeatureStore.open({ config: configOf(project) });
     try {
       let rssPeak = process.memoryUsage.rss();
-      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 200);
+      const workerRssPeak = workerPids.map(() => 0);
+      const sampleWorkers = () =>
+        workerPids.forEach((pid, w) => void processUsage(pid).then((u) => (workerRssPeak[w] = Math.max(workerRssPeak[w]!, u.rssMiB)), () => undefined));
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+        sampleWorkers();
+      }, 200);
+      const workerCpuBefore = await Promise.all(workerPids.map(async (pid) => (await processUsage(pid)).cpuMs));
       const loopDelay = monitorEventLoopDelay({ resolution: 20 });
       loopDelay.enable();
       const redisCpuBefore = await redisCpuMs();
@@ -258,6 +290,7 @@ try {
       }
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpuBefore);
+      const workerCpuMs = await Promise.all(workerPids.map(async (pid, w) => (await processUsage(pid)).cpuMs - workerCpuBefore[w]!));
       const redisCpuDuring = (await redisCpuMs()) - redisCpuBefore;
       const progress = handle!.progress;
       if (progress.state !== 'done' || progress.entitiesWritten !== entities || progress.verifiedEntities !== entities) {
@@ -266,7 +299,7 @@ try {
             `${progress.verifiedEntities} verified (expected ${entities})`,
         );
       }
-      const { started, completed: rebuildCompleted, spans } = historyTimes(await client.workflow.getHandle(handle!.workflowId).fetchHistory());
+      const { started, completed: rebuildCompleted, spans, startedBy } = historyTimes(await client.workflow.getHandle(handle!.workflowId).fetchHistory());
       // Since the retire phase has a workflow of its own (issue 12, item 4), the drop is in its history.
       let completed = rebuildCompleted;
       if (progress.retire) {
@@ -292,6 +325,9 @@ try {
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
         nodeCpuMs: Math.round((cpu.user + cpu.system) / 1000),
         redisCpuMs: Math.round(redisCpuDuring),
+        workerRssPeakMiB: workerRssPeak,
+        workerCpuMs,
+        partitionsByWorker: Object.fromEntries(['buildPartition', 'verifyPartition'].map((type) => [type, startedBy.get(type) ?? {}])),
       });
     } finally {
       await store.close();
@@ -322,7 +358,13 @@ try {
     parallelism: parallelism ?? 'workflow default',
     retireAfterSeconds,
     runs,
-    worker: 'in-process (one Node thread runs every activity of the rebuild)',
+    worker:
+      workers === 0
+        ? 'in-process (one Node thread runs every activity of the rebuild)'
+        : `${workers} worker process(es) (granary worker, bin/granary.mjs), each running up to --parallelism activities`,
+    workers,
+    partitionsByWorker: last.partitionsByWorker,
+    partitionsByWorkerNote: 'build and verify partition attempts started by each worker (its identity, pid@host), from the rebuild\'s history (last run)',
     setup: {
       note: 'objects written and committed directly, not timed in the figures',
       writeObjectsMs: Math.round(writeMs),
@@ -362,7 +404,10 @@ try {
     },
     memory: {
       rssPeakDuringRebuildMiB: Math.max(...figures.map((f) => f.rssPeakMiB)),
-      rssPeakNote: 'sampled every 200 ms during the rebuild; the worker runs in this process',
+      rssPeakNote:
+        workers === 0 ? 'sampled every 200 ms during the rebuild; the worker runs in this process' : 'this process (the client) sampled every 200 ms; the workers are below',
+      workerRssPeakMiB: workers === 0 ? null : workerPids.map((_, w) => Math.max(...figures.map((f) => f.workerRssPeakMiB[w]!))),
+      workerRssPeakNote: 'each worker process\'s resident set (/proc VmRSS) sampled every 200 ms during the rebuilds: the memory a worker needs',
       rssAfterSetupMiB,
       maxRssProcessMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
@@ -370,7 +415,8 @@ try {
       note:
         'CPU time during the rebuild, less sensitive than wall time to other load on a shared machine: this process (the worker and the ' +
         'workflow client; process.cpuUsage) and the Redis server (INFO cpu), per 1M entities',
-      nodeCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round((f.nodeCpuMs * 1e6) / entities))),
+      nodeCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round(((f.nodeCpuMs + f.workerCpuMs.reduce((a, b) => a + b, 0)) * 1e6) / entities))),
+      nodeCpuNote: 'this process plus every worker process (/proc utime + stime)',
       redisCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round((f.redisCpuMs * 1e6) / entities))),
     },
     eventLoop: {
@@ -399,5 +445,6 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {
+  await Promise.all(workerProcesses.map((w) => w.kill('SIGTERM')));
   await harness.close();
 }

@@ -10,15 +10,32 @@
  *                  tagged with the entity's bucket (key-layout.ts), `buckets` in the marker.
  *
  * @example
- *   layoutOfMarker('2', '256') // => { version: 2, buckets: 256 }
+ *   layoutOfMarker('2', '256', '[["spend","float64"]]') // => { version: 2, buckets: 256, features: [{ name: 'spend', type: 'float64' }] }
  *   layoutOfMarker(null, null) // => { version: 1, buckets: 0 }
  */
+import type { ValueType } from '../../definitions/value-type.ts';
+
 export type LayoutVersion = 1 | 2;
 
 export interface GenerationLayout {
   readonly version: LayoutVersion;
   /** Buckets of a layout-2 generation (bucket = entity hash mod buckets); 0 for layout 1. */
   readonly buckets: number;
+  /**
+   * Layout 2: the packing order of the features (the marker's `features`, append-only), or
+   * undefined for a generation without a marker (rows are then packed in the target's order).
+   */
+  readonly features?: readonly PackedFeatureRef[];
+}
+
+export interface PackedFeatureRef {
+  readonly name: string;
+  readonly type: ValueType;
+}
+
+/** The marker's `features` field: [[name, type], ...]. */
+export function packingToMarker(features: readonly PackedFeatureRef[]): string {
+  return JSON.stringify(features.map((f) => [f.name, f.type]));
 }
 
 /** The layout every new generation gets. */
@@ -34,12 +51,18 @@ export const CURRENT_LAYOUT_VERSION: LayoutVersion = 2;
 export const DEFAULT_BUCKETS = 256;
 
 /** The layout a marker's `layout` and `buckets` fields describe (absent fields: layout 1). */
-export function layoutOfMarker(layout: string | null | undefined, buckets: string | null | undefined): GenerationLayout {
+export function layoutOfMarker(layout: string | null | undefined, buckets: string | null | undefined, features?: string | null): GenerationLayout {
   if (layout === null || layout === undefined || layout === '1') return HASH_ROWS;
   if (layout === '2') {
     const n = Number(buckets);
-    if (Number.isSafeInteger(n) && n >= 1) return Object.freeze({ version: 2, buckets: n });
-    throw new Error(`generation marker of layout 2 has no valid bucket count ('${String(buckets)}')`);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`generation marker of layout 2 has no valid bucket count ('${String(buckets)}')`);
+    let packing: PackedFeatureRef[];
+    try {
+      packing = (JSON.parse(features ?? '') as [string, ValueType][]).map(([name, type]) => Object.freeze({ name, type }));
+    } catch {
+      throw new Error(`generation marker of layout 2 has no valid feature list ('${String(features)}')`);
+    }
+    return Object.freeze({ version: 2, buckets: n, features: Object.freeze(packing) });
   }
   throw new Error(`generation marker has layout '${layout}', which this version of Granary cannot read (it knows 1 and 2)`);
 }

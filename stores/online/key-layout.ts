@@ -21,6 +21,7 @@ export const MARKER_APPLIED_FIELD = 'applied';
 /** Marker fields of the generation's layout (generation-layout.ts); absent on layout 1. */
 export const MARKER_LAYOUT_FIELD = 'layout';
 export const MARKER_BUCKETS_FIELD = 'buckets';
+export const MARKER_FEATURES_FIELD = 'features';
 const ENTITY_SEPARATOR = '|';
 
 /**

@@ -8,8 +8,9 @@ import type { FeatureValue } from '../../definitions/feature-value.ts';
  *
  *   bytes 0..7    event time, ms, float64 big-endian
  *   bytes 8..15   created time, ms, float64 big-endian (0 when the source has none)
- *   then          presence bitmap, ceil(features / 8) bytes: bit i (byte i >> 3, bit i & 7) set
- *                 when feature i (declared order) is not null
+ *   then          n, a varint: the number of features the row was packed with
+ *   then          presence bitmap, ceil(n / 8) bytes: bit i (byte i >> 3, bit i & 7) set
+ *                 when feature i (packing order) is not null
  *   then          each present feature, in declared order:
  *     bool        1 byte, 0 or 1
  *     int32       4 bytes, big-endian two's complement
@@ -26,14 +27,17 @@ import type { FeatureValue } from '../../definitions/feature-value.ts';
  * as Lua numbers, so the monotonic compare costs a GETRANGE of 16 bytes and no parsing of the
  * features. Equal rows encode to equal bytes, which is what verify compares inside Redis.
  *
+ * The packing order is the generation's (its marker's `features`, append-only: a nullable
+ * feature added in place is appended, a reordering changes nothing), not the view's declared
+ * order; a row packed before features were appended has a smaller n, and decodes with them null.
+ *
  * @example
  *   const codec = new PackedRowCodec([{ name: 'spend', type: 'float64' }, { name: 'orders', type: 'int64' }]);
- *   const bytes = codec.encode(1_700_000_000_000, 0, (f) => [12.5, null][f]); // 16 + 1 + 8 bytes
+ *   const bytes = codec.encode(1_700_000_000_000, 0, (f) => [12.5, null][f]); // 16 + 1 + 1 + 8 bytes
  *   codec.decode(bytes) // => { eventTime: 1700000000000, createdTime: 0, values: [12.5, null] }
  */
 export class PackedRowCodec {
   readonly features: readonly PackedFeature[];
-  private readonly bitmapBytes: number;
   private scratch: Buffer = Buffer.allocUnsafe(256);
 
   constructor(features: readonly { readonly name: string; readonly type: ValueType }[]) {
@@ -42,7 +46,6 @@ export class PackedRowCodec {
       if (!parsed) throw new TypeError(`feature '${name}': unknown value type '${String(type)}'`);
       return Object.freeze({ name, type, scalar: parsed.scalar, list: parsed.list });
     });
-    this.bitmapBytes = (features.length + 7) >> 3;
   }
 
   /**
@@ -53,7 +56,8 @@ export class PackedRowCodec {
     const w = new Writer(this.scratch);
     w.double(eventTime);
     w.double(createdTime);
-    const bitmapAt = w.skip(this.bitmapBytes);
+    w.varint(this.features.length);
+    const bitmapAt = w.skip((this.features.length + 7) >> 3);
     for (let f = 0; f < this.features.length; f++) {
       const value = valueAt(f);
       if (value === null || value === undefined) continue;
@@ -78,9 +82,11 @@ export class PackedRowCodec {
     const r = new Reader(bytes);
     const eventTime = r.double();
     const createdTime = r.double();
-    const bitmapAt = r.skip(this.bitmapBytes);
-    const all = new Array<FeatureValue | null>(this.features.length);
-    const last = wanted ? Math.max(-1, ...wanted) : this.features.length - 1;
+    const packed = r.varint();
+    if (packed > this.features.length) throw new PackedRowTooNew(packed, this.features.length);
+    const bitmapAt = r.skip((packed + 7) >> 3);
+    const all = new Array<FeatureValue | null>(this.features.length).fill(null);
+    const last = Math.min(packed - 1, wanted ? Math.max(-1, ...wanted) : this.features.length - 1);
     for (let f = 0; f <= last; f++) {
       if (!(bytes[bitmapAt + (f >> 3)]! & (1 << (f & 7)))) {
         all[f] = null;
@@ -89,8 +95,19 @@ export class PackedRowCodec {
       const feature = this.features[f]!;
       all[f] = feature.list ? readList(r, feature.scalar) : readScalar(r, feature.scalar);
     }
-    if (!wanted && r.at !== bytes.length) throw new Error(`packed row has ${bytes.length - r.at} byte(s) after its last feature`);
+    if (!wanted && last === packed - 1 && r.at !== bytes.length) throw new Error(`packed row has ${bytes.length - r.at} byte(s) after its last feature`);
     return { eventTime, createdTime, values: wanted ? wanted.map((f) => all[f] ?? null) : all };
+  }
+}
+
+/** A row packed with more features than the codec knows: the generation's packing grew since it was read. */
+export class PackedRowTooNew extends Error {
+  constructor(
+    readonly packed: number,
+    readonly known: number,
+  ) {
+    super(`packed row has ${packed} features, the packing read has ${known}`);
+    this.name = 'PackedRowTooNew';
   }
 }
 

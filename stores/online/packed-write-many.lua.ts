@@ -173,3 +173,23 @@ return 1
 `;
 
 export const MARK_GENERATION_COMMAND = 'granaryMarkGeneration';
+
+/**
+ * Appends features to a layout-2 generation's packing order (the marker's `features`), if it is
+ * still the one the caller read: compare-and-set, so two writers never lose each other's feature.
+ *
+ * KEYS[1]  the marker hash
+ * ARGV[1]  the `features` the caller read; ARGV[2] the extended list
+ *
+ * Returns the marker's `features` after the call (nil when the marker is gone).
+ */
+export const EXTEND_PACKING_LUA = `
+local current = redis.call('HGET', KEYS[1], 'features')
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'features', ARGV[2])
+  return ARGV[2]
+end
+return current
+`;
+
+export const EXTEND_PACKING_COMMAND = 'granaryExtendPacking';

@@ -6,6 +6,7 @@ import {
   MARKER_APPLIED_FIELD,
   MARKER_BUCKETS_FIELD,
   MARKER_CREATED_FIELD,
+  MARKER_FEATURES_FIELD,
   MARKER_LAYOUT_FIELD,
   decodeEntityKey,
   encodeEntityKey,
@@ -21,9 +22,21 @@ import type { OnlineColumns, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, W
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
-import { CURRENT_LAYOUT_VERSION, DEFAULT_BUCKETS, HASH_ROWS, entityBucket, layoutOfMarker, packedRows, type GenerationLayout, type LayoutVersion } from './generation-layout.ts';
-import { PackedRowCodec } from './packed-row-codec.ts';
 import {
+  CURRENT_LAYOUT_VERSION,
+  DEFAULT_BUCKETS,
+  HASH_ROWS,
+  entityBucket,
+  layoutOfMarker,
+  packedRows,
+  packingToMarker,
+  type GenerationLayout,
+  type LayoutVersion,
+} from './generation-layout.ts';
+import { PackedRowCodec, PackedRowTooNew } from './packed-row-codec.ts';
+import {
+  EXTEND_PACKING_COMMAND,
+  EXTEND_PACKING_LUA,
   MARK_GENERATION_COMMAND,
   MARK_GENERATION_LUA,
   PACKED_COMPARE_ROWS_COMMAND,
@@ -172,6 +185,7 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly layouts = new Map<string, GenerationLayout>();
   private readonly newLayout: GenerationLayout;
   private readonly packedCodecs = new WeakMap<OnlineTarget['features'], PackedRowCodec>();
+  private readonly packingCodecs = new WeakMap<NonNullable<GenerationLayout['features']>, PackedRowCodec>();
 
   constructor(options: RedisOnlineStoreOptions) {
     this.options = options;
@@ -204,6 +218,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(PACKED_COMPARE_ROWS_COMMAND, { lua: PACKED_COMPARE_ROWS_LUA });
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
+    this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
   }
 
   /**
@@ -216,17 +231,62 @@ export class RedisOnlineStore implements OnlineStore {
     if (known) return known;
     const key = this.layout.markerKey(ref);
     await this.connected('generationLayout');
-    const [exists, fields] = await this.exec('generationLayout', this.redis.pipeline().exists(key).hmget(key, MARKER_LAYOUT_FIELD, MARKER_BUCKETS_FIELD));
+    const [exists, fields] = await this.exec(
+      'generationLayout',
+      this.redis.pipeline().exists(key).hmget(key, MARKER_LAYOUT_FIELD, MARKER_BUCKETS_FIELD, MARKER_FEATURES_FIELD),
+    );
     if (exists !== 1) return this.newLayout;
-    const [layout, buckets] = fields as (string | null)[];
+    const [layout, buckets, features] = fields as (string | null)[];
     let found: GenerationLayout;
     try {
-      found = layoutOfMarker(layout, buckets);
+      found = layoutOfMarker(layout, buckets, features);
     } catch (error) {
       throw this.failure('generationLayout', new Error(`${this.layout.markerKey(ref)}: ${(error as Error).message}`));
     }
     this.layouts.set(prefix, found);
     return found;
+  }
+
+  /**
+   * The codec of a layout-2 generation's packing order (its marker's `features`), checked
+   * against the target: a feature of the target missing from it (a nullable feature added in
+   * place since) is looked for again in the marker, and with `extend` (writes) appended to it
+   * (compare-and-set, EXTEND_PACKING_LUA). Without a marker: the target's own order.
+   */
+  private async packedCodec(target: OnlineTarget, layout: GenerationLayout, extend: boolean): Promise<PackedRowCodec> {
+    if (!layout.features) return this.packedCodecOf(target);
+    let packing = layout.features;
+    for (let attempt = 0; ; attempt++) {
+      const byName = new Map(packing.map((f) => [f.name, f]));
+      for (const f of target.features) {
+        const packed = byName.get(f.name);
+        if (packed && packed.type !== f.type) {
+          throw new TypeError(`feature view '${target.view}' v${target.version}: feature '${f.name}' is ${f.type}, generation ${target.generation} packs it as ${packed.type}`);
+        }
+      }
+      const missing = target.features.filter((f) => !byName.has(f.name));
+      if (missing.length === 0 || (attempt > 0 && !extend)) return this.codecOfPacking(packing);
+      if (attempt > 3) throw this.failure('packedCodec', new Error(`could not append ${missing.map((f) => f.name).join(', ')} to the packing of generation ${target.generation}`));
+      if (attempt > 0) {
+        const marker = this.layout.markerKey(target);
+        const extended = packingToMarker([...packing, ...missing.map((f) => ({ name: f.name, type: f.type }))]);
+        const command = (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<string | null>>)[EXTEND_PACKING_COMMAND]!;
+        await this.call('packedCodec', () => command(marker, packingToMarker(packing), extended));
+      }
+      this.layouts.delete(this.layout.generationPrefix(target));
+      const fresh = await this.generationLayout(target);
+      if (!fresh.features) return this.packedCodecOf(target);
+      packing = fresh.features;
+    }
+  }
+
+  private codecOfPacking(packing: NonNullable<GenerationLayout['features']>): PackedRowCodec {
+    let codec = this.packingCodecs.get(packing);
+    if (!codec) {
+      codec = new PackedRowCodec(checkedFeatures(packing));
+      this.packingCodecs.set(packing, codec);
+    }
+    return codec;
   }
 
   /** The Redis key of an entity's row in a generation, by the generation's layout (for tests and tools). */
@@ -268,7 +328,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (rows.length === 0) return { written: 0, skipped: 0, expired: 0 };
     const layout = await this.generationLayout(target);
     if (layout.version === 2) {
-      const codec = new PackedRowCodec(checkedFeatures(target.features));
+      const codec = await this.packedCodec(target, layout, true);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
       const encoded = rows.map((row) => encodeEntityOf(target, row.entityKey));
       const packed = rows.map((row) => packRow(target, codec, graceSeconds, describeKey(row.entityKey), row.eventTime, row.createdTime, (f) => row.values[codec.features[f]!.name]));
@@ -300,7 +360,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (rows.keys.length === 0) return { written: 0, skipped: 0, expired: 0 };
     const layout = await this.generationLayout(target);
     if (layout.version === 2) {
-      const codec = new PackedRowCodec(checkedFeatures(target.features));
+      const codec = await this.packedCodec(target, layout, true);
       const columns = codec.features.map((f) => rows.values[f.name]);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
       const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
@@ -459,7 +519,7 @@ export class RedisOnlineStore implements OnlineStore {
       row ? 'row' : 'none',
     ];
     if (row) {
-      const codec = new PackedRowCodec(checkedFeatures(target.features));
+      const codec = await this.packedCodec(target, layout, true);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
       args.push(...packRow(target, codec, graceSeconds, describeKey(entityKey), row.eventTime, row.createdTime, (f) => row.values[codec.features[f]!.name]));
     }
@@ -475,16 +535,28 @@ export class RedisOnlineStore implements OnlineStore {
    * request), layout 1's as HMGETs (event time, created time, the features asked for).
    */
   async readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
+    try {
+      return await this.readRowsOnce(reads);
+    } catch (error) {
+      if (!(error instanceof PackedRowTooNew)) throw error;
+      // A row packed with features appended since this process read the packing: read it again.
+      for (const read of reads) this.layouts.delete(this.layout.generationPrefix(read.target));
+      return this.readRowsOnce(reads);
+    }
+  }
+
+  private async readRowsOnce(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
     if (reads.every((read) => read.entityKeys.length === 0)) return reads.map(() => []);
     const layouts = await Promise.all(reads.map((read) => this.generationLayout(read.target)));
+    const codecs = await Promise.all(reads.map((read, r) => (layouts[r]!.version === 2 ? this.packedCodec(read.target, layouts[r]!, false) : undefined)));
     const packedKeys: string[] = [];
     const pipeline = this.redis.pipeline();
     const plans = reads.map((read, r) => {
       const layout = layouts[r]!;
-      if (layout.version === 2) {
-        const codec = this.packedCodecOf(read.target);
-        const wanted = read.features ? pickFeatures(read.target, read.features).map((f) => codec.features.findIndex((g) => g.name === f.name)) : undefined;
-        const names = wanted ? wanted.map((f) => codec.features[f]!.name) : codec.features.map((f) => f.name);
+      const codec = codecs[r];
+      if (codec) {
+        const names = read.features ? pickFeatures(read.target, read.features).map((f) => f.name) : read.target.features.map((f) => f.name);
+        const wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
         const at = packedKeys.length;
         for (const entityKey of read.entityKeys) packedKeys.push(this.layout.packedRowKey(read.target, encodeEntityKey(entityKey, read.target.joinKeys), layout.buckets));
         return { kind: 'packed', read, codec, wanted, names, at } as const;
@@ -591,7 +663,7 @@ export class RedisOnlineStore implements OnlineStore {
    * it, compared byte for byte inside Redis, calls of `perCall` rows of one bucket, one pipeline.
    */
   private async comparePacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, perCall: number, out: Uint8Array): Promise<Uint8Array> {
-    const codec = new PackedRowCodec(checkedFeatures(target.features));
+    const codec = await this.packedCodec(target, layout, false);
     const columns = codec.features.map((f) => rows.values[f.name]);
     const tag = this.layout.packedTagPrefix(target);
     const order: number[] = [];
@@ -629,9 +701,12 @@ export class RedisOnlineStore implements OnlineStore {
    * Writes the marker when there is none, recording the layout new generations get (layout and
    * buckets); an existing marker is left as it is (its applied seq and its layout).
    */
-  async markGeneration(target: GenerationRef): Promise<void> {
+  async markGeneration(target: OnlineTarget): Promise<void> {
     const fields = [MARKER_CREATED_FIELD, new Date().toISOString()];
-    if (this.newLayout.version === 2) fields.push(MARKER_LAYOUT_FIELD, '2', MARKER_BUCKETS_FIELD, String(this.newLayout.buckets));
+    if (this.newLayout.version === 2) {
+      checkedFeatures(target.features);
+      fields.push(MARKER_LAYOUT_FIELD, '2', MARKER_BUCKETS_FIELD, String(this.newLayout.buckets), MARKER_FEATURES_FIELD, packingToMarker(target.features));
+    }
     const key = this.layout.markerKey(target);
     await this.call('markGeneration', () => (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[MARK_GENERATION_COMMAND]!(key, ...fields));
   }
@@ -670,8 +745,9 @@ export class RedisOnlineStore implements OnlineStore {
     const layout = await this.generationLayout(target);
     const features = codecsOf(target.features);
     const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
-    const codec = this.packedCodecOf(target);
-    const names = codec.features.map((f) => f.name);
+    const codec = layout.version === 2 ? await this.packedCodec(target, layout, false) : this.packedCodecOf(target);
+    const names = target.features.map((f) => f.name);
+    const wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const seen = new Set<string>();
     let batch: OnlineRow[] = [];
@@ -683,7 +759,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (layout.version === 2) {
         const [values] = await this.exec('scanRows', this.redis.pipeline().mgetBuffer(...fresh));
         (values as (Buffer | null)[]).forEach((bytes, i) => {
-          if (bytes) batch.push(packedRowOf(this.layout.entityKeyOfPacked(target, fresh[i]!), codec, names, undefined, bytes));
+          if (bytes) batch.push(packedRowOf(this.layout.entityKeyOfPacked(target, fresh[i]!), codec, names, wanted, bytes));
         });
       } else {
         const pipeline = this.redis.pipeline();

@@ -60,16 +60,27 @@ test('packed row: nulls are bits of the presence bitmap, the header is the two t
   const features = Array.from({ length: 10 }, (_, i) => ({ name: `f${i}`, type: 'float64' as ValueType }));
   const codec = new PackedRowCodec(features);
   const allNull = codec.encode(5, 6, () => null);
-  assert.equal(allNull.length, 16 + 2, 'header and a 2-byte bitmap');
+  assert.equal(allNull.length, 16 + 1 + 2, 'header, feature count and a 2-byte bitmap');
   assert.deepEqual(codec.decode(allNull).values, Array(10).fill(null));
   const some = codec.encode(1_700_000_000_000, 3, (f) => (f === 0 || f === 9 ? f + 0.5 : null));
-  assert.equal(some.length, 16 + 2 + 16);
-  assert.deepEqual([...some.subarray(16, 18)], [0b1, 0b10]);
+  assert.equal(some.length, 16 + 1 + 2 + 16);
+  assert.deepEqual([...some.subarray(16, 19)], [10, 0b1, 0b10]);
   assert.deepEqual(packedTimes(some), { eventTime: 1_700_000_000_000, createdTime: 3 });
   assert.equal(some.readDoubleBE(0), 1_700_000_000_000);
   assert.deepEqual(codec.decode(some, [9, 0, 5]).values, [9.5, 0.5, null], 'a subset, in the order asked');
   const full = codec.encode(1, 1, (f) => f);
-  assert.equal(full.length, 16 + 2 + 80, '10 float64 features: 98 bytes');
+  assert.equal(full.length, 16 + 1 + 2 + 80, '10 float64 features: 99 bytes');
+});
+
+test('packed row: a row packed before features were appended decodes with them null; a newer one is refused', () => {
+  const before = new PackedRowCodec([{ name: 'a', type: 'int32' }]);
+  const after = new PackedRowCodec([
+    { name: 'a', type: 'int32' },
+    { name: 'b', type: 'string' },
+  ]);
+  assert.deepEqual(after.decode(before.encode(1, 2, () => 7)), { eventTime: 1, createdTime: 2, values: [7, null] });
+  assert.deepEqual(after.decode(before.encode(1, 2, () => 7), [1, 0]).values, [null, 7]);
+  assert.throws(() => before.decode(after.encode(1, 2, (f) => [7, 'x'][f])), /packed row has 2 features, the packing read has 1/);
 });
 
 test('packed row: equal rows are equal bytes; a different time or value is different bytes', () => {

@@ -270,8 +270,8 @@ export class RedisOnlineStore implements OnlineStore {
       if (attempt > 0) {
         const marker = this.layout.markerKey(target);
         const extended = packingToMarker([...packing, ...missing.map((f) => ({ name: f.name, type: f.type }))]);
-        const command = (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<string | null>>)[EXTEND_PACKING_COMMAND]!;
-        await this.call('packedCodec', () => command(marker, packingToMarker(packing), extended));
+        const redis = this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<string | null>>;
+        await this.call('packedCodec', () => redis[EXTEND_PACKING_COMMAND]!(marker, packingToMarker(packing), extended));
       }
       this.layouts.delete(this.layout.generationPrefix(target));
       const fresh = await this.generationLayout(target);

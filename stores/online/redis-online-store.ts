@@ -745,9 +745,9 @@ export class RedisOnlineStore implements OnlineStore {
     const layout = await this.generationLayout(target);
     const features = codecsOf(target.features);
     const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
-    const codec = layout.version === 2 ? await this.packedCodec(target, layout, false) : this.packedCodecOf(target);
+    let codec = layout.version === 2 ? await this.packedCodec(target, layout, false) : this.packedCodecOf(target);
     const names = target.features.map((f) => f.name);
-    const wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
+    let wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const seen = new Set<string>();
     let batch: OnlineRow[] = [];
@@ -758,9 +758,20 @@ export class RedisOnlineStore implements OnlineStore {
       for (const key of fresh) seen.add(key);
       if (layout.version === 2) {
         const [values] = await this.exec('scanRows', this.redis.pipeline().mgetBuffer(...fresh));
-        (values as (Buffer | null)[]).forEach((bytes, i) => {
-          if (bytes) batch.push(packedRowOf(this.layout.entityKeyOfPacked(target, fresh[i]!), codec, names, wanted, bytes));
-        });
+        for (const [i, bytes] of (values as (Buffer | null)[]).entries()) {
+          if (!bytes) continue;
+          const entityKey = this.layout.entityKeyOfPacked(target, fresh[i]!);
+          try {
+            batch.push(packedRowOf(entityKey, codec, names, wanted, bytes));
+          } catch (error) {
+            if (!(error instanceof PackedRowTooNew)) throw error;
+            // Packed after features were appended: read the packing again.
+            this.layouts.delete(this.layout.generationPrefix(target));
+            codec = await this.packedCodec(target, await this.generationLayout(target), false);
+            wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
+            batch.push(packedRowOf(entityKey, codec, names, wanted, bytes));
+          }
+        }
       } else {
         const pipeline = this.redis.pipeline();
         for (const key of fresh) pipeline.hmget(key, ...fields);

@@ -83,11 +83,13 @@ test('a new generation is layout 2 (marker: layout, buckets, features); a layout
 test('layout 2: a nullable feature added in place is appended to the packing; rows packed before read it as null, a reordering changes nothing', async (t) => {
   const { store, raw } = await openTestStore(t);
   const { store: other } = await openTestStore(t, { keyPrefix: store.layout.prefix });
+  const { store: scanner } = await openTestStore(t, { keyPrefix: store.layout.prefix });
   const before = testTarget();
   const now = Date.now();
   await store.markGeneration(before);
   await store.writeRows(before, [row('old', 1, now - HOUR)]);
   assert.equal((await other.readRows([{ target: before, entityKeys: [['old']] }]))[0]![0]!.values.spend, 1, 'the other process knows the packing now');
+  assert.equal((await scanner.generationLayout(before)).features?.length, 3);
 
   // The view gains 'tier' in the middle of its features (additive, same version); the order changes too.
   const after: OnlineTarget = {
@@ -107,6 +109,10 @@ test('layout 2: a nullable feature added in place is appended to the packing; ro
     { country: 'FR', tier: null, spend: 1, orders: 3n },
     { country: 'DE', tier: 'gold', spend: 2, orders: null },
   ]);
+  // A scan by a process holding the old packing reads it again when it meets a newer row.
+  const scanned: OnlineRow[] = [];
+  for await (const batch of scanner.scanRows(after)) scanned.push(...batch);
+  assert.deepEqual(scanned.map((r) => r.values.tier).sort(), ['gold', null]);
   // The old target (without 'tier') still reads and writes.
   assert.deepEqual((await other.readRows([{ target: before, entityKeys: [['new']] }]))[0]![0]!.values, { spend: 2, orders: null, country: 'DE' });
   // A type change in place is refused (it is a breaking change: a new view version).

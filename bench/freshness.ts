@@ -188,7 +188,7 @@ try {
     warmupBatches: warmup,
     pollMs,
     note:
-      'latency = visible - committed: committed is the registry commit time of the batch (committed_at, PostgreSQL now() in the commit transaction), visible the first Redis poll (raw HMGET __et of 3 row keys of the batch, every pollMs) that saw the batch. visibleFromPushMs counts from the FeatureStore.push call; pushReturnedMs is when push returned (after the ingest workflow saw the watermark reach the commit). ratio = p50 of visibleFromCommitMs / floorMs.',
+      'latency = visible - committed: committed is the registry commit time of the batch (committed_at, PostgreSQL now() in the commit transaction), visible the first Redis poll (raw GETRANGE of the event time in the packed header of 3 row keys of the batch, every pollMs) that saw the batch. visibleFromPushMs counts from the FeatureStore.push call; pushReturnedMs is when push returned (after the ingest workflow saw the watermark reach the commit). ratio = p50 of visibleFromCommitMs / floorMs.',
     modes: byMode,
     floor: {
       note: `the same ${rowsPerBatch} rows as one raw ioredis pipeline of HSETs (12 fields) plus an HMGET read-back, same Redis, median of ${floorRepetitions}`,

@@ -158,8 +158,12 @@ interface FeatureCodec {
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
 /**
- * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
- * monotonic write: see monotonic-write-many.lua.ts.
+ * The online store on one standalone Redis (or a Sentinel-managed master), through ioredis. Keys:
+ * see key-layout.ts. Each generation has a layout, recorded in its marker (generation-layout.ts):
+ * layout 2, packed rows (packed-row-codec.ts, packed-write-many.lua.ts), for every new generation;
+ * layout 1, hashes (monotonic-write-many.lua.ts and its neighbours), for generations made before,
+ * until a rebuild cuts over. Every method reads the generation's layout (once; kept) and acts on
+ * that layout.
  *
  * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
  * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the

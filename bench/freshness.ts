@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FeatureStore } from '../sdk/feature-store.ts';
 import { onlineTarget } from '../pipelines/registered-view.ts';
-import { KeyLayout } from '../stores/online/key-layout.ts';
+import type { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
 import { startWorkerProcess, type WorkerProcess } from '../scripts/worker-process.ts';
 import { benchConfig, benchEnv } from './support/bench-config.ts';
@@ -97,7 +97,6 @@ try {
   const layout = { rows: rowsPerBatch * totalBatches, entities: rowsPerBatch, batches: totalBatches };
   // Event times 1 s apart per batch, all in the past (ingest refuses the future).
   const baseTime = Date.now() - totalBatches * 1000 - 60_000;
-  const keyLayout = new KeyLayout(config.online.keyPrefix);
   let probeKeys: string[] = [];
   const probeEntities = [0, rowsPerBatch >> 1, rowsPerBatch - 1];
 
@@ -121,9 +120,10 @@ try {
     let visibleMs = 0;
     while (probeKeys.length && !visibleMs) {
       const pipeline = raw.pipeline();
-      for (const key of probeKeys) pipeline.hmget(key, '__et');
+      // Layout 2: a row's first 8 bytes are its event time (float64 big-endian).
+      for (const key of probeKeys) pipeline.getrangeBuffer(key, 0, 7);
       const replies = (await pipeline.exec()) ?? [];
-      if (replies.every(([error, value]) => !error && (value as (string | null)[])[0] === expected)) visibleMs = now();
+      if (replies.every(([error, value]) => !error && (value as Buffer).length === 8 && String((value as Buffer).readDoubleBE(0)) === expected)) visibleMs = now();
       else if (failed !== undefined) break;
       else if (now() - pushedMs > BATCH_TIMEOUT_MS) throw new Error(`batch ${b} not visible after ${BATCH_TIMEOUT_MS} ms`);
       else await sleep(pollMs);
@@ -140,7 +140,8 @@ try {
     if (b === 0) {
       const { generation } = await registry.activeGeneration(userFeatures.name, 1);
       const target = onlineTarget(ref, userFeatures, generation);
-      probeKeys = probeEntities.map((e) => keyLayout.rowKey(target, [BigInt(e)]));
+      const online = store!.stores.online as RedisOnlineStore;
+      probeKeys = await Promise.all(probeEntities.map((e) => online.rowKey(target, [BigInt(e)])));
     }
   }
 
@@ -187,7 +188,7 @@ try {
     warmupBatches: warmup,
     pollMs,
     note:
-      'latency = visible - committed: committed is the registry commit time of the batch (committed_at, PostgreSQL now() in the commit transaction), visible the first Redis poll (raw HMGET __et of 3 row keys of the batch, every pollMs) that saw the batch. visibleFromPushMs counts from the FeatureStore.push call; pushReturnedMs is when push returned (after the ingest workflow saw the watermark reach the commit). ratio = p50 of visibleFromCommitMs / floorMs.',
+      'latency = visible - committed: committed is the registry commit time of the batch (committed_at, PostgreSQL now() in the commit transaction), visible the first Redis poll (raw GETRANGE of the event time in the packed header of 3 row keys of the batch, every pollMs) that saw the batch. visibleFromPushMs counts from the FeatureStore.push call; pushReturnedMs is when push returned (after the ingest workflow saw the watermark reach the commit). ratio = p50 of visibleFromCommitMs / floorMs.',
     modes: byMode,
     floor: {
       note: `the same ${rowsPerBatch} rows as one raw ioredis pipeline of HSETs (12 fields) plus an HMGET read-back, same Redis, median of ${floorRepetitions}`,

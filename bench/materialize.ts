@@ -106,6 +106,7 @@ try {
       await store.close();
     }
     await deleteByPattern(raw, `${keyPrefix}:${ref.project}:*`);
+    await deleteByPattern(raw, `${keyPrefix}:{${ref.project}:*`);
 
     if (args['apply-only']) {
       // The same activities, in order, without Temporal.
@@ -121,6 +122,7 @@ try {
       }
       applyRps.push(totalRows / ((performance.now() - t0) / 1000));
       await deleteByPattern(raw, `${keyPrefix}:${fresh.ref.project}:*`);
+      await deleteByPattern(raw, `${keyPrefix}:{${fresh.ref.project}:*`);
     }
 
     if (args.ceiling) {

@@ -38,7 +38,7 @@ import { benchConfig, benchEnv } from './support/bench-config.ts';
 import { startBenchHarness } from './support/bench-harness.ts';
 import { median } from './support/median.ts';
 import { processUsage } from './support/process-usage.ts';
-import { deleteByPattern, redisBenchmarkHset } from './support/redis-ceiling.ts';
+import { deleteByPattern, redisBenchmarkHset, redisBenchmarkSet } from './support/redis-ceiling.ts';
 import { commitUserFeatureObjects, userFeatures, userFeaturesRepo, writeUserFeatureObjects } from './support/user-features-data.ts';
 
 const { values: args } = parseArgs({
@@ -76,6 +76,8 @@ if (totalRows < entities) throw new Error(`--rows (${totalRows}) must be at leas
 const layout = { rows: totalRows, entities, batches };
 /** An HSET per entity, and at least 1M so the rate is not mostly connection set-up. */
 const ceilingRequests = Math.max(entities, 1_000_000);
+/** A packed row of the bench view's 10 features (layout 2): header 16, count 1, bitmap 2, 8 numbers x 8, a 2-letter string 3, a bool 1. */
+const PACKED_ROW_BYTES = 87;
 
 const id = `bench_rebuild_${randomBytes(4).toString('hex')}`;
 const keyPrefix = `granary-bench-${id}`;
@@ -242,6 +244,7 @@ try {
 
   const figures: RunFigures[] = [];
   const ceilingRps: number[] = [];
+  const setCeilingRps: number[] = [];
   for (let r = 0; r < runs; r++) {
     const project = `${id}_r${r}`;
     await commitUserFeatureObjects(stores.registry(project), objects);
@@ -333,9 +336,12 @@ try {
       await store.close();
     }
     await deleteByPattern(raw, `${keyPrefix}:${project}:*`);
+    await deleteByPattern(raw, `${keyPrefix}:{${project}:*`);
 
     if (args.ceiling) {
       ceilingRps.push(await redisBenchmarkHset(dataConfig.online.url, { requests: ceilingRequests, keyspace: entities, key: `${keyPrefix}-rb:h:__rand_int__` }));
+      await deleteByPattern(raw, `${keyPrefix}-rb:*`);
+      setCeilingRps.push(await redisBenchmarkSet(dataConfig.online.url, { requests: ceilingRequests, keyspace: entities, key: `${keyPrefix}-rb:s:__rand_int__`, valueBytes: PACKED_ROW_BYTES }));
       await deleteByPattern(raw, `${keyPrefix}-rb:*`);
     }
   }
@@ -430,8 +436,11 @@ try {
             note: `redis-benchmark hset, 10 fields, -n ${ceilingRequests} -P 16 -c 50 -r ${entities}, same Redis, after each run`,
             hset10FieldsRpsMedian: ceiling,
             hset10FieldsRps: ceilingRps,
+            setPackedNote: `redis-benchmark set <${PACKED_ROW_BYTES} bytes> PXAT, same -n/-P/-c/-r: the write of layout 2 (one packed string per entity), for reference`,
+            setPackedRpsMedian: median(setCeilingRps),
+            setPackedRps: setCeilingRps,
           },
-          ratio: { rebuildToCeiling: Number((rate / ceiling).toFixed(4)) },
+          ratio: { rebuildToCeiling: Number((rate / ceiling).toFixed(4)), rebuildToSetCeiling: Number((rate / median(setCeilingRps)).toFixed(4)) },
         }
       : {}),
     extrapolated100MEntitiesSeconds: Math.round(100_000_000 / rate),

@@ -1,7 +1,11 @@
 /**
  * Online serving latency and throughput: the HTTP feature server (`granary serve`, its own
- * process) driven over loopback by this process, next to the same reads as raw pipelined
- * ioredis HMGETs (the floor: what any server on this Redis must pay) measured in the same run.
+ * process) driven over loopback by this process, next to the same reads issued raw with ioredis
+ * in the fewest round trips the layout allows (the floor: what any server on this Redis must pay)
+ * measured in the same run: layout 2 (packed rows), one MGET of every key of the request. The
+ * same rows are also written in layout 1 (one hash per entity) under another prefix, to give
+ * layout 1's floor (pipelined HMGETs) and Redis bytes per entity of the 10-feature view in both
+ * layouts (MEMORY USAGE over a sample, and the INFO used_memory delta of writing the view).
  * Prints JSON with p50 / p99 (one request at a time) and throughput (`--concurrency` in flight)
  * for each shape, and the ratios server / raw.
  *
@@ -20,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource, type FeatureView } from '../definitions/index.ts';
-import { CREATED_TIME_FIELD, EVENT_TIME_FIELD } from '../stores/online/key-layout.ts';
+import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow, OnlineTarget } from '../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
@@ -63,9 +67,15 @@ const registry = new PostgresRegistry({ url: config.registry.url, project: confi
 await registry.migrate();
 await registry.apply(repo);
 const store = new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
+/** The same rows in layout 1 (hashes), under a prefix of their own: layout 1's floor and memory. */
+const layout1Prefix = `${config.online.keyPrefix}-layout1`;
+const layout1 = new RedisOnlineStore({ url: config.online.url, keyPrefix: layout1Prefix, newGenerationLayout: 1 });
+const raw = new Redis(config.online.url);
+const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+const memory: Record<string, { usedMemoryDeltaBytesPerEntity: number; memoryUsageBytesPerEntitySample: number }> = {};
 const targets: OnlineTarget[] = [];
 const now = Date.now();
-for (const view of views) {
+for (const [v, view] of views.entries()) {
   const generation = (await registry.activeGeneration(view.name, view.version)).generation;
   const target: OnlineTarget = {
     project: config.project,
@@ -85,8 +95,20 @@ for (const view of views) {
     eventTime: now - 60_000,
     createdTime: 0,
   }));
-  await store.writeRows(target, rows);
+  for (const [name, s] of [['layout1', layout1], ['layout2', store]] as const) {
+    await s.markGeneration(target);
+    const before = await usedMemory();
+    await s.writeRows(target, rows);
+    if (v !== 0) continue;
+    // The 10-feature view: bytes per entity, both ways.
+    const delta = (await usedMemory()) - before;
+    const sample = Array.from({ length: 1000 }, (_, i) => [BigInt(Math.floor((i * ENTITIES) / 1000))]);
+    let sampled = 0;
+    for (const entityKey of sample) sampled += Number(await raw.memory('USAGE', await s.rowKey(target, entityKey), 'SAMPLES', '0'));
+    memory[name] = { usedMemoryDeltaBytesPerEntity: Math.round(delta / ENTITIES), memoryUsageBytesPerEntitySample: Math.round(sampled / sample.length) };
+  }
 }
+const layouts = await Promise.all(targets.map((t) => store.generationLayout(t)));
 
 // --- the shapes ----------------------------------------------------------------------------
 interface Shape {
@@ -154,13 +176,23 @@ function post(body: string): Promise<void> {
   });
 }
 
-// --- the raw reference: the same HMGETs, pipelined, one round trip per read -------------------
-const raw = new Redis(config.online.url);
-const rowPrefixes = new Map(targets.map((t) => [t, store.layout.rowKeyPrefix(t)]));
+// --- the raw references: the same reads, in the fewest round trips of each layout -------------
+/** Layout 2: one MGET of every key of the request (all views), one round trip. */
+const keyOf = (t: OnlineTarget, v: number, u: number) => store.layout.packedRowKey(t, encodeEntityKey([BigInt(u)]), layouts[v]!.buckets);
 function rawRead(shape: Shape, users: readonly number[]): Promise<unknown> {
+  const keys: string[] = [];
+  for (const { target } of shape.reads) {
+    const v = targets.indexOf(target);
+    for (const u of users) keys.push(keyOf(target, v, u));
+  }
+  return raw.mgetBuffer(...keys);
+}
+/** Layout 1: an HMGET per (view, entity), pipelined, one round trip. */
+const layout1Prefixes = new Map(targets.map((t) => [t, layout1.layout.rowKeyPrefix(t)]));
+function rawReadLayout1(shape: Shape, users: readonly number[]): Promise<unknown> {
   const pipeline = raw.pipeline();
   for (const { target, features } of shape.reads) {
-    const prefix = rowPrefixes.get(target)!;
+    const prefix = layout1Prefixes.get(target)!;
     for (const u of users) pipeline.hmget(prefix + u, EVENT_TIME_FIELD, CREATED_TIME_FIELD, ...features);
   }
   return pipeline.exec();
@@ -213,14 +245,19 @@ try {
     const serverFigures = await measure(() => post(shape.body(bodies[n++ % bodies.length]!)));
     let m = 0;
     const rawFigures = await measure(() => rawRead(shape, bodies[m++ % bodies.length]!));
+    let l = 0;
+    const layout1Figures = await measure(() => rawReadLayout1(shape, bodies[l++ % bodies.length]!));
     results.push({
       shape: shape.name,
       server: serverFigures,
-      rawHmget: rawFigures,
+      rawMget: rawFigures,
+      rawHmgetLayout1: layout1Figures,
       ratio: {
         p50: round(serverFigures.p50Ms / rawFigures.p50Ms, 2),
         p99: round(serverFigures.p99Ms / rawFigures.p99Ms, 2),
         throughput: round(serverFigures.throughputPerSecond / rawFigures.throughputPerSecond, 2),
+        floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2),
+        floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2),
       },
     });
   }
@@ -228,14 +265,16 @@ try {
   server.child.removeAllListeners('exit');
   server.child.kill('SIGTERM');
   agent.destroy();
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${config.online.keyPrefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
+  for (const prefix of [config.online.keyPrefix, layout1Prefix]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await raw.unlink(...keys);
+    } while (cursor !== '0');
+  }
   raw.disconnect();
-  await Promise.allSettled([store.close(), registry.close()]);
+  await Promise.allSettled([store.close(), layout1.close(), registry.close()]);
 }
 
 console.log(
@@ -245,8 +284,14 @@ console.log(
       entitiesWritten: ENTITIES,
       secondsPerMeasure: SECONDS,
       concurrency: CONCURRENCY,
-      note: 'p50/p99: one request at a time over loopback (HTTP keep-alive); throughput: `concurrency` in flight. rawHmget: the same HMGETs pipelined from this process with ioredis (the floor).',
+      note:
+        'p50/p99: one request at a time over loopback (HTTP keep-alive); throughput: `concurrency` in flight. rawMget: the same rows read from this ' +
+        'process with ioredis in one MGET (layout 2, the floor); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined.',
       results,
+      redisBytesPerEntity10Features: {
+        note: `the 10-feature view (${views[0]!.name}), ${ENTITIES} entities: INFO used_memory delta of writing it / entities, and MEMORY USAGE (SAMPLES 0) over 1000 keys`,
+        ...memory,
+      },
     },
     null,
     2,

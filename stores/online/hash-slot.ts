@@ -1,11 +1,10 @@
 /**
  * Redis Cluster hash slots, for splitting a multi-key script call (the monotonic write,
  * monotonic-write-many.lua.ts) into calls whose keys share one slot: Cluster refuses a script
- * whose keys span slots. Not wired yet: this store speaks to one standalone Redis, and issue 15
- * (Redis Cluster) groups each write call's keys with `groupBySlot`.
- *
- * Row keys carry no hash tag (key-layout.ts), so on Cluster the rows of one call spread over
- * slots; batches of rows per slot need a large enough write (or tagged keys) to stay worth it.
+ * whose keys span slots. Layout 2's keys carry a hash tag per (generation, bucket)
+ * (key-layout.ts) and its calls hold rows of one bucket, so they are single-slot by construction;
+ * this file remains for routing on Cluster (grouping calls and reads by slot, then by node) and
+ * for layout 1, whose keys carry no tag.
  *
  * @example
  *   hashSlot('foo')                        // => 12182 (what CLUSTER KEYSLOT foo answers)

@@ -2,6 +2,7 @@ import { checkJoinKeyValue } from '../../definitions/check-value.ts';
 import type { JoinKeyType } from '../../definitions/value-type.ts';
 import type { OnlineTarget } from './online-store.ts';
 import type { EntityKey } from '../../definitions/feature-value.ts';
+import { entityBucket } from './generation-layout.ts';
 
 /** Reserved fields of a row hash: its event and created times, ms since epoch. */
 export const EVENT_TIME_FIELD = '__et';
@@ -17,14 +18,28 @@ const MARKER_TAG = 'marker';
 /** Marker hash fields. */
 export const MARKER_CREATED_FIELD = 'createdAt';
 export const MARKER_APPLIED_FIELD = 'applied';
+/** Marker fields of the generation's layout (generation-layout.ts); absent on layout 1. */
+export const MARKER_LAYOUT_FIELD = 'layout';
+export const MARKER_BUCKETS_FIELD = 'buckets';
+export const MARKER_FEATURES_FIELD = 'features';
 const ENTITY_SEPARATOR = '|';
 
 /**
  * The Redis key layout of the online store: every key and reserved hash field Granary writes is
- * named here, and nowhere else.
+ * named here, and nowhere else. A generation's rows have one of two layouts, recorded in its
+ * marker (generation-layout.ts); new generations get layout 2.
  *
- *   <prefix>:<project>:<view>:v<version>:g<generation>:e:<entity>   hash: one row
+ *   <prefix>:<project>:<view>:v<version>:g<generation>:e:<entity>   layout 1, hash: one row
+ *   <prefix>:{<project>:<view>:v<version>:g<generation>:<bucket>}<entity>
+ *                                                                   layout 2, string: one packed row
  *   <prefix>:<project>:<view>:v<version>:g<generation>:marker       hash: the generation marker
+ *
+ * Layout 2 (packed-row-codec.ts for the value): the part in braces is a Redis Cluster hash tag,
+ * one per (generation, bucket), `<bucket>` = entityBucket(<entity>, buckets) in 0..buckets-1
+ * (buckets is in the marker). A bucket's rows share one slot, so a script call over rows of one
+ * bucket is legal on Cluster, and a generation spreads over `buckets` slots (every master). The
+ * marker keeps one key per generation, outside the tags (its key does not depend on the layout,
+ * which it records); see docs/plans/online-store-v2.md for what Cluster needs of it.
  *
  * - `<prefix>` is `online.keyPrefix` (default 'granary'), verbatim. Prefixes must not nest
  *   ('granary' and 'granary:x' on one Redis could collide).
@@ -42,7 +57,7 @@ const ENTITY_SEPARATOR = '|';
  *   are all in this generation, raised after them on the same connection (so a snapshot that
  *   holds `applied = n` holds the rows of every commit up to n). It never expires.
  *
- * Redis Cluster: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
+ * Redis Cluster, layout 1: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
  * view on one slot, so one node would hold (and serve) all of it. Without one, rows spread over
  * the cluster. What a Cluster port (issue 15) must change: the monotonic write takes many keys
  * per call, and Cluster refuses a script whose keys span slots, so each call's rows are grouped
@@ -87,6 +102,29 @@ export class KeyLayout {
   /** SCAN MATCH pattern for every key of the generation, marker included. */
   generationPattern(ref: GenerationRef): string {
     return escapeGlob(this.generationPrefix(ref)) + '*';
+  }
+
+  /** Layout 2: every row key of the generation starts with this, then `<bucket>}<entity>`. */
+  packedTagPrefix(ref: GenerationRef): string {
+    return `${this.prefix}:{${escapeName(ref.project)}:${escapeName(ref.view)}:v${ref.version}:g${ref.generation}:`;
+  }
+
+  /** Layout 2: the row key of an encoded entity (encodeEntityKey) in a generation of `buckets` buckets. */
+  packedRowKey(ref: GenerationRef, encodedEntity: string, buckets: number): string {
+    return `${this.packedTagPrefix(ref)}${entityBucket(encodedEntity, buckets)}}${encodedEntity}`;
+  }
+
+  /** Layout 2: SCAN MATCH pattern for the generation's rows (the marker is not among them). */
+  packedRowPattern(ref: GenerationRef): string {
+    return escapeGlob(this.packedTagPrefix(ref)) + '*';
+  }
+
+  /** Layout 2: the entity key of a row key of this target. */
+  entityKeyOfPacked(target: Pick<OnlineTarget, keyof GenerationRef | 'joinKeys'>, rowKey: string): EntityKey {
+    const prefix = this.packedTagPrefix(target);
+    const close = rowKey.indexOf('}', prefix.length);
+    if (!rowKey.startsWith(prefix) || close < 0) throw new Error(`key '${rowKey}' is not a row of '${prefix}*'`);
+    return decodeEntityKey(rowKey.slice(close + 1), target.joinKeys);
   }
 
   /** The entity key of a row key of this target. */

@@ -100,11 +100,16 @@ export interface OnlineStore {
   /**
    * Compares rows with what the generation holds, inside Redis, without reading them back: per
    * row ROW_COMPARISON.same (the stored row has exactly these times and values, compared on
-   * their encoded strings, a null being an absent field: readRows would return this row),
+   * their encoded form: field strings in layout 1, a null being an absent field; the packed
+   * bytes in layout 2: readRows would return this row),
    * .absent (no row), or .differs (read it with readRows to see how). Reads only.
    */
   compareRows(target: OnlineTarget, rows: OnlineColumns): Promise<Uint8Array>;
-  /** Writes the generation marker (idempotent; keeps its applied seq). */
+  /**
+   * Writes the generation marker when there is none, recording the layout the generation gets
+   * (generation-layout.ts; a new one gets the current layout). Idempotent: an existing marker
+   * keeps its applied seq and its layout.
+   */
   markGeneration(target: OnlineTarget): Promise<void>;
   /** False when the marker is gone: Redis lost this generation's data. */
   hasGenerationMarker(target: OnlineTarget): Promise<boolean>;

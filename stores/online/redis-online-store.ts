@@ -4,7 +4,10 @@ import {
   EVENT_TIME_FIELD,
   KeyLayout,
   MARKER_APPLIED_FIELD,
+  MARKER_BUCKETS_FIELD,
   MARKER_CREATED_FIELD,
+  MARKER_FEATURES_FIELD,
+  MARKER_LAYOUT_FIELD,
   decodeEntityKey,
   encodeEntityKey,
   type GenerationRef,
@@ -19,6 +22,32 @@ import type { OnlineColumns, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, W
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
 import { valueCodec, type ValueCodec } from './value-codec.ts';
+import {
+  CURRENT_LAYOUT_VERSION,
+  DEFAULT_BUCKETS,
+  HASH_ROWS,
+  entityBucket,
+  layoutOfMarker,
+  packedRows,
+  packingToMarker,
+  type GenerationLayout,
+  type LayoutVersion,
+} from './generation-layout.ts';
+import { PackedRowCodec, PackedRowTooNew } from './packed-row-codec.ts';
+import {
+  EXTEND_PACKING_COMMAND,
+  EXTEND_PACKING_LUA,
+  MARK_GENERATION_COMMAND,
+  MARK_GENERATION_LUA,
+  PACKED_COMPARE_ROWS_COMMAND,
+  PACKED_COMPARE_ROWS_LUA,
+  PACKED_FRESH_WRITE_MANY_COMMAND,
+  PACKED_FRESH_WRITE_MANY_LUA,
+  PACKED_REPLACE_ROW_COMMAND,
+  PACKED_REPLACE_ROW_LUA,
+  PACKED_WRITE_MANY_COMMAND,
+  PACKED_WRITE_MANY_LUA,
+} from './packed-write-many.lua.ts';
 
 /**
  * Rows per monotonic script call. Redis runs one script at a time and serves no reader meanwhile,
@@ -38,6 +67,12 @@ export const DEFAULT_WRITE_CHUNKS_IN_FLIGHT = 4;
  * field, about 10 us of Redis per row of 10 features, so a call stays near 1 ms.
  */
 export const DEFAULT_ROWS_PER_COMPARE = 100;
+/**
+ * Rows per script call of layout 2 (packed-write-many.lua.ts): a GETRANGE and a SET per row
+ * (a SET only on the rebuild's fenced path), a few us of Redis each, so a call of 100 rows stays
+ * well under 1 ms. A call holds rows of one bucket only, so calls are often smaller.
+ */
+export const DEFAULT_PACKED_ROWS_PER_CALL = 100;
 
 /** Where the Redis online store connects, its key prefix, and how it fails and batches. */
 export interface RedisOnlineStoreOptions {
@@ -75,7 +110,25 @@ export interface RedisOnlineStoreOptions {
   readonly scanCount?: number;
   /** Rows expire at event time + TTL + grace; grace defaults to max(TTL, 1 hour). */
   readonly expiryGraceSeconds?: number;
+  /**
+   * The layout a generation gets when its marker is first written (markGeneration), and the
+   * layout assumed for a generation without a marker. Default CURRENT_LAYOUT_VERSION (2); 1 only
+   * to make layout-1 generations (tests of the cut-over, the bench's comparison).
+   */
+  readonly newGenerationLayout?: LayoutVersion;
+  /** Buckets of a new layout-2 generation. Default DEFAULT_BUCKETS. */
+  readonly buckets?: number;
+  /** Rows per script call of layout 2. Default DEFAULT_PACKED_ROWS_PER_CALL. */
+  readonly packedRowsPerCall?: number;
 }
+
+/** One script call of layout 2: its row count and how to add it to a pipeline. */
+interface PackedCall {
+  readonly rows: number;
+  add(pipeline: ChainableCommander): void;
+}
+
+type ScriptCommand = (args: (string | Buffer)[]) => unknown;
 
 interface WithMonotonicWriteMany {
   [MONOTONIC_WRITE_MANY_COMMAND](args: string[]): unknown;
@@ -105,8 +158,12 @@ interface FeatureCodec {
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
 /**
- * The online store on one standalone Redis, through ioredis. Keys: see key-layout.ts; the
- * monotonic write: see monotonic-write-many.lua.ts.
+ * The online store on one standalone Redis (or a Sentinel-managed master), through ioredis. Keys:
+ * see key-layout.ts. Each generation has a layout, recorded in its marker (generation-layout.ts):
+ * layout 2, packed rows (packed-row-codec.ts, packed-write-many.lua.ts), for every new generation;
+ * layout 1, hashes (monotonic-write-many.lua.ts and its neighbours), for generations made before,
+ * until a rebuild cuts over. Every method reads the generation's layout (once; kept) and acts on
+ * that layout.
  *
  * Redis being down never hangs a caller: connecting gives up after `connectTimeoutMs`, a queued
  * command fails after `maxRetriesPerRequest` reconnect attempts (well under a second when the
@@ -128,6 +185,11 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly options: RedisOnlineStoreOptions;
   private connecting: Promise<void> | undefined;
   private lastError: Error | undefined;
+  /** Layouts read from markers, by generation prefix: a marked generation's layout never changes. */
+  private readonly layouts = new Map<string, GenerationLayout>();
+  private readonly newLayout: GenerationLayout;
+  private readonly packedCodecs = new WeakMap<OnlineTarget['features'], PackedRowCodec>();
+  private readonly packingCodecs = new WeakMap<NonNullable<GenerationLayout['features']>, PackedRowCodec>();
 
   constructor(options: RedisOnlineStoreOptions) {
     this.options = options;
@@ -135,6 +197,7 @@ export class RedisOnlineStore implements OnlineStore {
     const master = options.sentinelMaster ?? 'granary';
     this.url = sentinels.length ? `sentinel master '${master}' via ${sentinels.join(',')} (${redactUrl(options.url)})` : redactUrl(options.url);
     this.layout = new KeyLayout(options.keyPrefix);
+    this.newLayout = (options.newGenerationLayout ?? CURRENT_LAYOUT_VERSION) === 1 ? HASH_ROWS : packedRows(options.buckets ?? DEFAULT_BUCKETS);
     this.redis = new Redis(options.url, {
       ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
       lazyConnect: true,
@@ -154,6 +217,87 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(COMPARE_ROWS_COMMAND, { lua: COMPARE_ROWS_LUA });
     this.redis.defineCommand(RECORD_APPLIED_COMMAND, { numberOfKeys: 1, lua: RECORD_APPLIED_LUA });
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
+    this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
+    this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
+    this.redis.defineCommand(PACKED_COMPARE_ROWS_COMMAND, { lua: PACKED_COMPARE_ROWS_LUA });
+    this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
+    this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
+    this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
+  }
+
+  /**
+   * The layout of a generation (generation-layout.ts): what its marker records, read once and
+   * kept; without a marker, the layout a new generation gets (not kept: a marker may come).
+   */
+  async generationLayout(ref: GenerationRef): Promise<GenerationLayout> {
+    const prefix = this.layout.generationPrefix(ref);
+    const known = this.layouts.get(prefix);
+    if (known) return known;
+    const key = this.layout.markerKey(ref);
+    await this.connected('generationLayout');
+    const [exists, fields] = await this.exec(
+      'generationLayout',
+      this.redis.pipeline().exists(key).hmget(key, MARKER_LAYOUT_FIELD, MARKER_BUCKETS_FIELD, MARKER_FEATURES_FIELD),
+    );
+    if (exists !== 1) return this.newLayout;
+    const [layout, buckets, features] = fields as (string | null)[];
+    let found: GenerationLayout;
+    try {
+      found = layoutOfMarker(layout, buckets, features);
+    } catch (error) {
+      throw this.failure('generationLayout', new Error(`${this.layout.markerKey(ref)}: ${(error as Error).message}`));
+    }
+    this.layouts.set(prefix, found);
+    return found;
+  }
+
+  /**
+   * The codec of a layout-2 generation's packing order (its marker's `features`), checked
+   * against the target: a feature of the target missing from it (a nullable feature added in
+   * place since) is looked for again in the marker, and with `extend` (writes) appended to it
+   * (compare-and-set, EXTEND_PACKING_LUA). Without a marker: the target's own order.
+   */
+  private async packedCodec(target: OnlineTarget, layout: GenerationLayout, extend: boolean): Promise<PackedRowCodec> {
+    if (!layout.features) return this.packedCodecOf(target);
+    let packing = layout.features;
+    for (let attempt = 0; ; attempt++) {
+      const byName = new Map(packing.map((f) => [f.name, f]));
+      for (const f of target.features) {
+        const packed = byName.get(f.name);
+        if (packed && packed.type !== f.type) {
+          throw new TypeError(`feature view '${target.view}' v${target.version}: feature '${f.name}' is ${f.type}, generation ${target.generation} packs it as ${packed.type}`);
+        }
+      }
+      const missing = target.features.filter((f) => !byName.has(f.name));
+      if (missing.length === 0 || (attempt > 0 && !extend)) return this.codecOfPacking(packing);
+      if (attempt > 3) throw this.failure('packedCodec', new Error(`could not append ${missing.map((f) => f.name).join(', ')} to the packing of generation ${target.generation}`));
+      if (attempt > 0) {
+        const marker = this.layout.markerKey(target);
+        const extended = packingToMarker([...packing, ...missing.map((f) => ({ name: f.name, type: f.type }))]);
+        const redis = this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<string | null>>;
+        await this.call('packedCodec', () => redis[EXTEND_PACKING_COMMAND]!(marker, packingToMarker(packing), extended));
+      }
+      this.layouts.delete(this.layout.generationPrefix(target));
+      const fresh = await this.generationLayout(target);
+      if (!fresh.features) return this.packedCodecOf(target);
+      packing = fresh.features;
+    }
+  }
+
+  private codecOfPacking(packing: NonNullable<GenerationLayout['features']>): PackedRowCodec {
+    let codec = this.packingCodecs.get(packing);
+    if (!codec) {
+      codec = new PackedRowCodec(checkedFeatures(packing));
+      this.packingCodecs.set(packing, codec);
+    }
+    return codec;
+  }
+
+  /** The Redis key of an entity's row in a generation, by the generation's layout (for tests and tools). */
+  async rowKey(target: OnlineTarget, entityKey: EntityKey): Promise<string> {
+    const layout = await this.generationLayout(target);
+    const encoded = encodeEntityOf(target, entityKey);
+    return layout.version === 2 ? this.layout.packedRowKey(target, encoded, layout.buckets) : this.layout.rowKeyPrefix(target) + encoded;
   }
 
   /** Replaces (or deletes) one entity's row whatever its times, if it still is `expected` (replace-row.lua.ts). */
@@ -163,6 +307,8 @@ export class RedisOnlineStore implements OnlineStore {
     expected: { readonly eventTime: number; readonly createdTime: number } | null,
     row: OnlineRow | null,
   ): Promise<'written' | 'deleted' | 'expired' | 'conflict'> {
+    const layout = await this.generationLayout(target);
+    if (layout.version === 2) return this.replacePackedRow(target, layout, entityKey, expected, row);
     const key = rowKeyOf(target, this.layout.rowKeyPrefix(target), entityKey);
     const args = [key, expected ? String(expected.eventTime) : '', expected ? String(expected.createdTime) : '', row ? 'row' : 'none'];
     if (row) {
@@ -183,6 +329,15 @@ export class RedisOnlineStore implements OnlineStore {
    * Redis fails midway, some rows may be in: retrying the whole call is safe.
    */
   async writeRows(target: OnlineTarget, rows: readonly OnlineRow[]): Promise<WriteResult> {
+    if (rows.length === 0) return { written: 0, skipped: 0, expired: 0 };
+    const layout = await this.generationLayout(target);
+    if (layout.version === 2) {
+      const codec = await this.packedCodec(target, layout, true);
+      const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+      const encoded = rows.map((row) => encodeEntityOf(target, row.entityKey));
+      const packed = rows.map((row) => packRow(target, codec, graceSeconds, describeKey(row.entityKey), row.eventTime, row.createdTime, (f) => row.values[codec.features[f]!.name]));
+      return this.writePacked('writeRows', target, layout, encoded, packed, undefined);
+    }
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const features = codecsOf(target.features);
     const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
@@ -206,6 +361,15 @@ export class RedisOnlineStore implements OnlineStore {
    */
   async writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult> {
     const marker = this.layout.markerKey(target);
+    if (rows.keys.length === 0) return { written: 0, skipped: 0, expired: 0 };
+    const layout = await this.generationLayout(target);
+    if (layout.version === 2) {
+      const codec = await this.packedCodec(target, layout, true);
+      const columns = codec.features.map((f) => rows.values[f.name]);
+      const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+      const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
+      return this.writePacked('writeNewRows', target, layout, rows.keys, packed, marker);
+    }
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
     const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
@@ -265,25 +429,174 @@ export class RedisOnlineStore implements OnlineStore {
     return counts;
   }
 
-  /** One pipeline of HMGETs (event time, created time, the features asked for) for all reads. */
-  async readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
-    const plans = reads.map((read) => {
-      const features = read.features ? pickFeatures(read.target, read.features) : codecsOf(read.target.features);
-      return { read, features, fields: [...TIME_FIELDS, ...features.map((f) => f.name)], rowPrefix: this.layout.rowKeyPrefix(read.target) };
-    });
-    const pipeline = this.redis.pipeline();
-    for (const { read, fields, rowPrefix } of plans) {
-      for (const entityKey of read.entityKeys) {
-        pipeline.hmget(rowPrefix + encodeEntityKey(entityKey, read.target.joinKeys), ...fields);
+  /**
+   * Layout 2's writes (packed-write-many.lua.ts): rows grouped by bucket, calls of at most
+   * `packedRowsPerCall` rows of one bucket (one hash tag: one Cluster slot), about
+   * `writeChunkSize` rows per pipeline, `writeChunksInFlight` pipelines at once. Every row is
+   * encoded (and checked) before anything is sent. With `marker`, the rebuild's fenced write.
+   */
+  private async writePacked(
+    operation: string,
+    target: GenerationRef,
+    layout: GenerationLayout,
+    encodedEntities: readonly string[],
+    packed: readonly [string, Buffer][],
+    marker: string | undefined,
+  ): Promise<WriteResult> {
+    const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
+    if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
+    const tag = this.layout.packedTagPrefix(target);
+    const command = marker === undefined ? PACKED_WRITE_MANY_COMMAND : PACKED_FRESH_WRITE_MANY_COMMAND;
+    const calls: PackedCall[] = [];
+    for (const [bucket, rows] of byBucket(encodedEntities, layout.buckets)) {
+      const bucketTag = `${tag}${bucket}}`;
+      for (let from = 0; from < rows.length; from += perCall) {
+        const to = Math.min(from + perCall, rows.length);
+        const args: (string | Buffer)[] = [String(to - from + (marker === undefined ? 0 : 1))];
+        if (marker !== undefined) args.push(marker);
+        for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
+        for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
+        calls.push({ rows: to - from, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
       }
     }
-    if (pipeline.length === 0) return reads.map(() => []);
+    const counts = { written: 0, skipped: 0, expired: 0 };
+    await this.runCalls(operation, calls, (result) => {
+      const [written, skipped, expired] = result as [number, number, number];
+      counts.written += written;
+      counts.skipped += skipped;
+      counts.expired += expired;
+    });
+    return counts;
+  }
+
+  /** Calls in pipelines of about `writeChunkSize` rows, `writeChunksInFlight` pipelines at once; `onResult` per call, in order. */
+  private async runCalls(operation: string, calls: readonly PackedCall[], onResult: (result: unknown) => void): Promise<void> {
+    const chunkSize = this.options.writeChunkSize ?? DEFAULT_WRITE_CHUNK_SIZE;
+    const inFlight = this.options.writeChunksInFlight ?? DEFAULT_WRITE_CHUNKS_IN_FLIGHT;
+    if (!(chunkSize >= 1 && inFlight >= 1)) throw new RangeError(`writeChunkSize and writeChunksInFlight must be >= 1`);
+    const chunks: (readonly PackedCall[])[] = [];
+    for (let i = 0; i < calls.length; ) {
+      const chunk: PackedCall[] = [];
+      let rows = 0;
+      while (i < calls.length && (chunk.length === 0 || rows + calls[i]!.rows <= chunkSize)) {
+        rows += calls[i]!.rows;
+        chunk.push(calls[i++]!);
+      }
+      chunks.push(chunk);
+    }
+    if (chunks.length === 0) return;
+    await this.connected(operation);
+    let next = 0;
+    let failed = false;
+    const results = new Array<unknown[]>(chunks.length);
+    const worker = async (): Promise<void> => {
+      while (!failed && next < chunks.length) {
+        const at = next++;
+        const pipeline = this.redis.pipeline();
+        for (const call of chunks[at]!) call.add(pipeline);
+        try {
+          results[at] = await this.exec(operation, pipeline);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(inFlight, chunks.length) }, worker));
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    for (const chunk of results) for (const result of chunk) onResult(result);
+  }
+
+  private async replacePackedRow(
+    target: OnlineTarget,
+    layout: GenerationLayout,
+    entityKey: EntityKey,
+    expected: { readonly eventTime: number; readonly createdTime: number } | null,
+    row: OnlineRow | null,
+  ): Promise<'written' | 'deleted' | 'expired' | 'conflict'> {
+    const encoded = encodeEntityOf(target, entityKey);
+    const args: (string | Buffer)[] = [
+      this.layout.packedRowKey(target, encoded, layout.buckets),
+      expected ? String(expected.eventTime) : '',
+      expected ? String(expected.createdTime) : '',
+      row ? 'row' : 'none',
+    ];
+    if (row) {
+      const codec = await this.packedCodec(target, layout, true);
+      const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+      args.push(...packRow(target, codec, graceSeconds, describeKey(entityKey), row.eventTime, row.createdTime, (f) => row.values[codec.features[f]!.name]));
+    }
+    const result = await this.call('replaceRow', () => (this.redis as unknown as Record<string, (args: (string | Buffer)[]) => Promise<number>>)[PACKED_REPLACE_ROW_COMMAND]!(args));
+    if (result === REPLACE_ROW_RESULT.written) return 'written';
+    if (result === REPLACE_ROW_RESULT.deleted) return 'deleted';
+    if (result === REPLACE_ROW_RESULT.expired) return 'expired';
+    return 'conflict';
+  }
+
+  /**
+   * One pipeline for all reads, one round trip: layout 2's rows in one MGET (all views of the
+   * request), layout 1's as HMGETs (event time, created time, the features asked for).
+   */
+  async readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
+    try {
+      return await this.readRowsOnce(reads);
+    } catch (error) {
+      if (!(error instanceof PackedRowTooNew)) throw error;
+      // A row packed with features appended since this process read the packing: read it again.
+      for (const read of reads) this.layouts.delete(this.layout.generationPrefix(read.target));
+      return this.readRowsOnce(reads);
+    }
+  }
+
+  private async readRowsOnce(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
+    if (reads.every((read) => read.entityKeys.length === 0)) return reads.map(() => []);
+    const layouts = await Promise.all(reads.map((read) => this.generationLayout(read.target)));
+    const codecs = await Promise.all(reads.map((read, r) => (layouts[r]!.version === 2 ? this.packedCodec(read.target, layouts[r]!, false) : undefined)));
+    const packedKeys: string[] = [];
+    const pipeline = this.redis.pipeline();
+    const plans = reads.map((read, r) => {
+      const layout = layouts[r]!;
+      const codec = codecs[r];
+      if (codec) {
+        const names = read.features ? pickFeatures(read.target, read.features).map((f) => f.name) : read.target.features.map((f) => f.name);
+        const wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
+        const at = packedKeys.length;
+        for (const entityKey of read.entityKeys) packedKeys.push(this.layout.packedRowKey(read.target, encodeEntityKey(entityKey, read.target.joinKeys), layout.buckets));
+        return { kind: 'packed', read, codec, wanted, names, at } as const;
+      }
+      const features = read.features ? pickFeatures(read.target, read.features) : codecsOf(read.target.features);
+      const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
+      const rowPrefix = this.layout.rowKeyPrefix(read.target);
+      const at = pipeline.length;
+      for (const entityKey of read.entityKeys) pipeline.hmget(rowPrefix + encodeEntityKey(entityKey, read.target.joinKeys), ...fields);
+      return { kind: 'hashes', read, features, at } as const;
+    });
+    if (packedKeys.length > 0) pipeline.mgetBuffer(...packedKeys);
     await this.connected('readRows');
     const results = await this.exec('readRows', pipeline);
-    let at = 0;
-    return plans.map(({ read, features }) =>
-      read.entityKeys.map((entityKey) => decodeRow(entityKey, features, results[at++] as (string | null)[])),
-    );
+    const packed = packedKeys.length > 0 ? (results[results.length - 1] as (Buffer | null)[]) : [];
+    return plans.map((plan) => {
+      if (plan.kind === 'hashes') {
+        const { features, at } = plan;
+        return plan.read.entityKeys.map((entityKey, j) => decodeRow(entityKey, features, results[at + j] as (string | null)[]));
+      }
+      const { codec, wanted, names, at } = plan;
+      return plan.read.entityKeys.map((entityKey, j) => {
+        const bytes = packed[at + j];
+        return bytes ? packedRowOf(entityKey, codec, names, wanted, bytes) : null;
+      });
+    });
+  }
+
+  /** The packed-row codec of a target's features (kept per feature list: reads are hot). */
+  private packedCodecOf(target: OnlineTarget): PackedRowCodec {
+    let codec = this.packedCodecs.get(target.features);
+    if (!codec) {
+      codec = new PackedRowCodec(checkedFeatures(target.features));
+      this.packedCodecs.set(target.features, codec);
+    }
+    return codec;
   }
 
   /**
@@ -297,6 +610,8 @@ export class RedisOnlineStore implements OnlineStore {
     if (n === 0) return out;
     const perCall = this.options.rowsPerCompare ?? DEFAULT_ROWS_PER_COMPARE;
     if (!(perCall >= 1)) throw new RangeError(`rowsPerCompare must be >= 1`);
+    const layout = await this.generationLayout(target);
+    if (layout.version === 2) return this.comparePacked(target, layout, rows, perCall, out);
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
     const fieldArgs = [String(TIME_FIELDS.length + features.length), ...TIME_FIELDS, ...features.map((f) => f.name)];
@@ -347,8 +662,57 @@ export class RedisOnlineStore implements OnlineStore {
     return out;
   }
 
-  async markGeneration(target: GenerationRef): Promise<void> {
-    await this.call('markGeneration', () => this.redis.hsetnx(this.layout.markerKey(target), MARKER_CREATED_FIELD, new Date().toISOString()));
+  /**
+   * Layout 2's compare (PACKED_COMPARE_ROWS_LUA): each expected row packed as writeNewRows packs
+   * it, compared byte for byte inside Redis, calls of `perCall` rows of one bucket, one pipeline.
+   */
+  private async comparePacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, perCall: number, out: Uint8Array): Promise<Uint8Array> {
+    const codec = await this.packedCodec(target, layout, false);
+    const columns = codec.features.map((f) => rows.values[f.name]);
+    const tag = this.layout.packedTagPrefix(target);
+    const order: number[] = [];
+    const pipeline = this.redis.pipeline();
+    for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
+      for (let from = 0; from < indices.length; from += perCall) {
+        const to = Math.min(from + perCall, indices.length);
+        const args: (string | Buffer)[] = [String(to - from)];
+        for (let j = from; j < to; j++) args.push(`${tag}${bucket}}${rows.keys[indices[j]!]!}`);
+        for (let j = from; j < to; j++) {
+          const i = indices[j]!;
+          order.push(i);
+          let bytes: Buffer | string;
+          try {
+            bytes = codec.encode(rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]);
+          } catch {
+            bytes = ''; // cannot have been written: differs (or is absent)
+          }
+          args.push(bytes);
+        }
+        (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_COMPARE_ROWS_COMMAND]!(args);
+      }
+    }
+    await this.connected('compareRows');
+    let at = 0;
+    for (const result of await this.exec('compareRows', pipeline)) {
+      const codes = result as string;
+      for (let i = 0; i < codes.length; i++) out[order[at++]!] = codes.charCodeAt(i) - 48;
+    }
+    if (at !== rows.keys.length) throw this.failure('compareRows', new Error(`${at} answers for ${rows.keys.length} rows`));
+    return out;
+  }
+
+  /**
+   * Writes the marker when there is none, recording the layout new generations get (layout and
+   * buckets); an existing marker is left as it is (its applied seq and its layout).
+   */
+  async markGeneration(target: OnlineTarget): Promise<void> {
+    const fields = [MARKER_CREATED_FIELD, new Date().toISOString()];
+    if (this.newLayout.version === 2) {
+      checkedFeatures(target.features);
+      fields.push(MARKER_LAYOUT_FIELD, '2', MARKER_BUCKETS_FIELD, String(this.newLayout.buckets), MARKER_FEATURES_FIELD, packingToMarker(target.features));
+    }
+    const key = this.layout.markerKey(target);
+    await this.call('markGeneration', () => (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[MARK_GENERATION_COMMAND]!(key, ...fields));
   }
 
   async appliedSeq(target: GenerationRef): Promise<number | null> {
@@ -382,25 +746,46 @@ export class RedisOnlineStore implements OnlineStore {
    * seen). Rows Redis has expired are not returned.
    */
   async *scanRows(target: OnlineTarget, batchSize = 1000): AsyncIterable<OnlineRow[]> {
+    const layout = await this.generationLayout(target);
     const features = codecsOf(target.features);
     const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
+    let codec = layout.version === 2 ? await this.packedCodec(target, layout, false) : this.packedCodecOf(target);
+    const names = target.features.map((f) => f.name);
+    let wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const seen = new Set<string>();
     let batch: OnlineRow[] = [];
-    for await (const keys of this.scanKeys('scanRows', this.layout.rowPattern(target))) {
+    const pattern = layout.version === 2 ? this.layout.packedRowPattern(target) : this.layout.rowPattern(target);
+    for await (const keys of this.scanKeys('scanRows', pattern)) {
       const fresh = keys.filter((key) => !seen.has(key));
       if (fresh.length === 0) continue;
-      const pipeline = this.redis.pipeline();
-      for (const key of fresh) {
-        seen.add(key);
-        pipeline.hmget(key, ...fields);
+      for (const key of fresh) seen.add(key);
+      if (layout.version === 2) {
+        const [values] = await this.exec('scanRows', this.redis.pipeline().mgetBuffer(...fresh));
+        for (const [i, bytes] of (values as (Buffer | null)[]).entries()) {
+          if (!bytes) continue;
+          const entityKey = this.layout.entityKeyOfPacked(target, fresh[i]!);
+          try {
+            batch.push(packedRowOf(entityKey, codec, names, wanted, bytes));
+          } catch (error) {
+            if (!(error instanceof PackedRowTooNew)) throw error;
+            // Packed after features were appended: read the packing again.
+            this.layouts.delete(this.layout.generationPrefix(target));
+            codec = await this.packedCodec(target, await this.generationLayout(target), false);
+            wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
+            batch.push(packedRowOf(entityKey, codec, names, wanted, bytes));
+          }
+        }
+      } else {
+        const pipeline = this.redis.pipeline();
+        for (const key of fresh) pipeline.hmget(key, ...fields);
+        const results = await this.exec('scanRows', pipeline);
+        fresh.forEach((key, i) => {
+          const entityKey = decodeEntityKey(key.slice(rowPrefix.length), target.joinKeys);
+          const row = decodeRow(entityKey, features, results[i] as (string | null)[]);
+          if (row) batch.push(row);
+        });
       }
-      const results = await this.exec('scanRows', pipeline);
-      fresh.forEach((key, i) => {
-        const entityKey = decodeEntityKey(key.slice(rowPrefix.length), target.joinKeys);
-        const row = decodeRow(entityKey, features, results[i] as (string | null)[]);
-        if (row) batch.push(row);
-      });
       while (batch.length >= batchSize) {
         yield batch.slice(0, batchSize);
         batch = batch.slice(batchSize);
@@ -410,17 +795,32 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async countRowKeys(target: OnlineTarget): Promise<number> {
+    const layout = await this.generationLayout(target);
+    const pattern = layout.version === 2 ? this.layout.packedRowPattern(target) : this.layout.rowPattern(target);
     let count = 0;
-    for await (const keys of this.scanKeys('countRowKeys', this.layout.rowPattern(target))) count += keys.length;
+    for await (const keys of this.scanKeys('countRowKeys', pattern)) count += keys.length;
     return count;
   }
 
+  /**
+   * SCANs the generation's keys of its layout and unlinks them, then the marker. Without a marker
+   * (its layout unknown) both layouts' patterns are scanned.
+   */
   async dropGeneration(target: GenerationRef): Promise<number> {
+    const prefix = this.layout.generationPrefix(target);
+    const marked = await this.hasGenerationMarker(target);
+    const layout = marked ? await this.generationLayout(target) : undefined;
+    const patterns: string[] = [];
+    if (layout?.version !== 2) patterns.push(this.layout.generationPattern(target));
+    if (layout?.version !== 1) patterns.push(this.layout.packedRowPattern(target));
     let dropped = 0;
-    for await (const keys of this.scanKeys('dropGeneration', this.layout.generationPattern(target))) {
-      if (keys.length > 0) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+    for (const pattern of patterns) {
+      for await (const keys of this.scanKeys('dropGeneration', pattern)) {
+        if (keys.length > 0) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+      }
     }
     dropped += await this.call('dropGeneration', () => this.redis.unlink(this.layout.markerKey(target)));
+    this.layouts.delete(prefix);
     return dropped;
   }
 
@@ -626,6 +1026,61 @@ function decodeRow(entityKey: EntityKey, features: readonly FeatureCodec[], repl
     values[name] = text === null || text === undefined ? null : codec.decode(text);
   }
   return { entityKey, values, eventTime: Number(eventTime), createdTime: Number(reply[1] ?? 0) };
+}
+
+/** The target's features, checked as codecsOf checks them. */
+function checkedFeatures(features: OnlineTarget['features']): OnlineTarget['features'] {
+  codecsOf(features);
+  return features;
+}
+
+/** The encoded entity (key-layout.ts); a key that does not fit the join keys is a TypeError naming the view. */
+function encodeEntityOf(target: OnlineTarget, entityKey: EntityKey): string {
+  try {
+    return encodeEntityKey(entityKey, target.joinKeys);
+  } catch (error) {
+    throw new TypeError(`feature view '${target.view}': ${(error as Error).message}`);
+  }
+}
+
+/** A row as the packed scripts take it: [expire at, packed row]; a bad row is a TypeError naming view, entity and feature. */
+function packRow(
+  target: OnlineTarget,
+  codec: PackedRowCodec,
+  graceSeconds: number,
+  entity: string,
+  eventTime: number,
+  createdTime: number,
+  valueAt: (feature: number) => FeatureValue | null | undefined,
+): [string, Buffer] {
+  if (!Number.isFinite(eventTime) || !Number.isFinite(createdTime)) {
+    throw new TypeError(`feature view '${target.view}', entity ${entity}: eventTime and createdTime must be finite ms, got ${eventTime} and ${createdTime}`);
+  }
+  try {
+    return [String(rowExpiresAt(target.ttlSeconds, eventTime, graceSeconds)), codec.encode(eventTime, createdTime, valueAt)];
+  } catch (error) {
+    throw new TypeError(`feature view '${target.view}', entity ${entity}, ${(error as Error).message}`);
+  }
+}
+
+/** Indices of the encoded entities grouped by bucket, each group in order. */
+function byBucket(encodedEntities: readonly string[], buckets: number): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < encodedEntities.length; i++) {
+    const bucket = entityBucket(encodedEntities[i]!, buckets);
+    const group = groups.get(bucket);
+    if (group) group.push(i);
+    else groups.set(bucket, [i]);
+  }
+  return groups;
+}
+
+/** A row from its packed bytes, with the features `names` (decoded at `wanted`, or all). */
+function packedRowOf(entityKey: EntityKey, codec: PackedRowCodec, names: readonly string[], wanted: readonly number[] | undefined, bytes: Buffer): OnlineRow {
+  const { eventTime, createdTime, values } = codec.decode(bytes, wanted);
+  const byName: Record<string, FeatureValue | null> = {};
+  for (let i = 0; i < names.length; i++) byName[names[i]!] = values[i]!;
+  return { entityKey, values: byName, eventTime, createdTime };
 }
 
 function describeKey(entityKey: EntityKey): string {

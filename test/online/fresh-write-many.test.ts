@@ -33,7 +33,7 @@ test('writeNewRows: plain puts while the marker records no applied commit, the m
   assert.deepEqual(await spendOf(['a', 'b', 'gone']), [1, null, null]);
   const [b] = (await store.readRows([{ target, entityKeys: [['b']] }]))[0]!;
   assert.deepEqual(b, { entityKey: ['b'], values: { spend: null, orders: 7n, country: null }, eventTime: now - HOUR, createdTime: 3 });
-  assert.ok((await raw.pttl(`${store.layout.rowKeyPrefix(target)}a`)) > 0);
+  assert.ok((await raw.pttl(await store.rowKey(target, ['a']))) > 0);
 
   // The build is marked done; a catch-up writes a newer row of 'a'.
   assert.equal(await store.recordApplied(target, 5), 5);

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { localStack } from '../../config/local-stack.ts';
 import type { OnlineTarget } from '../../stores/online/online-store.ts';
 import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../../stores/online/redis-online-store.ts';
+import { PackedRowCodec } from '../../stores/online/packed-row-codec.ts';
+import type { EntityKey } from '../../definitions/feature-value.ts';
 
 /** The stack's Redis (`npm run stack -- up`), shared: every test uses a key prefix of its own. */
 export const STACK_REDIS_URL = localStack().redis.url;
@@ -74,3 +76,16 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
 
 /** The examples' seeded PRNG, re-exported for the tests. */
 export { seededRandom } from '../../definitions/examples/seeded-random.ts';
+
+/**
+ * What Redis holds for an entity's row, whatever the generation's layout, as layout 1 names it:
+ * `__ct`, `__et` and the non-null features, sorted ([] when there is no row).
+ */
+export async function storedFields(store: RedisOnlineStore, raw: Redis, target: OnlineTarget, entityKey: EntityKey): Promise<string[]> {
+  const key = await store.rowKey(target, entityKey);
+  if ((await store.generationLayout(target)).version === 1) return (await raw.hkeys(key)).sort();
+  const bytes = await raw.getBuffer(key);
+  if (!bytes) return [];
+  const { values } = new PackedRowCodec(target.features).decode(bytes);
+  return ['__ct', '__et', ...target.features.filter((_, i) => values[i] !== null).map((f) => f.name)].sort();
+}

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../../scripts/private-services.ts';
+import type { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { onlineTarget } from '../../pipelines/registered-view.ts';
 import type { VerifyReport } from '../../pipelines/verify-view.ts';
 import { rebuildRunsPrefix } from '../../stores/offline/object-key.ts';
@@ -74,7 +75,7 @@ test('divergence found by partition: a deleted key is missing, a value no commit
   const online = f.store.stores.online;
   const [victim, tampered] = (await online.readRows([{ target, entityKeys: [[5n], [6n]] }]))[0]!;
   assert.ok(victim && tampered);
-  assert.equal(await f.raw.del((await f.raw.keys('*:driver_stats:v1:g1:e:5'))[0]!), 1);
+  assert.equal(await f.raw.del(await (online as RedisOnlineStore).rowKey(target, [5n])), 1);
   const later = tampered.eventTime + 1000;
   await online.writeRows(target, [{ ...tampered, values: { ...tampered.values, tier: 'tampered' }, eventTime: later, createdTime: later }]);
 

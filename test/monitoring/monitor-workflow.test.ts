@@ -128,3 +128,31 @@ test('distribution through the workflow: a shifted batch alerts on PSI; the gaug
   match(new RegExp(`granary_feature_completeness\\{project="${p}",view="quick",feature="score",source="online-sample"\\} 0.25`));
   match(new RegExp(`granary_monitor_state\\{project="${p}",view="quick",feature="score",metric="psi"\\} 2`));
 });
+
+test('monitor schedule: two Temporal Schedules, created then updated, starting the monitoring workflow', async () => {
+  const { upsertMonitorSchedules } = await import('../../monitoring/monitor-runs.ts');
+  const client = await store.temporal();
+  const first = await upsertMonitorSchedules(client, config.temporal.taskQueue, config.project);
+  assert.deepEqual(first.map((s) => `${s.scheduleId} ${s.outcome}`), [`monitor-schedule/${config.project}/minutely created`, `monitor-schedule/${config.project}/daily created`]);
+  const again = await upsertMonitorSchedules(client, config.temporal.taskQueue, config.project);
+  assert.deepEqual(again.map((s) => s.outcome), ['updated', 'updated']);
+  try {
+    const minutely = await client.schedule.getHandle(first[0]!.scheduleId).describe();
+    assert.deepEqual(minutely.spec.intervals?.map((i) => i.every), [60_000]);
+    assert.equal(minutely.action.type, 'startWorkflow');
+    assert.equal(minutely.action.type === 'startWorkflow' && minutely.action.workflowType, 'monitorWorkflow');
+    assert.deepEqual(minutely.action.type === 'startWorkflow' && minutely.action.args, [{ project: config.project, dimensions: ['freshness', 'completeness'] }]);
+    const daily = await client.schedule.getHandle(first[1]!.scheduleId).describe();
+    assert.deepEqual(daily.spec.intervals?.map((i) => i.every), [86_400_000]);
+    // A triggered run of the schedule measures and stores results like any run.
+    const before = (await results.history('quick', 'freshness', { limit: 1000 })).length;
+    await client.schedule.getHandle(first[0]!.scheduleId).trigger();
+    const deadline = Date.now() + 30_000;
+    while ((await results.history('quick', 'freshness', { limit: 1000 })).length === before) {
+      assert.ok(Date.now() < deadline, 'the scheduled run stored no result within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    for (const s of first) await client.schedule.getHandle(s.scheduleId).delete();
+  }
+});

@@ -10,6 +10,7 @@ import { registerIngestCommand } from './commands/ingest.ts';
 import { registerListCommand } from './commands/list.ts';
 import { registerMaterializeCommand } from './commands/materialize.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
+import { registerMonitorCommand } from './commands/monitor.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerRebuildOnlineCommand } from './commands/rebuild-online.ts';
 import { registerRepairCommand } from './commands/repair.ts';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerRepairCommand(program);
   registerMigrateCommand(program);
   registerStatusCommand(program);
+  registerMonitorCommand(program);
   registerHistoricalCommand(program);
   registerGetOnlineFeaturesCommand(program);
   registerServeCommand(program);

@@ -1,6 +1,7 @@
 import { DefinitionError } from './definition-error.ts';
 import { defaultShapeProblem, type DefaultValue } from './feature-defaults.ts';
 import type { FeatureView } from './feature-view.ts';
+import { checkServiceMonitoring, type ServiceMonitoring, type ServiceMonitoringOptions } from './monitoring-objectives.ts';
 import { checkKnownKeys, checkName, checkObject, checkOptionalString, checkTags, show } from './field-checks.ts';
 
 /**
@@ -45,6 +46,8 @@ export interface FeatureService {
    * service); empty when fail-closed. Their types are checked when the repo is built.
    */
   readonly defaults: Readonly<Record<string, DefaultValue>>;
+  /** Monitoring objectives (the p99 latency); absent when not declared: the default applies. */
+  readonly monitoring?: ServiceMonitoring;
 }
 
 export interface FeatureServiceOptions {
@@ -55,9 +58,11 @@ export interface FeatureServiceOptions {
   tags?: Record<string, string>;
   /** Served online in place of a missing or stale value, per `'view:feature'`; none by default (fail-closed). */
   defaults?: Record<string, DefaultValue>;
+  /** Monitoring objectives: `{ latencyP99Ms }` (default 10 ms). */
+  monitoring?: ServiceMonitoringOptions;
 }
 
-const FIELDS = ['name', 'features', 'owner', 'description', 'tags', 'defaults'];
+const FIELDS = ['name', 'features', 'owner', 'description', 'tags', 'monitoring', 'defaults'];
 
 export function featureService(options: FeatureServiceOptions): FeatureService {
   const raw = checkObject({ kind: 'feature service' }, options);
@@ -68,6 +73,7 @@ export function featureService(options: FeatureServiceOptions): FeatureService {
     throw new DefinitionError({ ...where, field: 'features' }, 'must list at least one feature or feature view');
   }
   const items = raw.features.map((ref, i) => parseReference({ ...where, field: `features[${i}]` }, ref));
+  const monitoring = checkServiceMonitoring(where, raw.monitoring);
   return Object.freeze({
     kind: 'featureService',
     name,
@@ -76,6 +82,7 @@ export function featureService(options: FeatureServiceOptions): FeatureService {
     description: checkOptionalString({ ...where, field: 'description' }, raw.description),
     tags: checkTags({ ...where, field: 'tags' }, raw.tags),
     defaults: checkDefaults({ ...where, field: 'defaults' }, raw.defaults),
+    ...(monitoring ? { monitoring } : {}),
   });
 }
 

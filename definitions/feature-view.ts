@@ -12,6 +12,14 @@ import {
 } from './field-checks.ts';
 import type { Source } from './source.ts';
 import { checkMigrateFrom, type MigrateFromOptions, type ViewMigrationDeclaration } from './view-migration.ts';
+import {
+  checkFeatureMonitoring,
+  checkViewMonitoring,
+  type FeatureMonitoring,
+  type FeatureMonitoringOptions,
+  type ViewMonitoring,
+  type ViewMonitoringOptions,
+} from './monitoring-objectives.ts';
 import { describeValueTypes, isFloatType, isValueType, type ValueType } from './value-type.ts';
 
 /**
@@ -41,6 +49,8 @@ export interface Feature {
    * False by default: ingestion and migrations refuse them, naming row and column.
    */
   readonly allowNonFinite: boolean;
+  /** Monitoring objectives of this feature over the view's (definitions/monitoring-objectives.ts); absent when not declared. */
+  readonly monitoring?: FeatureMonitoring;
 }
 
 export interface FeatureView {
@@ -57,6 +67,8 @@ export interface FeatureView {
   readonly tags: Readonly<Record<string, string>>;
   /** How this version is derived from an older one (definitions/view-migration.ts); absent when it is not. */
   readonly migrateFrom?: ViewMigrationDeclaration;
+  /** Monitoring objectives (definitions/monitoring-objectives.ts); absent when not declared: the defaults apply. */
+  readonly monitoring?: ViewMonitoring;
 }
 
 export interface FeatureOptions {
@@ -68,6 +80,8 @@ export interface FeatureOptions {
   tags?: Record<string, string>;
   /** float32, float64 and their lists only: accept NaN and +/-Infinity (refused by default). */
   allowNonFinite?: boolean;
+  /** Monitoring objectives of this feature (completeness, psi, ks), over the view's. */
+  monitoring?: FeatureMonitoringOptions;
 }
 
 export interface FeatureViewOptions {
@@ -88,10 +102,12 @@ export interface FeatureViewOptions {
    * and an optional row transform (`granary migrate` runs it). See definitions/view-migration.ts.
    */
   migrateFrom?: MigrateFromOptions;
+  /** Monitoring objectives (SLOs); defaults apply to what is not declared (definitions/monitoring-objectives.ts). */
+  monitoring?: ViewMonitoringOptions;
 }
 
-const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'migrateFrom'];
-const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags', 'allowNonFinite'];
+const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'migrateFrom', 'monitoring'];
+const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags', 'allowNonFinite', 'monitoring'];
 /** Column names Granary keeps for itself in the online and offline rows. */
 export const RESERVED_COLUMN_PREFIX = '__';
 
@@ -120,6 +136,7 @@ export function featureView(options: FeatureViewOptions): FeatureView {
   }
   const features = checkSchema(where, raw.schema, entities, source);
   const migrateFrom = checkMigrateFrom(where, raw.migrateFrom, version);
+  const monitoring = checkViewMonitoring(where, raw.monitoring);
 
   return Object.freeze({
     kind: 'featureView',
@@ -134,6 +151,7 @@ export function featureView(options: FeatureViewOptions): FeatureView {
     description: checkOptionalString({ ...where, field: 'description' }, raw.description),
     tags: checkTags({ ...where, field: 'tags' }, raw.tags),
     ...(migrateFrom ? { migrateFrom } : {}),
+    ...(monitoring ? { monitoring } : {}),
   });
 }
 
@@ -202,6 +220,7 @@ function checkSchema(
       if (f.allowNonFinite === true && !isFloatType(f.type)) {
         throw new DefinitionError(fat, `allowNonFinite applies to float32, float64 and their lists only, not to ${f.type}`);
       }
+      const monitoring = checkFeatureMonitoring({ ...fat, field: `schema.${featureName}.monitoring` }, f.monitoring);
       return Object.freeze({
         name: featureName,
         type: f.type,
@@ -209,6 +228,7 @@ function checkSchema(
         allowNonFinite: f.allowNonFinite === true,
         description: checkOptionalString({ ...fat, field: `schema.${featureName}.description` }, f.description),
         tags: checkTags({ ...fat, field: `schema.${featureName}.tags` }, f.tags),
+        ...(monitoring ? { monitoring } : {}),
       });
     }),
   );

@@ -7,6 +7,7 @@ export * from './feature-service.ts';
 export * from './check-value.ts';
 export * from './feature-value.ts';
 export * from './feature-view.ts';
+export * from './monitoring-objectives.ts';
 export * from './source.ts';
 export * from './spec.ts';
 export * from './value-type.ts';

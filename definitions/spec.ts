@@ -4,6 +4,7 @@ import type { FeatureService } from './feature-service.ts';
 import type { FeatureView } from './feature-view.ts';
 import type { Source } from './source.ts';
 import { migrateFromSpecOf, type MigrateFromSpec } from './view-migration.ts';
+import type { FeatureMonitoring, ServiceMonitoring, ViewMonitoring } from './monitoring-objectives.ts';
 
 /**
  * The JSON form of a definition: what the registry stores and what plan diffs. References to
@@ -40,6 +41,8 @@ export interface FeatureSpec {
   tags: Record<string, string>;
   /** Present (true) only when the feature accepts NaN and infinities, so other specs keep their hash. */
   allowNonFinite?: true;
+  /** Only when declared (definitions/monitoring-objectives.ts), so other specs keep their hash. */
+  monitoring?: FeatureMonitoring;
 }
 
 export interface FeatureViewSpec {
@@ -57,6 +60,8 @@ export interface FeatureViewSpec {
   tags: Record<string, string>;
   /** Only on a version declared as migrated from an older one (definitions/view-migration.ts). */
   migrateFrom?: MigrateFromSpec;
+  /** Only when declared; a change is additive. */
+  monitoring?: ViewMonitoring;
 }
 
 export interface FeatureServiceSpec {
@@ -71,6 +76,8 @@ export interface FeatureServiceSpec {
    * without defaults keep the spec (and content hash) they had before defaults existed.
    */
   defaults?: Record<string, DefaultJson>;
+  /** Only when declared; a change is additive. */
+  monitoring?: ServiceMonitoring;
 }
 
 export type KindSpec = {
@@ -124,6 +131,7 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
           description: f.description,
           tags: { ...f.tags },
           ...(f.allowNonFinite ? { allowNonFinite: true as const } : {}),
+          ...(f.monitoring ? { monitoring: { ...f.monitoring } } : {}),
         })),
         ttlSeconds: definition.ttlSeconds,
         online: definition.online,
@@ -131,6 +139,7 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
         description: definition.description,
         tags: { ...definition.tags },
         ...(definition.migrateFrom ? { migrateFrom: migrateFromSpecOf(definition.migrateFrom) } : {}),
+        ...(definition.monitoring ? { monitoring: { ...definition.monitoring } } : {}),
       };
     case 'featureService':
       return {
@@ -144,6 +153,7 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
         description: definition.description,
         tags: { ...definition.tags },
         ...defaultsSpec(definition.defaults),
+        ...(definition.monitoring ? { monitoring: { ...definition.monitoring } } : {}),
       };
   }
 }

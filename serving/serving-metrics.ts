@@ -16,6 +16,15 @@ import type { ViewFreshnessFigures } from './view-freshness.ts';
  *   granary_view_watermark_age_seconds{view, version}                    now - watermark commit time
  *   granary_view_watermark_seq{view, version, generation}                the watermark itself
  *   granary_online_state{project, view, version}                         1: Redis holds the active generation; 0: lost
+ *   granary_view_freshness_seconds{project, view, source}                monitoring: age of the newest event (commit-log, online)
+ *   granary_feature_completeness{project, view, feature, source}         monitoring: non-null share (online-sample, window)
+ *   granary_feature_psi{project, view, feature}                          monitoring: PSI against the baseline
+ *   granary_feature_ks{project, view, feature}                           monitoring: KS statistic against the baseline
+ *   granary_monitor_objective{project, view, feature, metric}            the objective each of those is held to
+ *   granary_monitor_state{project, view, feature, metric}                0 ok, 1 warn, 2 alert
+ *
+ * The monitoring gauges show the latest results the monitoring workflow stored in the registry
+ * (monitoring/), read at each scrape from `watchMonitoring(read)` when one is given.
  *
  * plus Node's default process metrics. `feature_service` is empty for requests by feature list.
  *
@@ -81,6 +90,49 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly viewFreshness = new Gauge({
+    name: 'granary_view_freshness_seconds',
+    help: 'Monitoring: now - the newest event time, from the commit log (source=commit-log) and up to the online watermark (source=online)',
+    labelNames: ['project', 'view', 'source'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly featureCompleteness = new Gauge({
+    name: 'granary_feature_completeness',
+    help: 'Monitoring: share of non-null values, among a sample of online rows (source=online-sample) and in the distribution window (source=window)',
+    labelNames: ['project', 'view', 'feature', 'source'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly featurePsi = new Gauge({
+    name: 'granary_feature_psi',
+    help: 'Monitoring: population stability index of the last window against the baseline',
+    labelNames: ['project', 'view', 'feature'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly featureKs = new Gauge({
+    name: 'granary_feature_ks',
+    help: 'Monitoring: two-sample Kolmogorov-Smirnov statistic of the last window against the baseline',
+    labelNames: ['project', 'view', 'feature'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly monitorObjective = new Gauge({
+    name: 'granary_monitor_objective',
+    help: 'Monitoring: the objective each monitored value is held to (a maximum, or a minimum for completeness)',
+    labelNames: ['project', 'view', 'feature', 'metric'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly monitorState = new Gauge({
+    name: 'granary_monitor_state',
+    help: 'Monitoring: state of each monitored value, 0 ok, 1 warn, 2 alert',
+    labelNames: ['project', 'view', 'feature', 'metric'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     for (const status of FEATURE_STATUSES) this.featureValues.inc({ status }, 0);
@@ -97,6 +149,49 @@ export class ServingMetrics {
     for (const s of states) this.onlineState.set({ project, view: s.view, version: String(s.version) }, s.state === 'ok' ? 1 : 0);
   }
 
+  /** Shows the latest monitoring results (replacing the ones shown before). */
+  setMonitoring(project: string, results: readonly MonitoringFigure[]): void {
+    for (const g of [this.viewFreshness, this.featureCompleteness, this.featurePsi, this.featureKs, this.monitorObjective, this.monitorState]) g.reset();
+    for (const r of results) {
+      const value = Number.isFinite(r.value) && r.value < Number.MAX_VALUE ? r.value : Number.POSITIVE_INFINITY;
+      if (r.metric === 'freshness' || r.metric === 'online_freshness') {
+        this.viewFreshness.set({ project, view: r.view, source: r.metric === 'freshness' ? 'commit-log' : 'online' }, value);
+      } else if (r.metric === 'completeness' || r.metric === 'window_completeness') {
+        this.featureCompleteness.set({ project, view: r.view, feature: r.feature, source: r.metric === 'completeness' ? 'online-sample' : 'window' }, value);
+      } else if (r.metric === 'psi') this.featurePsi.set({ project, view: r.view, feature: r.feature }, value);
+      else if (r.metric === 'ks') this.featureKs.set({ project, view: r.view, feature: r.feature }, value);
+      const labels = { project, view: r.view, feature: r.feature, metric: r.metric };
+      this.monitorObjective.set(labels, r.objective);
+      this.monitorState.set(labels, r.state === 'alert' ? 2 : r.state === 'warn' ? 1 : 0);
+    }
+  }
+
+  /**
+   * Reads the latest monitoring results at every scrape (a failed read keeps what was shown and
+   * counts a registry error).
+   */
+  watchMonitoring(project: string, read: () => Promise<readonly MonitoringFigure[]>): void {
+    this.monitorRead = async () => {
+      try {
+        this.setMonitoring(project, await read());
+      } catch {
+        this.registryErrors.inc();
+      }
+    };
+  }
+
+  private monitorRead: (() => Promise<void>) | undefined;
+  private monitorReading: Promise<void> | undefined;
+
+  /** One read per scrape, shared by the monitoring gauges (prom-client collects them side by side). */
+  private refreshMonitoring(): Promise<void> | undefined {
+    if (!this.monitorRead) return undefined;
+    this.monitorReading ??= this.monitorRead().finally(() => {
+      this.monitorReading = undefined;
+    });
+    return this.monitorReading;
+  }
+
   setFreshness(figures: readonly ViewFreshnessFigures[], now = Date.now()): void {
     this.newestRowAge.reset();
     this.watermarkAge.reset();
@@ -108,4 +203,14 @@ export class ServingMetrics {
       if (f.watermarkCommittedAt !== null) this.watermarkAge.set(labels, Math.max(0, (now - f.watermarkCommittedAt) / 1000));
     }
   }
+}
+
+/** One monitoring result as the gauges show it. */
+export interface MonitoringFigure {
+  readonly view: string;
+  readonly metric: string;
+  readonly feature: string;
+  readonly value: number;
+  readonly objective: number;
+  readonly state: 'ok' | 'warn' | 'alert';
 }

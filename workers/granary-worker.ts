@@ -6,6 +6,7 @@ import { maskSecrets } from '../config/mask-secrets.ts';
 import { loadFeatureRepo, type FeatureRepo } from '../definitions/feature-repo.ts';
 import type { GranaryConfig } from '../config/granary-config.ts';
 import { openCheckedStores } from '../stores/open-stores.ts';
+import { workerMonitoring } from '../monitoring/worker-monitoring.ts';
 import { connectClient } from './temporal-connection.ts';
 
 const require = createRequire(import.meta.url);
@@ -103,6 +104,7 @@ export async function createGranaryWorker(
     await stores.close();
     throw new Error(`cannot reach the Temporal server at ${config.temporal.address}: ${(error as Error).message}`);
   }
+  const monitoring = workerMonitoring(config, stores);
   const activities = createActivities({
     registry: (project) => stores.registry(project),
     get offline() {
@@ -120,7 +122,7 @@ export async function createGranaryWorker(
     connection,
     namespace: config.temporal.namespace,
     taskQueue,
-    activities,
+    activities: { ...activities, ...monitoring.activities },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
   });
@@ -130,7 +132,7 @@ export async function createGranaryWorker(
       try {
         await worker.run();
       } finally {
-        await Promise.allSettled([stores.close(), client.connection.close(), connection.close()]);
+        await Promise.allSettled([stores.close(), monitoring.close(), client.connection.close(), connection.close()]);
       }
     },
     shutdown() {

@@ -260,3 +260,31 @@ export const failureTypes = {
   versionRetired: 'VersionRetired',
   invalidBatch: 'InvalidBatch',
 } as const;
+
+/** The dimensions a monitoring run measures (monitoring/): latency is measured by Prometheus from the servers' histograms. */
+export type MonitorDimension = 'freshness' | 'completeness' | 'distribution';
+export const MONITOR_DIMENSIONS: readonly MonitorDimension[] = ['freshness', 'completeness', 'distribution'];
+
+/** A monitoring run of one project (`monitor/<project>/...`). */
+export interface MonitorInput {
+  readonly project: string;
+  /** Feature views to measure (default: every active view). */
+  readonly views?: readonly string[];
+  readonly dimensions: readonly MonitorDimension[];
+}
+
+export interface MonitorRunResult {
+  readonly views: number;
+  readonly results: number;
+  readonly alerts: number;
+  readonly warnings: number;
+  /** State changes notified to the webhooks. */
+  readonly changes: number;
+}
+
+/** Monitoring workflow ids: `monitor/<project>/<dimensions>/<views or all>`, so a second start of the same request attaches. */
+export const monitorWorkflowIds = {
+  run: (input: MonitorInput): string =>
+    `monitor/${input.project}/${[...input.dimensions].sort().join('+')}/${input.views?.length ? [...input.views].sort().join(',') : 'all'}`,
+  schedule: (project: string, cadence: string): string => `monitor-schedule/${project}/${cadence}`,
+};

@@ -77,6 +77,10 @@ export function registerServeCommand(program: Command): void {
           },
           log: (line) => void process.stderr.write(`${line}\n`),
         });
+        // The latest monitoring results, as gauges on /metrics (monitoring/, serving-metrics.ts).
+        const { PostgresMonitorResults } = await import('../../stores/registry/postgres-monitor-results.ts');
+        const monitorResults = new PostgresMonitorResults({ url: config.registry.url, project: config.project, maxConnections: 1 });
+        server.metrics.watchMonitoring(config.project, () => monitorResults.latest());
         try {
           await registry.migrate();
           // Connect now; when Redis is down the server still starts (503s until it is back).
@@ -90,7 +94,7 @@ export function registerServeCommand(program: Command): void {
           printLines(`${signal}: shutting down (in-flight requests finish)`);
         } finally {
           await server.close();
-          await Promise.allSettled([online.close(), registry.close(), client?.then((c) => c.connection.close())]);
+          await Promise.allSettled([online.close(), registry.close(), monitorResults.close(), client?.then((c) => c.connection.close())]);
         }
         return EXIT_CODES.ok;
       }),

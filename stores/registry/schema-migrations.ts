@@ -146,6 +146,47 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'monitoring: results with their time, distribution baselines',
+    sql: `
+      CREATE TABLE granary_monitor_results (
+        id             bigserial   PRIMARY KEY,
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        metric         text        NOT NULL,
+        -- '' for a view's own metrics (freshness)
+        feature        text        NOT NULL,
+        value          double precision NOT NULL,
+        objective      double precision NOT NULL,
+        state          text        NOT NULL CHECK (state IN ('ok', 'warn', 'alert')),
+        detail         jsonb       NOT NULL DEFAULT '{}',
+        -- the monitoring run (its workflow run id): a retried activity writes each result once
+        run_id         text        NOT NULL,
+        measured_at    timestamptz NOT NULL,
+        UNIQUE (project, run_id, view, version, metric, feature)
+      );
+      CREATE INDEX granary_monitor_results_latest ON granary_monitor_results (project, view, version, metric, feature, measured_at DESC);
+
+      CREATE TABLE granary_monitor_baselines (
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        feature        text        NOT NULL,
+        kind           text        NOT NULL CHECK (kind IN ('numeric', 'categorical')),
+        start_time     timestamptz NOT NULL,
+        end_time       timestamptz NOT NULL,
+        -- the baseline is the rows of the commits up to this seq with event time in [start, end)
+        up_to_seq      bigint      NOT NULL,
+        row_count      bigint      NOT NULL,
+        null_count     bigint      NOT NULL,
+        bins           jsonb       NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project, view, version, feature)
+      );
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

@@ -43,6 +43,8 @@ test('migrating twice applies each step once', async () => {
       'granary_commit_objects',
       'granary_commits',
       'granary_generations',
+      'granary_monitor_baselines',
+      'granary_monitor_results',
       'granary_object_history',
       'granary_objects',
       'granary_project_homes',

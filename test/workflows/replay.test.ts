@@ -25,7 +25,9 @@ import { workflowBundlePath } from '../../scripts/worker-process.ts';
  * - materialize-commit-batches: seven pending commits applied by one applyCommits call
  *   (`patched('apply-commit-batches')`); the older histories replay on the per-commit side;
  * - ingest-request-first: the commit handed to materialization at once, then polled
- *   (`patched('request-materialization-first')`; ingest-materialized replays the older side).
+ *   (`patched('request-materialization-first')`; ingest-materialized replays the older side);
+ * - monitor-scheduled-freshness-completeness, monitor-distribution: monitoring runs (a scheduled
+ *   one measuring freshness and completeness; one measuring distribution), then their record.
  */
 const HISTORIES = join(import.meta.dirname, 'histories');
 

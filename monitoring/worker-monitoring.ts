@@ -1,0 +1,44 @@
+import type { GranaryConfig } from '../config/granary-config.ts';
+import type { Stores } from '../stores/open-stores.ts';
+import type { MonitorResults } from '../stores/registry/monitor-results.ts';
+import { PostgresMonitorResults } from '../stores/registry/postgres-monitor-results.ts';
+import { createMonitorActivities, type MonitorActivities } from './monitor-activities.ts';
+import { webhooksFromEnv } from './webhook-notifier.ts';
+
+/**
+ * The monitoring activities of a worker, bound to its stores: results tables per project (one
+ * small pool each, closed with `close()`), webhook URLs from GRANARY_MONITOR_WEBHOOKS.
+ *
+ * @example
+ *   const monitoring = workerMonitoring(config, stores);
+ *   const activities = { ...createActivities(deps), ...monitoring.activities };
+ *   // at shutdown: await monitoring.close();
+ */
+export function workerMonitoring(config: GranaryConfig, stores: Pick<Stores, 'registry' | 'offline' | 'online'>, env: NodeJS.ProcessEnv = process.env): { activities: MonitorActivities; close(): Promise<void> } {
+  const results = new Map<string, PostgresMonitorResults>();
+  const monitorResults = (project: string): MonitorResults => {
+    let found = results.get(project);
+    if (!found) {
+      found = new PostgresMonitorResults({ url: config.registry.url, project });
+      results.set(project, found);
+    }
+    return found;
+  };
+  const activities = createMonitorActivities({
+    registry: (project) => stores.registry(project),
+    get offline() {
+      return stores.offline;
+    },
+    get online() {
+      return stores.online;
+    },
+    monitorResults,
+    webhooks: webhooksFromEnv(env),
+  });
+  return {
+    activities,
+    async close() {
+      await Promise.allSettled([...results.values()].map((r) => r.close()));
+    },
+  };
+}

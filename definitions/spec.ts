@@ -40,6 +40,8 @@ export interface FeatureSpec {
   tags: Record<string, string>;
   /** Present (true) only when the feature accepts NaN and infinities, so other specs keep their hash. */
   allowNonFinite?: true;
+  /** Present (true) only on personal data (access control), so other specs keep their hash. */
+  pii?: true;
 }
 
 export interface FeatureViewSpec {
@@ -55,6 +57,8 @@ export interface FeatureViewSpec {
   owner: string;
   description: string;
   tags: Record<string, string>;
+  /** Present only on a restricted view (access control), so other specs keep their hash. */
+  sensitivity?: 'restricted';
   /** Only on a version declared as migrated from an older one (definitions/view-migration.ts). */
   migrateFrom?: MigrateFromSpec;
 }
@@ -124,12 +128,14 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
           description: f.description,
           tags: { ...f.tags },
           ...(f.allowNonFinite ? { allowNonFinite: true as const } : {}),
+          ...(f.pii ? { pii: true as const } : {}),
         })),
         ttlSeconds: definition.ttlSeconds,
         online: definition.online,
         owner: definition.owner,
         description: definition.description,
         tags: { ...definition.tags },
+        ...(definition.sensitivity === 'restricted' ? { sensitivity: 'restricted' as const } : {}),
         ...(definition.migrateFrom ? { migrateFrom: migrateFromSpecOf(definition.migrateFrom) } : {}),
       };
     case 'featureService':

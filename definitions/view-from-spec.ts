@@ -51,6 +51,7 @@ export function featureViewFromSpec(spec: FeatureViewSpec): FeatureView {
           description: f.description,
           tags: Object.freeze({ ...f.tags }),
           allowNonFinite: f.allowNonFinite === true,
+          pii: f.pii === true,
         }),
       ),
     ),
@@ -59,5 +60,6 @@ export function featureViewFromSpec(spec: FeatureViewSpec): FeatureView {
     owner: spec.owner,
     description: spec.description,
     tags: Object.freeze({ ...spec.tags }),
+    sensitivity: spec.sensitivity ?? 'normal',
   });
 }

@@ -61,9 +61,13 @@ export function registerServeCommand(program: Command): void {
         const { requestRebuildAfterLoss } = await import('../../sdk/online-loss.ts');
         const { connectClient } = await import('../../workers/temporal-connection.ts');
         let client: ReturnType<typeof connectClient> | undefined;
+        // serving.auth: token (the default) reads consumers and grants from the registry; none is open to all.
+        const { PostgresAccessRegistry } = await import('../../stores/registry/postgres-access-registry.ts');
+        const access = config.serving.auth === 'token' ? new PostgresAccessRegistry({ url: config.registry.url }) : undefined;
         const server = new FeatureServer({
           registry,
           online,
+          access: access ? { auth: 'token', registry: access, timeoutMs } : { auth: 'none' },
           maxEntities,
           timeoutMs,
           bodyLimitBytes,
@@ -82,6 +86,11 @@ export function registerServeCommand(program: Command): void {
           // Connect now; when Redis is down the server still starts (503s until it is back).
           await online.ping().catch((error: Error) => process.stderr.write(`warning: ${error.message}\n`));
           const url = await server.listen({ host, port });
+          if (!access) {
+            const { OPEN_SERVER_WARNING } = await import('../../serving/serving-access.ts');
+            const bar = '!'.repeat(OPEN_SERVER_WARNING.length > 100 ? 100 : OPEN_SERVER_WARNING.length);
+            process.stderr.write(`${bar}\n${OPEN_SERVER_WARNING}\n${bar}\n`);
+          }
           printLines(`serving project '${config.project}' on ${url} (POST /get-online-features, GET /health, GET /metrics)`);
           const signal = await new Promise<NodeJS.Signals>((resolve) => {
             process.once('SIGTERM', resolve);
@@ -90,7 +99,7 @@ export function registerServeCommand(program: Command): void {
           printLines(`${signal}: shutting down (in-flight requests finish)`);
         } finally {
           await server.close();
-          await Promise.allSettled([online.close(), registry.close(), client?.then((c) => c.connection.close())]);
+          await Promise.allSettled([online.close(), registry.close(), access?.close(), client?.then((c) => c.connection.close())]);
         }
         return EXIT_CODES.ok;
       }),

@@ -64,6 +64,8 @@ export interface FeatureServerOptions {
   readonly onlineCheckMs?: number;
   /** Told what the server does on its own (a loss noticed, a rebuild requested). */
   readonly log?: (line: string) => void;
+  /** Serve HTTPS with this certificate (PEM, chain included) and key (`granary serve --tls-cert/--tls-key`). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export const ROUTES = {
@@ -150,7 +152,12 @@ export class FeatureServer {
       onError: () => undefined,
     });
 
-    const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 1 << 20, logger: false, return503OnClosing: true });
+    const app = Fastify({
+      bodyLimit: options.bodyLimitBytes ?? 1 << 20,
+      logger: false,
+      return503OnClosing: true,
+      ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    }) as unknown as FastifyInstance;
     this.app = app;
     app.decorateRequest('featureService', '');
     app.decorateRequest('consumer', '');

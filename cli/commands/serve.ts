@@ -12,6 +12,8 @@ interface Options {
   readonly timeoutMs?: string;
   readonly bodyLimit?: string;
   readonly hotKeyCacheMs?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
 }
 
 /**
@@ -34,6 +36,8 @@ export function registerServeCommand(program: Command): void {
     .option('--timeout-ms <ms>', 'deadline of Redis calls, health checks and registry reads (default: serving.timeoutMs, 1000)')
     .option('--body-limit <bytes>', 'largest request body accepted (default: 1048576)')
     .option('--hot-key-cache-ms <ms>', 'opt-in: reuse rows of hot entities in-process for this long (default: off)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain included); needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .action(
       commandAction(async (opts: Options, command: Command) => {
         const options = globalOptions(command);
@@ -44,6 +48,16 @@ export function registerServeCommand(program: Command): void {
         const timeoutMs = whole('--timeout-ms', opts.timeoutMs, config.serving.timeoutMs, 1);
         const bodyLimitBytes = whole('--body-limit', opts.bodyLimit, 1 << 20, 1);
         const hotKeyCacheMs = whole('--hot-key-cache-ms', opts.hotKeyCacheMs, 0, 0);
+        if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new Error('give both --tls-cert and --tls-key, or neither');
+        const { readFileSync } = await import('node:fs');
+        const readPem = (flag: string, file: string): Buffer => {
+          try {
+            return readFileSync(file);
+          } catch (error) {
+            throw new Error(`${flag} ${file}: ${(error as Error).message}`);
+          }
+        };
+        const tls = opts.tlsCert && opts.tlsKey ? { cert: readPem('--tls-cert', opts.tlsCert), key: readPem('--tls-key', opts.tlsKey) } : undefined;
 
         const { FeatureServer } = await import('../../serving/feature-server.ts');
         const { RedisOnlineStore } = await import('../../stores/online/redis-online-store.ts');
@@ -68,6 +82,7 @@ export function registerServeCommand(program: Command): void {
           registry,
           online,
           access: access ? { auth: 'token', registry: access, timeoutMs } : { auth: 'none' },
+          tls,
           maxEntities,
           timeoutMs,
           bodyLimitBytes,

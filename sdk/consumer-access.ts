@@ -38,7 +38,8 @@ export class ConsumerAccess {
 
   /** Checks an online read before it is made; returns what to count once it is served. */
   async checkOnline(reader: OnlineFeatureReader, request: OnlineFeaturesRequest): Promise<() => void> {
-    if (this.open) return () => undefined;
+    // Not a request object: the reader refuses it (INVALID_REQUEST) before reading anything.
+    if (this.open || typeof request !== 'object' || request === null) return () => undefined;
     const access = this.servingAccess();
     const consumer = await access.authenticate(this.authorization());
     const plan = await reader.plan(checkPlanRequest(request));

@@ -28,6 +28,8 @@ import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, encodeEntityKey } from '../stores
 import type { OnlineRow, OnlineTarget } from '../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
+import { PostgresAccessRegistry } from '../stores/registry/postgres-access-registry.ts';
+import { newToken } from '../access/consumer-token.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,6 +68,12 @@ const config = loadConfig({ repoDir: tmpdir(), env: { ...process.env, ...env } }
 const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
 await registry.migrate();
 await registry.apply(repo);
+// The server checks a consumer token on every read (issue 18): the bench reads as a consumer granted every view.
+const access = new PostgresAccessRegistry({ url: config.registry.url });
+const consumerToken = newToken();
+await access.createConsumer({ name: `${config.project}_bench`, project: config.project, description: 'bench/serving.ts', token: consumerToken.stored, actor: 'bench' });
+for (const view of views) await access.grant({ project: config.project, consumer: `${config.project}_bench`, kind: 'view', name: view.name, feature: null, approvedBy: null }, 'bench');
+await access.close();
 const store = new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
 /** The same rows in layout 1 (hashes), under a prefix of their own: layout 1's floor and memory. */
 const layout1Prefix = `${config.online.keyPrefix}-layout1`;
@@ -164,7 +172,7 @@ function startServer(): Promise<{ url: URL; child: ChildProcess }> {
 function post(body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: server.url.hostname, port: server.url.port, path: '/get-online-features', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { agent, host: server.url.hostname, port: server.url.port, path: '/get-online-features', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${consumerToken.token}` } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

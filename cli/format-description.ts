@@ -1,6 +1,7 @@
 import { formatDuration } from '../definitions/duration.ts';
 import type { EntitySpec, FeatureServiceSpec, FeatureViewSpec, SourceSpec } from '../definitions/spec.ts';
 import { objectLabel } from '../stores/registry/object-label.ts';
+import { grantTarget, type Grant } from '../stores/registry/access-registry.ts';
 import type { RegisteredObject } from '../stores/registry/definition-registry.ts';
 import { formatTable } from './output.ts';
 
@@ -16,6 +17,8 @@ export interface ObjectDescription {
   readonly versions: readonly RegisteredObject[];
   readonly source?: RegisteredObject<'source'>;
   readonly history: readonly (RegisteredObject & { readonly action: 'add' | 'update' | 'remove' })[];
+  /** Who may read it (views and services): the grants naming it, with their approvals. */
+  readonly grants?: readonly Grant[];
 }
 
 /** Labels each applied state: the first of a version (or one after a removal) is an add. */
@@ -29,7 +32,7 @@ export function withActions(history: readonly RegisteredObject[]): ObjectDescrip
   });
 }
 
-export function formatDescription({ object, versions, source, history }: ObjectDescription): string[] {
+export function formatDescription({ object, versions, source, history, grants }: ObjectDescription): string[] {
   const spec = object.spec;
   const lines = [objectLabel(object), ...field('status', `${object.status}, schema version ${object.schemaVersion}`)];
   lines.push(...field('owner', spec.owner || '-'), ...field('description', spec.description || '-'), ...field('tags', formatTags(spec.tags)));
@@ -48,8 +51,10 @@ export function formatDescription({ object, versions, source, history }: ObjectD
       const v = spec as FeatureViewSpec;
       lines.push(...field('entities', v.entities.map((e) => `${e.name} (${e.joinKey}: ${e.valueType})`).join(', ')));
       lines.push(...field('source', source ? `${v.source} (${(source.spec as SourceSpec).path})` : v.source), ...timestampFields(v));
-      lines.push(...field('ttl', formatDuration(v.ttlSeconds)), ...field('online', v.online ? 'yes' : 'no'), '  features:');
-      const rows = v.features.map((f) => [f.name, f.type, `${f.nullable ? 'nullable' : 'not null'}${f.allowNonFinite ? ', NaN/Infinity allowed' : ''}`, f.description]);
+      lines.push(...field('ttl', formatDuration(v.ttlSeconds)), ...field('online', v.online ? 'yes' : 'no'));
+      if (v.sensitivity === 'restricted') lines.push(...field('sensitivity', 'restricted (every feature: read only with an approved grant)'));
+      lines.push('  features:');
+      const rows = v.features.map((f) => [f.name, f.type, `${f.nullable ? 'nullable' : 'not null'}${f.allowNonFinite ? ', NaN/Infinity allowed' : ''}${f.pii ? ', pii' : ''}`, f.description]);
       lines.push(...formatTable(['NAME', 'TYPE', 'NULLS', 'DESCRIPTION'], rows).map((l) => `    ${l}`));
       break;
     }
@@ -70,6 +75,11 @@ export function formatDescription({ object, versions, source, history }: ObjectD
     lines.push('  versions:');
     const rows = versions.map((v) => [String(v.version), String(v.schemaVersion), v.status, v.appliedAt.toISOString()]);
     lines.push(...formatTable(['VERSION', 'SCHEMA', 'STATUS', 'APPLIED'], rows).map((l) => `    ${l}`));
+  }
+  if (grants) {
+    lines.push(grants.length === 0 ? '  access: no consumer is granted it (granary access grant)' : '  access (granted to):');
+    const rows = grants.map((g) => [g.consumer, grantTarget(g), g.approvedBy ?? '-', g.grantedAt.toISOString()]);
+    if (grants.length > 0) lines.push(...formatTable(['CONSUMER', 'GRANT', 'APPROVED BY', 'GRANTED'], rows).map((l) => `    ${l}`));
   }
   lines.push('  history:');
   const rows = history.map((h) => [h.appliedAt.toISOString(), h.action, String(h.version), String(h.schemaVersion), h.contentHash.slice(0, 12)]);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { registerAccessCommand } from './commands/access.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerDescribeCommand } from './commands/describe.ts';
 import { registerGcCommand } from './commands/gc.ts';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerGcCommand(program);
   registerWorkerCommand(program);
+  registerAccessCommand(program);
 
   const withGlobalOptions = (commands: readonly Command[]): void => {
     for (const command of commands) {

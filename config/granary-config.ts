@@ -62,6 +62,14 @@ export interface GranaryConfig {
     readonly timeoutMs: number;
     /** /health when Redis lost a view's active generation: 503 ('fail', the default) or 200 ('ok'; the body still says it). */
     readonly healthOnLoss: 'ok' | 'fail';
+    /**
+     * 'token' (the default): every read names a consumer by its token and reads only what it is
+     * granted (feature server, SDK, get-online-features, historical). 'none': anyone reads
+     * everything; for a laptop only, and the server says so loudly at start.
+     */
+    readonly auth: 'token' | 'none';
+    /** The consumer token this process reads with (SDK, CLI): GRANARY_TOKEN, preferably, rather than a file. Masked in every output. */
+    readonly token: string | null;
   };
 }
 
@@ -101,6 +109,8 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_MAX_ENTITIES: 'serving.maxEntities',
   GRANARY_SERVING_TIMEOUT_MS: 'serving.timeoutMs',
   GRANARY_SERVING_HEALTH_ON_LOSS: 'serving.healthOnLoss',
+  GRANARY_SERVING_AUTH: 'serving.auth',
+  GRANARY_TOKEN: 'serving.token',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
@@ -110,7 +120,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   offline: ['url', 's3'],
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
-  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss'],
+  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
 
@@ -146,6 +156,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   const offlineUrl = str(where('offline.url'), pick('GRANARY_OFFLINE_URL', section('offline').url, stack.minio.offlineUrl));
   const offlineBase = offlineFromEnv ? process.cwd() : repoDir;
   registerSecret(pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, null));
+  registerSecret(pick('GRANARY_TOKEN', section('serving').token, null));
   // `endpoint: aws` (or `null` in granary.yaml, or GRANARY_S3_ENDPOINT=aws) means AWS S3 itself:
   // no endpoint, credentials from the AWS SDK's default chain unless given, virtual-hosted style.
   const endpointSetting = pick('GRANARY_S3_ENDPOINT', 'endpoint' in s3File && s3File.endpoint === null ? 'aws' : s3File.endpoint, stack.minio.endpoint);
@@ -191,6 +202,8 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       maxEntities: int(where('serving.maxEntities'), pick('GRANARY_SERVING_MAX_ENTITIES', section('serving').maxEntities, 1000), 1, 1_000_000),
       timeoutMs: int(where('serving.timeoutMs'), pick('GRANARY_SERVING_TIMEOUT_MS', section('serving').timeoutMs, 1000), 1, 600_000),
       healthOnLoss: oneOf(where('serving.healthOnLoss'), pick('GRANARY_SERVING_HEALTH_ON_LOSS', section('serving').healthOnLoss, 'fail'), ['ok', 'fail'] as const),
+      auth: oneOf(where('serving.auth'), pick('GRANARY_SERVING_AUTH', section('serving').auth, 'token'), ['token', 'none'] as const),
+      token: optStr(where('serving.token'), pick('GRANARY_TOKEN', section('serving').token, null)),
     },
   });
 }

@@ -33,7 +33,7 @@ const MASK = '***';
 const MIN_SECRET_LENGTH = 3;
 /** `scheme://userinfo@`: the userinfo runs to the last `@` before a space or a quote, so a password holding `@` is masked whole. */
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\s'"`<>]*)@/gi;
-const SECRET_VARIABLES = ['GRANARY_S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+const SECRET_VARIABLES = ['GRANARY_S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GRANARY_TOKEN'];
 const URL_VARIABLES = ['GRANARY_POSTGRES_URL', 'GRANARY_REDIS_URL'];
 const registered = new Set<string>();
 

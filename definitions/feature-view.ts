@@ -51,7 +51,15 @@ export interface Feature {
   readonly allowNonFinite: boolean;
   /** Monitoring objectives of this feature over the view's (definitions/monitoring-objectives.ts); absent when not declared. */
   readonly monitoring?: FeatureMonitoring;
+  /**
+   * Personal data: no consumer reads it unless granted, and such a grant records who approved it
+   * (`granary access grant ... --approved-by`); reads are counted per consumer. False by default.
+   */
+  readonly pii: boolean;
 }
+
+/** 'restricted': every feature of the view is treated as `pii` (deny unless granted with an approval). */
+export type Sensitivity = 'normal' | 'restricted';
 
 export interface FeatureView {
   readonly kind: 'featureView';
@@ -65,6 +73,8 @@ export interface FeatureView {
   readonly owner: string;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** 'restricted' makes every feature of the view restricted (see Feature.pii); 'normal' by default. */
+  readonly sensitivity: Sensitivity;
   /** How this version is derived from an older one (definitions/view-migration.ts); absent when it is not. */
   readonly migrateFrom?: ViewMigrationDeclaration;
   /** Monitoring objectives (definitions/monitoring-objectives.ts); absent when not declared: the defaults apply. */
@@ -82,6 +92,8 @@ export interface FeatureOptions {
   allowNonFinite?: boolean;
   /** Monitoring objectives of this feature (completeness, psi, ks), over the view's. */
   monitoring?: FeatureMonitoringOptions;
+  /** Personal data: deny unless granted with an approval (access/README in docs/plans/access-control.md). */
+  pii?: boolean;
 }
 
 export interface FeatureViewOptions {
@@ -97,6 +109,8 @@ export interface FeatureViewOptions {
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
+  /** 'restricted': every feature is treated as pii (deny unless granted with an approval). Defaults to 'normal'. */
+  sensitivity?: Sensitivity;
   /**
    * For a breaking change: the older version this one is migrated from, with its renames, casts
    * and an optional row transform (`granary migrate` runs it). See definitions/view-migration.ts.
@@ -106,8 +120,8 @@ export interface FeatureViewOptions {
   monitoring?: ViewMonitoringOptions;
 }
 
-const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'migrateFrom', 'monitoring'];
-const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags', 'allowNonFinite', 'monitoring'];
+const FIELDS = ['name', 'version', 'entities', 'source', 'schema', 'ttl', 'online', 'owner', 'description', 'tags', 'sensitivity', 'migrateFrom', 'monitoring'];
+const FEATURE_FIELDS = ['name', 'type', 'nullable', 'description', 'tags', 'allowNonFinite', 'pii', 'monitoring'];
 /** Column names Granary keeps for itself in the online and offline rows. */
 export const RESERVED_COLUMN_PREFIX = '__';
 
@@ -134,6 +148,9 @@ export function featureView(options: FeatureViewOptions): FeatureView {
   if (raw.online !== undefined && typeof raw.online !== 'boolean') {
     throw new DefinitionError({ ...where, field: 'online' }, `must be true or false, got ${show(raw.online)}`);
   }
+  if (raw.sensitivity !== undefined && raw.sensitivity !== 'normal' && raw.sensitivity !== 'restricted') {
+    throw new DefinitionError({ ...where, field: 'sensitivity' }, `must be 'normal' or 'restricted', got ${show(raw.sensitivity)}`);
+  }
   const features = checkSchema(where, raw.schema, entities, source);
   const migrateFrom = checkMigrateFrom(where, raw.migrateFrom, version);
   const monitoring = checkViewMonitoring(where, raw.monitoring);
@@ -150,6 +167,7 @@ export function featureView(options: FeatureViewOptions): FeatureView {
     owner: checkOptionalString({ ...where, field: 'owner' }, raw.owner),
     description: checkOptionalString({ ...where, field: 'description' }, raw.description),
     tags: checkTags({ ...where, field: 'tags' }, raw.tags),
+    sensitivity: raw.sensitivity ?? 'normal',
     ...(migrateFrom ? { migrateFrom } : {}),
     ...(monitoring ? { monitoring } : {}),
   });
@@ -217,6 +235,9 @@ function checkSchema(
       if (f.allowNonFinite !== undefined && typeof f.allowNonFinite !== 'boolean') {
         throw new DefinitionError(fat, `allowNonFinite must be true or false, got ${show(f.allowNonFinite)}`);
       }
+      if (f.pii !== undefined && typeof f.pii !== 'boolean') {
+        throw new DefinitionError(fat, `pii must be true or false, got ${show(f.pii)}`);
+      }
       if (f.allowNonFinite === true && !isFloatType(f.type)) {
         throw new DefinitionError(fat, `allowNonFinite applies to float32, float64 and their lists only, not to ${f.type}`);
       }
@@ -226,6 +247,7 @@ function checkSchema(
         type: f.type,
         nullable: f.nullable ?? true,
         allowNonFinite: f.allowNonFinite === true,
+        pii: f.pii === true,
         description: checkOptionalString({ ...fat, field: `schema.${featureName}.description` }, f.description),
         tags: checkTags({ ...fat, field: `schema.${featureName}.tags` }, f.tags),
         ...(monitoring ? { monitoring } : {}),

@@ -43,6 +43,8 @@ export interface FeatureSpec {
   allowNonFinite?: true;
   /** Only when declared (definitions/monitoring-objectives.ts), so other specs keep their hash. */
   monitoring?: FeatureMonitoring;
+  /** Present (true) only on personal data (access control), so other specs keep their hash. */
+  pii?: true;
 }
 
 export interface FeatureViewSpec {
@@ -58,6 +60,8 @@ export interface FeatureViewSpec {
   owner: string;
   description: string;
   tags: Record<string, string>;
+  /** Present only on a restricted view (access control), so other specs keep their hash. */
+  sensitivity?: 'restricted';
   /** Only on a version declared as migrated from an older one (definitions/view-migration.ts). */
   migrateFrom?: MigrateFromSpec;
   /** Only when declared; a change is additive. */
@@ -132,12 +136,14 @@ export function specOf(definition: Entity | Source | FeatureView | FeatureServic
           tags: { ...f.tags },
           ...(f.allowNonFinite ? { allowNonFinite: true as const } : {}),
           ...(f.monitoring ? { monitoring: { ...f.monitoring } } : {}),
+          ...(f.pii ? { pii: true as const } : {}),
         })),
         ttlSeconds: definition.ttlSeconds,
         online: definition.online,
         owner: definition.owner,
         description: definition.description,
         tags: { ...definition.tags },
+        ...(definition.sensitivity === 'restricted' ? { sensitivity: 'restricted' as const } : {}),
         ...(definition.migrateFrom ? { migrateFrom: migrateFromSpecOf(definition.migrateFrom) } : {}),
         ...(definition.monitoring ? { monitoring: { ...definition.monitoring } } : {}),
       };

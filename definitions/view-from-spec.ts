@@ -52,6 +52,7 @@ export function featureViewFromSpec(spec: FeatureViewSpec): FeatureView {
           tags: Object.freeze({ ...f.tags }),
           allowNonFinite: f.allowNonFinite === true,
           ...(f.monitoring ? { monitoring: Object.freeze({ ...f.monitoring }) } : {}),
+          pii: f.pii === true,
         }),
       ),
     ),
@@ -61,5 +62,6 @@ export function featureViewFromSpec(spec: FeatureViewSpec): FeatureView {
     description: spec.description,
     tags: Object.freeze({ ...spec.tags }),
     ...(spec.monitoring ? { monitoring: Object.freeze({ ...spec.monitoring }) } : {}),
+    sensitivity: spec.sensitivity ?? 'normal',
   });
 }

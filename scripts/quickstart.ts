@@ -3,7 +3,8 @@
  * stack (installing what is missing), then for the two example feature repos: apply the
  * definitions, list them, ingest sample data (Parquet for fraud, CSV for attrition) through the
  * ingestion workflow, materialize, and verify that online equals offline. Then, on the fraud
- * example: serve a feature service over HTTP, build a training set from a label file, and
+ * example: access control (a consumer and its token for the fraud model; the recommendation
+ * model refused with a 403 until it is granted), serve a feature service over HTTP, build a training set from a label file, and
  * recover from a disaster: its online data is deleted from Redis, verify sees it, and a rebuild
  * from the offline store brings it back into a new generation. Last, a breaking change: a new
  * version of user_spend_features (two features renamed, one retyped) is applied and migrated
@@ -39,6 +40,9 @@ const MIGRATION_PROJECT = 'fraud_migration';
 const MIGRATED_VIEW = 'user_spend_features';
 /** Between the switch and removing version 1's online keys: long enough for the reads shown after the switch. */
 const GRACE = '20s';
+/** Step 6's consumers: the fraud model reads its service; the recommendation model is refused until granted. */
+const FRAUD_CONSUMER = 'fraud_model';
+const RECOMMENDATION_CONSUMER = 'recommendation_model';
 
 async function main(): Promise<void> {
   step('1. Start the local stack (Redis, PostgreSQL, MinIO, Temporal), installing what is missing');
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
       await granary(['verify', '--repo', repo]);
     }
 
-    step(`6. Serve: the feature server answers for the feature service ${FRAUD_SERVICE} over HTTP, in milliseconds, from Redis`);
+    step(`6. Serve: consumers and tokens, then the feature server answers ${FRAUD_SERVICE} over HTTP, in milliseconds, from Redis, to whom it is granted`);
     await serveOnline();
 
     step('7. A training set: point-in-time-correct features for each row of a label file, from the offline store');
@@ -98,24 +102,83 @@ async function main(): Promise<void> {
   console.log('The stack keeps running; stop it with: npm run stack -- down');
 }
 
-/** Step 6: `granary serve` on a free port, one HTTP request, the same read from the CLI, then a graceful stop. */
+/**
+ * Step 6: a consumer and its token for the fraud model, granted its service; `granary serve` on a
+ * free port; one HTTP request with that token; the recommendation model's token refused (403)
+ * until it is granted, with an approval recorded; the same read from the CLI; a graceful stop.
+ */
 async function serveOnline(): Promise<void> {
+  console.log('Every read names a consumer by its token, and reads only what it is granted (nothing by default):');
+  const fraudToken = await consumerToken(FRAUD_CONSUMER, 'the fraud scoring service');
+  await granary(['access', 'grant', FRAUD_CONSUMER, `fraud:${FRAUD_SERVICE}`, '--repo', FRAUD]);
+  // The CLI and the SDK read as this consumer from here on (historical in step 7, get-online-features).
+  process.env.GRANARY_TOKEN = fraudToken;
+  const recommendationToken = await consumerToken(RECOMMENDATION_CONSUMER, 'the recommendation model');
+  const earlier = (await granaryJson(['access', 'list', '--consumer', RECOMMENDATION_CONSUMER, '--json', '--repo', FRAUD])) as { project: string; name: string }[];
+  if (earlier.some((g) => g.project === 'fraud' && g.name === FRAUD_SERVICE)) {
+    console.log('(an earlier run granted it the fraud features: revoked, to show the refusal again)');
+    await granary(['access', 'revoke', RECOMMENDATION_CONSUMER, `fraud:${FRAUD_SERVICE}`, '--repo', FRAUD]);
+  }
   const server = await startGranary(['serve', '--port', '0', '--repo', FRAUD], 'serving project');
   try {
     const url = /on (http:\/\/\S+)/.exec(server.output())?.[1];
     if (!url) throw new Error(`granary serve printed no URL:\n${server.output()}`);
     const body = JSON.stringify({ feature_service: FRAUD_SERVICE, entities: { user_id: SERVED_USERS } });
-    console.log(`\n$ curl -s ${url}/get-online-features -d '${body}'`);
-    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`POST /get-online-features answered ${response.status}: ${text}`);
-    console.log(compactFeastResponse(JSON.parse(text) as FeastResponse));
+    const post = async (token: string, who: string, shown = true): Promise<{ status: number; text: string }> => {
+      if (shown) console.log(`\n$ curl -s ${url}/get-online-features -H "Authorization: Bearer $${who}" -d '${body}'`);
+      const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      return { status: response.status, text: await response.text() };
+    };
+    const served = await post(fraudToken, 'FRAUD_MODEL_TOKEN');
+    if (served.status !== 200) throw new Error(`POST /get-online-features answered ${served.status}: ${served.text}`);
+    console.log(compactFeastResponse(JSON.parse(served.text) as FeastResponse));
+
+    console.log(`\nThe recommendation model asks for the fraud model's features; it was granted nothing:`);
+    const refused = await post(recommendationToken, 'RECOMMENDATION_MODEL_TOKEN');
+    if (refused.status !== 403) throw new Error(`the recommendation model was answered ${refused.status}, not 403: ${refused.text}`);
+    console.log(`HTTP 403 ${refused.text}`);
+    console.log('\nThe fraud team approves; the grant reaches the running server within a second or two:');
+    await granary(['access', 'grant', RECOMMENDATION_CONSUMER, `fraud:${FRAUD_SERVICE}`, '--approved-by', 'fraud-team@example.com', '--repo', FRAUD]);
+    const started = Date.now();
+    let granted = await post(recommendationToken, 'RECOMMENDATION_MODEL_TOKEN');
+    while (granted.status === 403 && Date.now() - started < 3000) {
+      await new Promise((r) => setTimeout(r, 200));
+      granted = await post(recommendationToken, 'RECOMMENDATION_MODEL_TOKEN', false);
+    }
+    if (granted.status !== 200) throw new Error(`after the grant the recommendation model was answered ${granted.status}: ${granted.text}`);
+    console.log(`HTTP 200 (${Date.now() - started} ms after the grant): ${granted.text.length} bytes of features`);
+    await granary(['access', 'list', '--repo', FRAUD]);
   } finally {
     console.log('\nStopping the server (SIGTERM: in-flight requests finish first):');
     await server.stop();
   }
   console.log('\nThe same read from a terminal, through the SDK:');
   await granary(['get-online-features', '--service', FRAUD_SERVICE, '--entities', JSON.stringify({ user_id: SERVED_USERS }), '--repo', FRAUD]);
+}
+
+/**
+ * A new token for the consumer, printed by the CLI: `access consumer create`, or on a later run
+ * (the consumer exists) `access consumer rotate --grace 0s`, which ends its older tokens at once.
+ */
+async function consumerToken(name: string, description: string): Promise<string> {
+  const listed = (await granaryJson(['access', 'consumer', 'list', '--json', '--repo', FRAUD])) as { name: string; revokedAt: string | null }[];
+  const existing = listed.find((c) => c.name === name && c.revokedAt === null);
+  const args = existing ? ['access', 'consumer', 'rotate', name, '--grace', '0s'] : ['access', 'consumer', 'create', name, '--description', description];
+  console.log(`$ granary ${args.map(quote).join(' ')}`);
+  const { token } = (await granaryJson([...args, '--json', '--repo', FRAUD])) as { token: string };
+  console.log(`consumer '${name}': its token, printed once by the command (shortened here): ${token.slice(0, 12)}…`);
+  return token;
+}
+
+/** Runs the CLI with --json; its output parsed, not shown. */
+function granaryJson(args: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/granary.mjs', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`granary ${args.join(' ')} exited with code ${code}`))));
+  });
 }
 
 /** Step 8, on the fraud example (the attrition one would go the same way). */
@@ -199,6 +262,7 @@ async function migrateToNewVersion(sampleFile: string): Promise<void> {
   await granary(['migrate', MIGRATED_VIEW, '--grace', GRACE, '--repo', repo]);
 
   console.log(`\n${FRAUD_SERVICE} now reads version 2: the renamed features, the same values.`);
+  await granary(['access', 'grant', FRAUD_CONSUMER, `${MIGRATION_PROJECT}:${FRAUD_SERVICE}`, '--repo', repo]);
   await granary(['get-online-features', '--service', FRAUD_SERVICE, '--entities', JSON.stringify({ user_id: SERVED_USERS }), '--repo', repo]);
   await granary(['list', 'view', '--repo', repo]);
   await granary(['describe', MIGRATED_VIEW, '--repo', repo]);

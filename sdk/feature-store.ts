@@ -21,6 +21,7 @@ import type { FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
 import { OnlineFeatureReader } from '../serving/online-feature-reader.ts';
+import { ConsumerAccess } from './consumer-access.ts';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/online-features.ts';
 import { toViewTable, type BatchInput } from '../ingest/batch-validation.ts';
 import { checkBatchId, stagingKey } from '../stores/offline/object-key.ts';
@@ -63,11 +64,15 @@ export interface MaterializeOptions {
 export class FeatureStore {
   private client: Client | undefined;
   private reader: OnlineFeatureReader | undefined;
+  /** This process as a consumer (serving.token / GRANARY_TOKEN): checked before any feature value is read. */
+  readonly access: ConsumerAccess;
 
   private constructor(
     readonly config: GranaryConfig,
     readonly stores: Stores,
-  ) {}
+  ) {
+    this.access = new ConsumerAccess(config);
+  }
 
   /**
    * Opens the stores of the configuration. Refuses (OfflineHomeMismatchError) when the project's
@@ -263,6 +268,7 @@ export class FeatureStore {
    *   await store.getHistoricalFeatures({ entities: labels, featureService: 'fraud_model_v1' })
    */
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<Table> {
+    await this.access.checkOffline(this.stores.registry(), options);
     return getHistoricalFeatures(this.stores.registry(), this.stores.offline, options);
   }
 
@@ -275,6 +281,7 @@ export class FeatureStore {
    *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'] }
    */
   async writeHistoricalFeatures(options: HistoricalFeaturesOptions, out: string): Promise<HistoricalOutput> {
+    await this.access.checkOffline(this.stores.registry(), options);
     return writeHistoricalFeatures(this.stores.registry(), this.stores.offline, options, out);
   }
 
@@ -290,7 +297,10 @@ export class FeatureStore {
    */
   async getOnlineFeatures(request: OnlineFeaturesRequest): Promise<OnlineFeaturesResult> {
     this.reader ??= new OnlineFeatureReader({ registry: this.stores.registry(), online: this.stores.online });
-    return this.reader.getOnlineFeatures(request);
+    const served = await this.access.checkOnline(this.reader, request);
+    const result = await this.reader.getOnlineFeatures(request);
+    served();
+    return result;
   }
 
   /**
@@ -315,6 +325,6 @@ export class FeatureStore {
 
   async close(): Promise<void> {
     this.reader?.close();
-    await Promise.allSettled([this.stores.close(), this.client?.connection.close()]);
+    await Promise.allSettled([this.access.close(), this.stores.close(), this.client?.connection.close()]);
   }
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { OnlineStore } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { entityColumnsFromColumns } from './entity-columns.ts';
@@ -8,6 +8,7 @@ import { OnlineFeatureReader } from './online-feature-reader.ts';
 import { OnlineStateMonitor, type OnlineViewState } from './online-state-monitor.ts';
 import { ServingError, boundedMessage, clipped } from './serving-error.ts';
 import { ServingMetrics } from './serving-metrics.ts';
+import { AccessDeniedError, ServingAccess, type ServingAccessOptions } from './serving-access.ts';
 import { ViewFreshness } from './view-freshness.ts';
 import { withDeadline } from './with-deadline.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
@@ -16,6 +17,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The feature service a request read, for the latency histogram's label. */
     featureService: string;
+    /** The consumer the request's token names (serving-access.ts). */
+    consumer: string;
   }
 }
 
@@ -24,6 +27,13 @@ export interface FeatureServerOptions {
   readonly registry: Pick<Registry, 'project' | 'listObjects' | 'activeGeneration' | 'watermark' | 'commits' | 'newestEventTime' | 'migrations'>;
   /** Give the serving store `failFast` and a command timeout, so Redis down is a fast 503. */
   readonly online: Pick<OnlineStore, 'readRows' | 'ping' | 'hasGenerationMarker'>;
+  /**
+   * Who may read what (serving/serving-access.ts): `{ auth: 'token', registry }` requires
+   * `Authorization: Bearer <token>` on every read (401 without, 403 naming the features not
+   * granted); `{ auth: 'none' }` is the explicit opt-out for a laptop. No default: a server is
+   * never open by omission.
+   */
+  readonly access: ServingAccessOptions;
   /** Entity rows per request at most. Default 1000 (config serving.maxEntities). */
   readonly maxEntities?: number;
   /** Deadline of health checks and registry reads a request waits on. Default 1000 ms (config serving.timeoutMs). */
@@ -54,6 +64,8 @@ export interface FeatureServerOptions {
   readonly onlineCheckMs?: number;
   /** Told what the server does on its own (a loss noticed, a rebuild requested). */
   readonly log?: (line: string) => void;
+  /** Serve HTTPS with this certificate (PEM, chain included) and key (`granary serve --tls-cert/--tls-key`). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export const ROUTES = {
@@ -93,6 +105,7 @@ export class FeatureServer {
   readonly reader: OnlineFeatureReader;
   readonly metrics = new ServingMetrics();
   readonly onlineState: OnlineStateMonitor;
+  readonly access: ServingAccess;
   private readonly freshness: ViewFreshness;
   private readonly options: FeatureServerOptions;
   private readonly timeoutMs: number;
@@ -102,6 +115,7 @@ export class FeatureServer {
     this.options = options;
     this.timeoutMs = options.timeoutMs ?? 1000;
     const maxEntities = options.maxEntities ?? 1000;
+    this.access = new ServingAccess(options.registry.project, options.access, this.metrics.registry);
     this.freshness = new ViewFreshness(options.registry);
     this.reader = new OnlineFeatureReader({
       registry: options.registry,
@@ -138,9 +152,15 @@ export class FeatureServer {
       onError: () => undefined,
     });
 
-    const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 1 << 20, logger: false, return503OnClosing: true });
+    const app = Fastify({
+      bodyLimit: options.bodyLimitBytes ?? 1 << 20,
+      logger: false,
+      return503OnClosing: true,
+      ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    }) as unknown as FastifyInstance;
     this.app = app;
     app.decorateRequest('featureService', '');
+    app.decorateRequest('consumer', '');
 
     // Every body is read as JSON whatever its content type (curl -d sends a form type), with
     // the parser's own message when it is not JSON.
@@ -155,12 +175,18 @@ export class FeatureServer {
       }
     });
 
-    app.post(ROUTES.getOnlineFeatures, async (request, reply) => {
+    // The token is checked before the body is read: a request without a valid one costs no parsing.
+    const authenticate = async (request: FastifyRequest): Promise<void> => {
+      request.consumer = await this.access.authenticate(request.headers.authorization);
+    };
+    app.post(ROUTES.getOnlineFeatures, { onRequest: authenticate }, async (request, reply) => {
       const { plan: planRequest, entities } = parseFeastRequest(request.body);
       const plan = await this.reader.plan(planRequest);
       request.featureService = plan.service ?? '';
+      this.access.authorize(request.consumer, plan, await this.reader.catalog.current());
       const checked = entityColumnsFromColumns(entities, plan, maxEntities);
       const table = await this.reader.read(plan, checked);
+      this.access.recordRead(request.consumer, plan);
       void reply.type('application/json; charset=utf-8');
       return JSON.stringify(feastResponse(table));
     });
@@ -223,7 +249,9 @@ export class FeatureServer {
     app.setErrorHandler((error: FastifyError | ServingError, _request, reply) => {
       const { statusCode, code, message } = describeError(error);
       if (code === 'REGISTRY_UNAVAILABLE') this.metrics.registryErrors.inc();
-      void reply.code(statusCode).send({ code, message: boundedMessage(message) });
+      if (statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="granary"');
+      const features = error instanceof AccessDeniedError ? { features: error.features } : {};
+      void reply.code(statusCode).send({ code, message: boundedMessage(message), ...features });
     });
 
     // Responses finishing after close() began end their connection, so close() need not wait
@@ -254,7 +282,7 @@ export class FeatureServer {
   async listen(options: { readonly host?: string; readonly port?: number } = {}): Promise<string> {
     // Load definitions before the first request when the registry answers; a failure is not fatal
     // (requests get 503 until it answers, /health says why).
-    await this.reader.catalog.current().catch(() => undefined);
+    await Promise.all([this.reader.catalog.current().catch(() => undefined), this.access.start()]);
     const address = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6566 });
     await this.checkOnlineState();
     this.onlineState.start();
@@ -272,6 +300,7 @@ export class FeatureServer {
         clearTimeout(grace);
         this.onlineState.close();
         this.reader.close();
+        await this.access.close();
       }
     })();
     return this.closing;

@@ -13,6 +13,10 @@ export const SERVING_ERROR_CODES = {
   INVALID_ENTITY_KEY: 400,
   AMBIGUOUS_FEATURE_NAME: 400,
   NOT_ONLINE: 400,
+  /** No token, or a bad, expired or revoked one (serving/serving-access.ts). */
+  UNAUTHORIZED: 401,
+  /** The consumer may not read some of the requested features; nothing is read. */
+  FORBIDDEN: 403,
   UNKNOWN_FEATURE_SERVICE: 404,
   UNKNOWN_FEATURE_VIEW: 404,
   UNKNOWN_FEATURE: 404,

@@ -23,14 +23,14 @@ export function registerDescribeCommand(program: Command): void {
     .action(
       commandAction(async (name: string, own: { kind?: ObjectKind; version?: number }, command: Command) => {
         const options = globalOptions(command);
-        const description = await withRegistry(options, (registry) => describe(registry, name, own.kind, own.version));
+        const description = await withRegistry(options, (registry, config) => describe(registry, name, own.kind, own.version, config.registry.url));
         if (options.json) printJson(description);
         else printLines(formatDescription(description));
       }),
     );
 }
 
-async function describe(registry: Registry, name: string, kind?: ObjectKind, version?: number): Promise<ObjectDescription> {
+async function describe(registry: Registry, name: string, kind?: ObjectKind, version?: number, url?: string): Promise<ObjectDescription> {
   const kinds = kind ? [kind] : ALL_KINDS;
   const found = (await Promise.all(kinds.map((k) => registry.getObject(k, name, version)))).filter((o) => o !== undefined);
   const object = found[0];
@@ -50,7 +50,20 @@ async function describe(registry: Registry, name: string, kind?: ObjectKind, ver
     versions: all.filter((o) => o.name === name),
     ...(source ? { source } : {}),
     history: withActions(await registry.history(object.kind, name)),
+    ...(url && (object.kind === 'featureView' || object.kind === 'featureService') ? { grants: await grantsNaming(url, registry.project, object.kind, name) } : {}),
   };
+}
+
+/** The grants of the project that name this view (whole, or one of its features) or this service. */
+async function grantsNaming(url: string, project: string, kind: 'featureView' | 'featureService', name: string) {
+  const { PostgresAccessRegistry } = await import('../../stores/registry/postgres-access-registry.ts');
+  const access = new PostgresAccessRegistry({ url });
+  try {
+    const grants = await access.grants({ project });
+    return grants.filter((g) => g.name === name && (kind === 'featureService' ? g.kind === 'service' : g.kind !== 'service'));
+  } finally {
+    await access.close();
+  }
 }
 
 function parseVersion(text: string): number {

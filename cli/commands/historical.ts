@@ -52,6 +52,8 @@ export function registerHistoricalCommand(program: Command): void {
         const bar = await progressBar(!options.json && process.stderr.isTTY === true);
         const out = resolve(opts.out);
         try {
+          // Access control (issue 18): refuse features the consumer (GRANARY_TOKEN) may not read, before any work.
+          await withFeatureStore(options, (store) => store.access.checkOffline(store.stores.registry(), { featureService: opts.service, features: opts.features?.split(',') }));
           const summary = await withFeatureStore(options, async (store) =>
             writeHistoricalFeatures(
               store.stores.registry(),

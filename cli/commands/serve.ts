@@ -12,6 +12,8 @@ interface Options {
   readonly timeoutMs?: string;
   readonly bodyLimit?: string;
   readonly hotKeyCacheMs?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
 }
 
 /**
@@ -34,6 +36,8 @@ export function registerServeCommand(program: Command): void {
     .option('--timeout-ms <ms>', 'deadline of Redis calls, health checks and registry reads (default: serving.timeoutMs, 1000)')
     .option('--body-limit <bytes>', 'largest request body accepted (default: 1048576)')
     .option('--hot-key-cache-ms <ms>', 'opt-in: reuse rows of hot entities in-process for this long (default: off)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain included); needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .action(
       commandAction(async (opts: Options, command: Command) => {
         const options = globalOptions(command);
@@ -44,6 +48,16 @@ export function registerServeCommand(program: Command): void {
         const timeoutMs = whole('--timeout-ms', opts.timeoutMs, config.serving.timeoutMs, 1);
         const bodyLimitBytes = whole('--body-limit', opts.bodyLimit, 1 << 20, 1);
         const hotKeyCacheMs = whole('--hot-key-cache-ms', opts.hotKeyCacheMs, 0, 0);
+        if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new Error('give both --tls-cert and --tls-key, or neither');
+        const { readFileSync } = await import('node:fs');
+        const readPem = (flag: string, file: string): Buffer => {
+          try {
+            return readFileSync(file);
+          } catch (error) {
+            throw new Error(`${flag} ${file}: ${(error as Error).message}`);
+          }
+        };
+        const tls = opts.tlsCert && opts.tlsKey ? { cert: readPem('--tls-cert', opts.tlsCert), key: readPem('--tls-key', opts.tlsKey) } : undefined;
 
         const { FeatureServer } = await import('../../serving/feature-server.ts');
         const { RedisOnlineStore } = await import('../../stores/online/redis-online-store.ts');
@@ -61,9 +75,14 @@ export function registerServeCommand(program: Command): void {
         const { requestRebuildAfterLoss } = await import('../../sdk/online-loss.ts');
         const { connectClient } = await import('../../workers/temporal-connection.ts');
         let client: ReturnType<typeof connectClient> | undefined;
+        // serving.auth: token (the default) reads consumers and grants from the registry; none is open to all.
+        const { PostgresAccessRegistry } = await import('../../stores/registry/postgres-access-registry.ts');
+        const access = config.serving.auth === 'token' ? new PostgresAccessRegistry({ url: config.registry.url }) : undefined;
         const server = new FeatureServer({
           registry,
           online,
+          access: access ? { auth: 'token', registry: access, timeoutMs } : { auth: 'none' },
+          tls,
           maxEntities,
           timeoutMs,
           bodyLimitBytes,
@@ -86,6 +105,11 @@ export function registerServeCommand(program: Command): void {
           // Connect now; when Redis is down the server still starts (503s until it is back).
           await online.ping().catch((error: Error) => process.stderr.write(`warning: ${error.message}\n`));
           const url = await server.listen({ host, port });
+          if (!access) {
+            const { OPEN_SERVER_WARNING } = await import('../../serving/serving-access.ts');
+            const bar = '!'.repeat(OPEN_SERVER_WARNING.length > 100 ? 100 : OPEN_SERVER_WARNING.length);
+            process.stderr.write(`${bar}\n${OPEN_SERVER_WARNING}\n${bar}\n`);
+          }
           printLines(`serving project '${config.project}' on ${url} (POST /get-online-features, GET /health, GET /metrics)`);
           const signal = await new Promise<NodeJS.Signals>((resolve) => {
             process.once('SIGTERM', resolve);
@@ -94,7 +118,7 @@ export function registerServeCommand(program: Command): void {
           printLines(`${signal}: shutting down (in-flight requests finish)`);
         } finally {
           await server.close();
-          await Promise.allSettled([online.close(), registry.close(), monitorResults.close(), client?.then((c) => c.connection.close())]);
+          await Promise.allSettled([online.close(), registry.close(), monitorResults.close(), access?.close(), client?.then((c) => c.connection.close())]);
         }
         return EXIT_CODES.ok;
       }),

@@ -187,6 +187,65 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'access control: consumers, token hashes, grants, their history, restricted-read audit',
+    sql: `
+      CREATE TABLE granary_consumers (
+        name           text        PRIMARY KEY,
+        -- the project whose configuration created it; grants, not this, decide what it reads
+        project        text        NOT NULL,
+        description    text        NOT NULL DEFAULT '',
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        revoked_at     timestamptz
+      );
+
+      -- Only a salted HMAC-SHA256 of each token's secret: the token itself is printed once, never stored.
+      CREATE TABLE granary_consumer_tokens (
+        token_id       text        PRIMARY KEY,
+        consumer       text        NOT NULL REFERENCES granary_consumers (name),
+        salt           bytea       NOT NULL,
+        hash           bytea       NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        expires_at     timestamptz,
+        revoked_at     timestamptz
+      );
+      CREATE INDEX granary_consumer_tokens_by_consumer ON granary_consumer_tokens (consumer);
+
+      CREATE TABLE granary_grants (
+        project        text        NOT NULL,
+        consumer       text        NOT NULL REFERENCES granary_consumers (name),
+        kind           text        NOT NULL CHECK (kind IN ('service', 'view', 'feature')),
+        name           text        NOT NULL,
+        feature        text        NOT NULL DEFAULT '',
+        approved_by    text,
+        granted_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project, consumer, kind, name, feature)
+      );
+
+      CREATE TABLE granary_access_history (
+        id             bigserial   PRIMARY KEY,
+        project        text        NOT NULL,
+        consumer       text        NOT NULL,
+        action         text        NOT NULL CHECK (action IN ('create-consumer', 'rotate-token', 'revoke-consumer', 'grant', 'revoke-grant')),
+        target         text        NOT NULL DEFAULT '',
+        approved_by    text,
+        actor          text        NOT NULL,
+        detail         text        NOT NULL DEFAULT '',
+        at             timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE granary_restricted_reads (
+        project        text        NOT NULL,
+        consumer       text        NOT NULL,
+        -- 'service:<name>' or 'features:<view:feature,...>' (the restricted ones read)
+        read           text        NOT NULL,
+        bucket         timestamptz NOT NULL,
+        count          bigint      NOT NULL CHECK (count >= 0),
+        PRIMARY KEY (project, consumer, read, bucket)
+      );
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

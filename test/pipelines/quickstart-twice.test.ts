@@ -51,11 +51,17 @@ async function loseFraudOnlineData(): Promise<number> {
   }
 }
 
-test('npm run quickstart passes twice in a row on one stack, Redis losing the example data in between', { timeout: 2 * RUN_TIMEOUT_MS + 60_000 }, async () => {
+test('npm run quickstart passes twice in a row on one stack, Redis losing the example data in between (consumers rotated, not re-created)', { timeout: 2 * RUN_TIMEOUT_MS + 60_000 }, async () => {
   for (const run of ['first', 'second']) {
     if (run === 'second') assert.ok((await loseFraudOnlineData()) > 0, 'the first run left online data to lose');
     const { code, output } = await quickstart();
     assert.equal(code, 0, `the ${run} run exited with ${code}:\n${output.slice(-6000)}`);
+    // Issue 18: step 6 refuses the recommendation model (no grant), then serves it once granted.
+    const serving = output.slice(output.indexOf('=== 6.'), output.indexOf('=== 7.'));
+    assert.match(serving, /HTTP 403 \{"code":"FORBIDDEN","message":"consumer 'recommendation_model' may not read 'user_spend_features:spend_7d_avg'/);
+    assert.match(serving, /HTTP 200 \(\d+ ms after the grant\)/);
+    assert.match(serving, /recommendation_model\s+fraud:fraud_model_v1\s+service\s+fraud-team@example.com/);
+    assert.ok(!/gry_[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}/.test(output), 'no whole token in the output');
     const recovery = output.slice(output.indexOf('=== 8.'), output.indexOf('=== 9.'));
     const rebuilt = /generation (\d+) active \(was (\d+)\)/.exec(recovery);
     assert.ok(rebuilt, `the ${run} run's rebuild printed no generation:\n${recovery}`);

@@ -40,14 +40,19 @@ test('migrating twice applies each step once', async () => {
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM granary_schema_migrations ORDER BY version');
     assert.deepEqual(rows.map((r) => r.version), SCHEMA_MIGRATIONS.map((m) => m.version));
     assert.deepEqual(await tablesIn(url), [
+      'granary_access_history',
       'granary_commit_objects',
       'granary_commits',
+      'granary_consumer_tokens',
+      'granary_consumers',
       'granary_generations',
+      'granary_grants',
       'granary_monitor_baselines',
       'granary_monitor_results',
       'granary_object_history',
       'granary_objects',
       'granary_project_homes',
+      'granary_restricted_reads',
       'granary_schema_migrations',
       'granary_view_migrations',
       'granary_watermarks',

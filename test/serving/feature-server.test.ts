@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FeatureServer } from '../../serving/feature-server.ts';
 import { HOUR, driverStats, servingFixture, userMerchant, userProfile, userSpend } from './serving-fixtures.ts';
+import { servingConsumer } from './serving-consumer.ts';
 
 const fixture = await servingFixture('feature_server');
 const now = Date.now();
@@ -16,7 +17,8 @@ await fixture.write(driverStats, [
   { entityKey: [1001n], values: { conv_rate: 0.5, trips: 12n, last_seen: Date.UTC(2025, 0, 1, 10), photo: new Uint8Array([1, 2, 255]) }, eventTime: now - HOUR, createdTime: 0 },
 ]);
 
-const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, maxEntities: 100, bodyLimitBytes: 64 * 1024 });
+const consumer = await servingConsumer(fixture);
+const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, access: consumer.access, maxEntities: 100, bodyLimitBytes: 64 * 1024 });
 const url = await server.listen({ port: 0 });
 test.after(() => server.close());
 
@@ -27,7 +29,7 @@ type Json = any;
 async function post(body: unknown, raw = false): Promise<{ status: number; json: Json }> {
   const response = await fetch(`${url}/get-online-features`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: consumer.headers,
     body: raw ? (body as string) : JSON.stringify(body),
   });
   return { status: response.status, json: await response.json() };
@@ -100,7 +102,7 @@ test('bad input is a 4xx JSON error saying what is wrong; nothing answers 500', 
   assert.equal(notFound.status, 404);
   assert.match(((await notFound.json()) as { message: string }).message, /no route GET \/nope/);
   // A form content type (curl -d) is read as JSON too.
-  const form = await fetch(`${url}/get-online-features`, { method: 'POST', body: JSON.stringify({ features: ['user_profile:age'], entities: { user_id: ['u1'] } }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const form = await fetch(`${url}/get-online-features`, { method: 'POST', body: JSON.stringify({ features: ['user_profile:age'], entities: { user_id: ['u1'] } }), headers: { ...consumer.headers, 'content-type': 'application/x-www-form-urlencoded' } });
   assert.equal(form.status, 200);
 });
 
@@ -115,7 +117,7 @@ test('error bodies quote at most ~100 characters of the input, with its length: 
     [{ features: ['user_profile:age'], entities: { [huge]: ['u1'], ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, []])) } }, 'MISSING_JOIN_KEY', /given: 'x{100}…' \(60000 characters\), 'k0', .*'k8' and 21 more\)/],
   ];
   for (const [body, code, message] of cases) {
-    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: consumer.headers, body: JSON.stringify(body) });
     const text = await response.text();
     assert.ok(response.status >= 400 && response.status < 500, `${response.status} ${text.slice(0, 300)}`);
     assert.ok(text.length < 800, `the error body is ${text.length} characters: ${text.slice(0, 300)}`);

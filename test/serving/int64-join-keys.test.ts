@@ -15,6 +15,7 @@ import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { testConfig } from '../support/test-config.ts';
 import { startWorkerProcess } from '../../scripts/worker-process.ts';
+import { servingConsumer } from './serving-consumer.ts';
 
 /**
  * int64 join keys beyond 2^53 (issue 12, item 10): 9007199254740993 and 9007199254740992 are two
@@ -54,7 +55,8 @@ test('ingested from Parquet int64, read back exactly over HTTP, the SDK and the 
   const worker = await startWorkerProcess(env);
   const store = await FeatureStore.open({ config });
   const online = new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
-  const server = new FeatureServer({ registry, online, maxEntities: 100 });
+  const consumer = await servingConsumer({ config, registry });
+  const server = new FeatureServer({ registry, online, access: consumer.access, maxEntities: 100 });
   t.after(async () => {
     await server.close();
     await worker.kill('SIGKILL');
@@ -79,7 +81,7 @@ test('ingested from Parquet int64, read back exactly over HTTP, the SDK and the 
   // HTTP, Feast's shape: the string form reads each entity; keys beyond 2^53 come back as strings.
   const url = await server.listen({ port: 0 });
   const post = async (body: string) => {
-    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: consumer.headers, body });
     return { status: response.status, json: (await response.json()) as { results: { values: unknown[]; statuses: string[] }[]; code?: string; message?: string } };
   };
   const read = await post('{"feature_service": "risk_model", "entities": {"account_id": ["9007199254740993", "9007199254740992", 7, "8"]}}');

@@ -10,6 +10,7 @@ import { ServingError } from '../../serving/serving-error.ts';
 import type { RegisteredObject } from '../../stores/registry/definition-registry.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { HOUR, driverStats, servingFixture, servingRepo, userMerchant, userProfile, userSpend } from './serving-fixtures.ts';
+import { servingConsumer } from './serving-consumer.ts';
 
 /**
  * A feature service's defaults on the online read path: served for NOT_FOUND and OUTSIDE_MAX_AGE
@@ -96,12 +97,13 @@ test('bytes, timestamp and int64 defaults; a served bytes default is the callerâ
 });
 
 test('the HTTP server serves the defaults in Feast JSON with the true statuses, and counts values by their true status', async () => {
-  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online });
+  const consumer = await servingConsumer(fixture);
+  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, access: consumer.access });
   const url = await server.listen({ port: 0 });
   try {
     const response = await fetch(`${url}/get-online-features`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: consumer.headers,
       body: JSON.stringify({ feature_service: 'fraud_defaults', entities: { user_id: ['u1', 'u2', 'nobody'], merchant_id: ['m1', 'm1', 'm9'] } }),
     });
     assert.equal(response.status, 200);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { granary } from '../cli/cli-fixtures.ts';
 import { HOUR, driverStats, servingFixture, userMerchant, userProfile, userSpend } from './serving-fixtures.ts';
+import { servingConsumer } from './serving-consumer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/granary.mjs', import.meta.url));
 const fixture = await servingFixture('serving_cli');
@@ -13,7 +14,9 @@ await fixture.write(userProfile, [{ entityKey: ['u1'], values: { age: 31, countr
 await fixture.write(userSpend, [{ entityKey: ['u1'], values: { spend_7d: 12.5, txn_count: 7n }, eventTime: now - 60_000, createdTime: 0 }]);
 await fixture.write(userMerchant, [{ entityKey: ['u1', 'm1'], values: { merchant_txns: 4n }, eventTime: now - HOUR, createdTime: 0 }]);
 await fixture.write(driverStats, [{ entityKey: [1001n], values: { trips: 12n }, eventTime: now - HOUR, createdTime: 0 }]);
-const run = (args: string[]) => granary(args, { project: fixture.config.project, env: fixture.env });
+// The commands act as a consumer granted every view (GRANARY_TOKEN; issue 18).
+const consumer = await servingConsumer(fixture);
+const run = (args: string[]) => granary(args, { project: fixture.config.project, env: { ...fixture.env, ...consumer.env } });
 
 test('get-online-features prints a table, statuses beside values that are not PRESENT', async () => {
   const result = await run(['get-online-features', '--service', 'fraud_model', '--entities', '{"user_id": ["u1", "u2"], "merchant_id": ["m1", "m1"]}']);
@@ -45,7 +48,7 @@ test("get-online-features --json prints the feature server's JSON; bad input is 
 });
 
 test('serve answers over HTTP and shuts down on SIGTERM with exit code 0', async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...fixture.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...fixture.env, ...consumer.env };
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -66,6 +69,7 @@ test('serve answers over HTTP and shuts down on SIGTERM with exit code 0', async
     assert.match(stdout, new RegExp(`serving project '${fixture.config.project}' on http://127\\.0\\.0\\.1:\\d+`));
     const response = await fetch(`${url}/get-online-features`, {
       method: 'POST',
+      headers: { authorization: `Bearer ${consumer.token}` },
       body: JSON.stringify({ feature_service: 'driver_model', entities: { driver_id: [1001] } }),
     });
     assert.equal(response.status, 200);

@@ -7,6 +7,7 @@ import { FeatureServer } from '../../serving/feature-server.ts';
 import { connectClient } from '../../workers/temporal-connection.ts';
 import { workflowIds } from '../../workflows/contracts.ts';
 import { HOUR, servingFixture, userProfile } from './serving-fixtures.ts';
+import { servingConsumer } from './serving-consumer.ts';
 
 // A Redis of this file's own: it is stopped and blocked here, never the shared one.
 const redis = await startPrivateRedis();
@@ -17,7 +18,8 @@ const writeU1 = () => fixture.write(userProfile, [{ entityKey: ['u1'], values: {
 await writeU1();
 
 const body = JSON.stringify({ features: ['user_profile:age'], entities: { user_id: ['u1'] } });
-const read = (url: string) => fetch(`${url}/get-online-features`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+const consumer = await servingConsumer(fixture);
+const read = (url: string) => fetch(`${url}/get-online-features`, { method: 'POST', body, headers: consumer.headers });
 
 async function timed<T>(what: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
@@ -26,7 +28,7 @@ async function timed<T>(what: () => Promise<T>): Promise<{ value: T; ms: number 
 }
 
 test('Redis down: a fast 503 naming Redis, health 503, counted; served again once Redis is back', async () => {
-  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, timeoutMs: 500 });
+  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, access: consumer.access, timeoutMs: 500 });
   const url = await server.listen({ port: 0 });
   try {
     assert.equal((await read(url)).status, 200);
@@ -65,7 +67,7 @@ test('Redis down: a fast 503 naming Redis, health 503, counted; served again onc
 });
 
 test('graceful shutdown: a request in flight finishes; then the port is closed', async () => {
-  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, timeoutMs: 2000 });
+  const server = new FeatureServer({ registry: fixture.registry, online: fixture.online, access: consumer.access, timeoutMs: 2000 });
   const url = await server.listen({ port: 0 });
   const raw = new Redis(redis.url);
   raw.on('error', () => undefined);
@@ -120,6 +122,7 @@ test('Redis lost its data (FLUSHALL): /health is 503 naming the lost view, grana
   const server = new FeatureServer({
     registry,
     online,
+    access: { auth: 'none' },
     timeoutMs: 500,
     onlineCheckMs: 200,
     // What `granary serve` passes with online.onRedisLoss: rebuild (no worker polls this test's queue: it stays RUNNING).
@@ -129,7 +132,7 @@ test('Redis lost its data (FLUSHALL): /health is 503 naming the lost view, grana
     },
     log: (line) => logged.push(line),
   });
-  const stayUp = new FeatureServer({ registry, online, timeoutMs: 500, healthOnLoss: 'ok' });
+  const stayUp = new FeatureServer({ registry, online, access: { auth: 'none' }, timeoutMs: 500, healthOnLoss: 'ok' });
   const url = await server.listen({ port: 0 });
   const stayUpUrl = await stayUp.listen({ port: 0 });
   const raw = new Redis(redis.url);

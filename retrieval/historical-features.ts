@@ -31,7 +31,7 @@ import { planHistoricalRetrieval, type HistoricalFeaturesOptions } from './plan-
  *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'] }
  */
 export async function writeHistoricalFeatures(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions, out: string): Promise<HistoricalOutput> {
-  return historicalJoin(registry, offline, await planHistoricalRetrieval(registry, offline, options), out, options);
+  return historicalJoin(registry, offline, await planHistoricalRetrieval(registry, options), out, options);
 }
 
 /**

@@ -89,11 +89,15 @@ function viewRows(view: PointInTimeView): string {
  * A view's committed rows as the join reads them, before the one-per-(keys, event time)
  * reduction: k0.. (BIGINT or VARCHAR), e (event time, ms), c (created time, ms, null as 0), o
  * (the object's place in commit order), r (its row in the object), then the features cast to
- * their declared types (nulls for a feature no object holds).
+ * their declared types (nulls for a feature no object holds). No files: no rows, the same columns.
  */
 export function viewStagedRowsSql(view: Omit<PointInTimeView, 'staged' | 'ttlMs'>): string {
   const keys = view.keys.map((k, j) => `${k.type === 'string' ? `CAST(${ident(k.column)} AS VARCHAR)` : `CAST(${ident(k.column)} AS BIGINT)`} AS k${j}`);
   const features = view.features.map((f) => `${f.present ? `CAST(${ident(f.name)} AS ${duckType(f.type)})` : `CAST(NULL AS ${duckType(f.type)})`} AS ${ident(f.name)}`);
+  if (view.files.length === 0) {
+    const nulls = view.keys.map((k, j) => `CAST(NULL AS ${k.type === 'string' ? 'VARCHAR' : 'BIGINT'}) AS k${j}`);
+    return `SELECT ${[...nulls, 'CAST(NULL AS BIGINT) AS e', 'CAST(0 AS BIGINT) AS c', 'CAST(0 AS INTEGER) AS o', 'CAST(0 AS BIGINT) AS r', ...view.features.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`)].join(', ')} LIMIT 0`;
+  }
   const created = view.createdTimestampColumn === null ? '0' : `coalesce(epoch_ms(${ident(view.createdTimestampColumn)}), 0)`;
   const files = `[${view.files.map(literal).join(', ')}]`;
   return `SELECT ${[...keys, `epoch_ms(${ident(view.eventTimestampColumn)}) AS e`, `${created} AS c`, `CAST(regexp_extract(filename, 'o(\\d+)\\.parquet$', 1) AS INTEGER) AS o`, 'file_row_number AS r', ...features].join(', ')}

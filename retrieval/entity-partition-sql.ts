@@ -18,7 +18,7 @@ export interface PartitionKeySql {
  *
  * @example
  *   entityPartitionSql([{ sql: 'CAST(l."user_id" AS BIGINT)', type: 'int64' }], 8)
- *   // => 'coalesce((list_reduce(list_prepend(2166136261::BIGINT, ...), lambda h, u: ...) % 8), 0)'
+ *   // => 'CASE WHEN CAST(l."user_id" AS BIGINT) IS NULL THEN 0 ELSE list_reduce(list_prepend(2166136261::BIGINT, ...), lambda h, u: ...) % 8 END'
  */
 export function entityPartitionSql(keys: readonly PartitionKeySql[], partitions: number): string {
   if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a whole number >= 1, got ${partitions}`);
@@ -26,5 +26,6 @@ export function entityPartitionSql(keys: readonly PartitionKeySql[], partitions:
     .map((k) => (k.type === 'string' ? `replace(replace(${k.sql}, '%', '%25'), '|', '%7C')` : `CAST(${k.sql} AS VARCHAR)`))
     .join(` || '|' || `);
   const units = `flatten(list_transform(string_split(${encoded}, ''), lambda ch: CASE WHEN ch = '' THEN []::BIGINT[] WHEN unicode(ch) > 65535 THEN [55296 + ((unicode(ch) - 65536) >> 10), 56320 + ((unicode(ch) - 65536) & 1023)] ELSE [unicode(ch)::BIGINT] END))`;
-  return `coalesce((list_reduce(list_prepend(2166136261::BIGINT, ${units}), lambda h, u: (xor(h, u) * 16777619) % 4294967296) % ${partitions}), 0)`;
+  const anyNull = keys.map((k) => `${k.sql} IS NULL`).join(' OR ');
+  return `CASE WHEN ${anyNull} THEN 0 ELSE list_reduce(list_prepend(2166136261::BIGINT, ${units}), lambda h, u: (xor(h, u) * 16777619) % 4294967296) % ${partitions} END`;
 }

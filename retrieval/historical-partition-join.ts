@@ -31,6 +31,7 @@ export async function joinHistoricalPartition(offline: OfflineStore, run: Histor
   }
   return withJoinSession(options, async (duck, work) => {
     const files = await downloadPartition(offline, run.project, run.id, partition, split.views.length, join(work, 'in'));
+    options.onProgress?.({ stage: 'join', done: 0, total: 1 });
     const views: PointInTimeView[] = split.views.map((v, i) => ({
       files: files.views[i]!,
       keys: v.keys.map((k, j) => ({ ...k, entitySql: `l.${ident(partitionKeyColumn(i, j))}` })),

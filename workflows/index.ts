@@ -5,3 +5,4 @@ export { migrateViewWorkflow } from './migrate-view-workflow.ts';
 export { rebuildOnlineWorkflow, retireGenerationWorkflow } from './rebuild-online-workflow.ts';
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';
 export { verifyOnlineWorkflow } from './verify-online-workflow.ts';
+export { historicalWorkflow } from './historical-workflow.ts';

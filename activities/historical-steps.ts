@@ -2,12 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { BatchValidationError } from '../ingest/batch-validation-error.ts';
+import { CsvInputError } from '../ingest/csv-table.ts';
 import { joinHistoricalPartition, mergeHistoricalPartitions } from '../retrieval/historical-partition-join.ts';
 import { dropHistoricalScratch, historicalScratch } from '../retrieval/historical-scratch.ts';
 import { splitHistorical } from '../retrieval/historical-split.ts';
 import { planHistoricalRetrieval } from '../retrieval/plan-historical-retrieval.ts';
 import type { HistoricalJoinOptions, HistoricalOutput } from '../retrieval/historical-join.ts';
-import type { HistoricalInput } from '../workflows/contracts.ts';
+import { failureTypes, type HistoricalInput } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -66,6 +69,8 @@ export function planHistorical(deps: ActivityDeps) {
           });
           log.info(`historical run '${input.id}': ${split.rows} entity rows and ${split.featureRows} feature rows split into ${split.partitions} partitions`);
           return { partitions: split.partitions, rows: split.rows, featureRows: split.featureRows };
+        } catch (error) {
+          throw badRequest(error);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -73,6 +78,18 @@ export function planHistorical(deps: ActivityDeps) {
       () => phase,
     );
   };
+}
+
+/**
+ * What the request or the entity file got wrong (an unknown feature, a bad row, an unreadable
+ * file: RangeError and the ingest checks' errors) fails the run at once, with its message; anything
+ * else (S3 or PostgreSQL down) is retried.
+ */
+function badRequest(error: unknown): unknown {
+  if (error instanceof RangeError || error instanceof BatchValidationError || error instanceof CsvInputError) {
+    return ApplicationFailure.nonRetryable(error.message, failureTypes.invalidHistoricalRequest);
+  }
+  return error;
 }
 
 /**

@@ -3,13 +3,13 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';
 import { committedObjects } from '../retrieval/committed-objects.ts';
 import { writeHistoricalFeatures } from '../retrieval/historical-features.ts';
-import type { HistoricalOutput } from '../retrieval/historical-join.ts';
+import type { HistoricalOutput, HistoricalView } from '../retrieval/historical-join.ts';
 import { historicalScratch } from '../retrieval/historical-scratch.ts';
 import { planHistoricalRetrieval, type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
 import { historicalProgressQuery, type HistoricalInput, type HistoricalProgress, type HistoricalRequest } from '../workflows/contracts.ts';
@@ -67,7 +67,12 @@ export interface HistoricalRunOutput extends HistoricalOutput {
 export async function writeTrainingSet(context: HistoricalRunContext, options: HistoricalRunOptions, out: string): Promise<HistoricalRunOutput> {
   const destination = parseDestination(out);
   if (destination.kind === 's3') context.s3Bucket(destination.bucket); // no S3 settings: refused before any work
-  const distributed = options.distributed ?? (await inputRows(context.registry, options)) > (options.distributedAboveRows ?? DEFAULT_DISTRIBUTED_ABOVE_ROWS);
+  for (const [name, value] of [['partitions', options.partitions], ['parallelism', options.parallelism]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`historical features: ${name} must be a whole number >= 1, got ${value}`);
+  }
+  // The request is resolved here first, so a bad one is refused before anything is written or started.
+  const views = (await planHistoricalRetrieval(context.registry, options)).views;
+  const distributed = options.distributed ?? (await inputRows(views, context.registry, options)) > (options.distributedAboveRows ?? DEFAULT_DISTRIBUTED_ABOVE_ROWS);
   if (!distributed) {
     if (destination.kind === 'local') return { ...(await writeHistoricalFeatures(context.registry, context.offline, options, out)), workflowId: null, partitions: null };
     const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'granary-training-'));
@@ -115,7 +120,11 @@ export async function writeTrainingSet(context: HistoricalRunContext, options: H
   };
   const { client, taskQueue } = await context.temporal();
   const handle = await client.workflow.start<typeof historicalWorkflow>(workflowTypes.historical, historicalStart(input, taskQueue));
-  const result = await context.waitOnWorkflow(() => whilePolling(client, handle, historicalProgressQuery, options.onRunProgress, handle.result()));
+  const result = await context
+    .waitOnWorkflow(() => whilePolling(client, handle, historicalProgressQuery, options.onRunProgress, handle.result()))
+    .catch((error: unknown) => {
+      throw failure(error, handle.workflowId);
+    });
 
   const bytes = await context.offline.getBytes(result.resultKey);
   if (destination.kind === 's3') await context.s3Bucket(destination.bucket).putBytes(destination.key, bytes);
@@ -136,11 +145,19 @@ export function parseDestination(out: string): { kind: 'local'; path: string } |
   return { kind: 's3', bucket: match[1]!, key: match[2]! };
 }
 
+/** A failed run as the error its failing step threw (an entity file's bad row, named), with the workflow id. */
+function failure(error: unknown, workflowId: string): Error {
+  if (!(error instanceof WorkflowFailedError)) return error as Error;
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const message = cause instanceof Error ? cause.message : error.message;
+  return new Error(`historical run ${workflowId} failed: ${message}`, { cause: error });
+}
+
 /** Entity rows plus the requested views' committed rows (every commit: an upper bound), to choose where the run goes. */
-async function inputRows(registry: Registry, options: HistoricalFeaturesOptions): Promise<number> {
-  const plan = await planHistoricalRetrieval(registry, options);
+async function inputRows(views: readonly HistoricalView[], registry: Registry, options: HistoricalFeaturesOptions): Promise<number> {
   let rows = 0;
-  for (const v of plan.views) rows += (await committedObjects(registry, v.view)).reduce((n, o) => n + o.rowCount, 0);
+  for (const v of views) rows += (await committedObjects(registry, v.view)).reduce((n, o) => n + o.rowCount, 0);
   if (options.entities) rows += options.entities.numRows;
   else if (options.entitiesFile) rows += await fileRows(options.entitiesFile);
   return rows;

@@ -311,4 +311,6 @@ export const failureTypes = {
   /** The view version was retired by a completed migration: it takes no more writes. */
   versionRetired: 'VersionRetired',
   invalidBatch: 'InvalidBatch',
+  /** A training set's request or entity file is wrong (an unknown feature, a bad entity row): retrying cannot fix it. */
+  invalidHistoricalRequest: 'InvalidHistoricalRequest',
 } as const;

@@ -197,3 +197,20 @@ test('granary historical --distributed: a snapshot (--end) across workers, to an
   assert.deepEqual(distributed.rows, local.rows);
   await assertNoScratch();
 });
+
+test('bad input across workers: an unknown feature is refused before anything starts; a bad entity row fails the run at once, naming the row, with nothing left behind', async () => {
+  if (!workers.some((w) => w.child.exitCode === null && w.child.signalCode === null)) await startWorker();
+  await assert.rejects(
+    store.writeHistoricalFeatures({ entitiesFile: labels, features: ['spend:nope'], distributed: true }, join(dir, 'never.parquet')),
+    /feature view 'spend' has no feature 'nope'/,
+  );
+  const bad = join(dir, 'bad-labels.csv');
+  await writeFile(bad, ['user_id,event_timestamp', `1,${new Date(T0).toISOString()}`, `2,${new Date(T0).toISOString()}`, '3,not a time'].join('\n'));
+  const started = Date.now();
+  await assert.rejects(store.writeHistoricalFeatures({ entitiesFile: bad, features, distributed: true }, join(dir, 'never.parquet')), (error: Error) => {
+    assert.match(error.message, /^historical run historical\/[^ ]+ failed: .*row 3.*event_timestamp/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 60_000, 'not retried');
+  await assertNoScratch();
+});

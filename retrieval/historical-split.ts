@@ -55,8 +55,8 @@ export function partitionsFor(rows: number): number {
  * each partition's files and the plan (split.json, last) in the run's scratch. Each entity row
  * carries its input row number, so the merge restores the input's order. The partition key is
  * the first view's join keys; a view with other join keys is not split but shared: every
- * partition reads all of its rows (its memory then grows with that view). A retry starts the split over: the scratch's split is
- * dropped first, and the same files land at the same keys.
+ * partition reads all of its rows (its memory then grows with that view). A retry starts the
+ * split over: the scratch's split is dropped first, and the same files land at the same keys.
  *
  * @example
  *   await splitHistorical(registry, offline, input, { project: 'fraud', id: 'a1b2c3', partitions: 8 })
@@ -67,7 +67,7 @@ export async function splitHistorical(
   offline: OfflineStore,
   input: HistoricalJoinInput,
   run: { readonly project: string; readonly id: string; readonly partitions?: number | undefined },
-  options: HistoricalJoinOptions & { readonly onSplit?: () => void } = {},
+  options: HistoricalJoinOptions = {},
 ): Promise<HistoricalSplit> {
   const scratch = historicalScratch(run.project, run.id);
   const signature = (v: (typeof input.views)[number]) => v.view.entities.map((e) => `${e.joinKey}:${e.valueType}`).join(',');
@@ -117,7 +117,6 @@ export async function splitHistorical(
     for (let p = 0; p < partitions; p++) {
       await upload(offline, join(work, 'split-entities'), p, `${scratch.partitionPrefix(p)}entities`);
       for (let i = 0; i < views.length; i++) if (partitioned[i]) await upload(offline, join(work, `split-v${i}`), p, `${scratch.partitionPrefix(p)}v${i}`);
-      options.onSplit?.();
     }
     const split: HistoricalSplit = {
       partitions,

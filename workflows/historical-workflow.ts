@@ -26,10 +26,19 @@ export async function historicalWorkflow(input: HistoricalInput): Promise<Histor
   try {
     const plan = await planHistorical(input);
     progress = { ...progress, state: 'joining', partitions: plan.partitions, rows: plan.rows };
+    // A partition failing for good stops the lanes from starting more, and the run waits for those
+    // in flight before it fails: nothing writes to the scratch after it is dropped.
+    let failure: { readonly error: unknown } | undefined;
     await inLanes(plan.partitions, Math.max(1, input.parallelism ?? DEFAULT_PARALLELISM), async (partition) => {
-      await joinHistoricalPartition({ ...run, ...tuning, partition });
-      progress = { ...progress, partitionsDone: progress.partitionsDone + 1 };
+      if (failure) return;
+      try {
+        await joinHistoricalPartition({ ...run, ...tuning, partition });
+        progress = { ...progress, partitionsDone: progress.partitionsDone + 1 };
+      } catch (error) {
+        failure ??= { error };
+      }
     });
+    if (failure) throw failure.error;
     progress = { ...progress, state: 'merging' };
     const merged = await mergeHistorical({ ...run, ...tuning });
     progress = { ...progress, state: 'done' };

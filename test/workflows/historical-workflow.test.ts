@@ -60,11 +60,12 @@ test('plans, joins every partition (at most parallelism at once), merges, then d
   assert.deepEqual(stubs.callsOf('dropHistoricalRun').map((c) => c.args[0]), [{ project: 'shop', id: i.id }]);
 });
 
-test('a partition failing for good fails the run, no merge, and the scratch is still dropped', timeLimit, async () => {
+test('a partition failing for good fails the run: no partition starts after it, none is in flight when the scratch is dropped, no merge', timeLimit, async () => {
   const stubs = stubActivities(
     script({
-      joinHistoricalPartition: ({ partition }) => {
-        if (partition === 3) throw ApplicationFailure.nonRetryable('the view was removed', 'UnknownFeatureView');
+      joinHistoricalPartition: async ({ partition }) => {
+        if (partition === 1) throw ApplicationFailure.nonRetryable('the view was removed', 'UnknownFeatureView');
+        await new Promise((resolve) => setTimeout(resolve, 300)); // partition 0 still running when 1 fails
         return 1;
       },
     }),
@@ -72,5 +73,6 @@ test('a partition failing for good fails the run, no merge, and the scratch is s
   const i = input();
   await assert.rejects(ts.withWorker(stubs, (taskQueue) => ts.client.workflow.execute(historicalWorkflow, { taskQueue, workflowId: workflowIds.historical(i), args: [i] })));
   assert.equal(stubs.names().at(-1), 'dropHistoricalRun');
+  assert.deepEqual(stubs.callsOf('joinHistoricalPartition').map((c) => (c.args[0] as { partition: number }).partition).sort(), [0, 1], 'no partition started after the failure');
   assert.equal(stubs.callsOf('mergeHistorical').length, 0);
 });

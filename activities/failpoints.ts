@@ -19,6 +19,8 @@ export const FAILPOINTS = [
   'mid-verify',
   /** In a migration's backfill, after its first old-version commit is rewritten and committed. */
   'mid-backfill',
+  /** In a distributed training set, a partition other than the first: its rows downloaded, before its join. */
+  'mid-historical-partition',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

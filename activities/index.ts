@@ -24,6 +24,7 @@ import { materializationState, requestMaterialization } from './request-material
 import { requestRebuild } from './request-rebuild.ts';
 import { scatterSlice } from './scatter-slice.ts';
 import { finishVerify, reportVerify, verifyPartition } from './verify-partition.ts';
+import { dropHistoricalRun, joinHistoricalPartitionActivity, mergeHistorical, planHistorical } from './historical-steps.ts';
 import { writeBatchObjects } from './write-batch-objects.ts';
 
 export type { ActivityDeps } from './activity-deps.ts';
@@ -65,5 +66,9 @@ export function createActivities(deps: ActivityDeps) {
     removeOldOnlineKeys: removeOldOnlineKeys(deps),
     failMigration: failMigration(deps),
     rollBackMigration: rollBackMigration(deps),
+    planHistorical: planHistorical(deps),
+    joinHistoricalPartition: joinHistoricalPartitionActivity(deps),
+    mergeHistorical: mergeHistorical(deps),
+    dropHistoricalRun: dropHistoricalRun(deps),
   };
 }

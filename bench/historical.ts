@@ -5,6 +5,12 @@
  *
  *   node --import tsx bench/historical.ts [--labels 1000000] [--rows 2000000] [--entities 200000] [--runs 3]
  *     [--memory-limit 1GB]   # Granary's DuckDB memory limit (past it, the join spills to disk)
+ *     [--distributed 4 [--workers 2]]   # across worker processes: the historical workflow with 4 partitions
+ *
+ * With --distributed, Granary's time is `granary historical --distributed`'s: the label file put
+ * in the run's scratch, the workflow (plan and split, partitions on the worker processes, merge)
+ * on the stack's Temporal, the result copied out; its peak RSS is the largest of this process's
+ * and each worker's (their VmHWM).
  *
  * The offline store is a local folder (GRANARY_OFFLINE_URL), so both read the same local
  * Parquet files (DuckDB here cannot read s3://). Granary's time covers everything
@@ -14,7 +20,7 @@
  * outputs are compared row for row at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -22,7 +28,11 @@ import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from '
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
 import { seededRandom } from '../definitions/examples/seeded-random.ts';
+import type { Client } from '@temporalio/client';
 import { writeHistoricalFeatures } from '../retrieval/historical-features.ts';
+import { writeTrainingSet } from '../sdk/historical-run.ts';
+import { connectClient } from '../workers/temporal-connection.ts';
+import { startWorkerProcess, type WorkerProcess } from '../scripts/worker-process.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';
 import { LocalOfflineStore } from '../stores/offline/local-offline-store.ts';
@@ -39,8 +49,11 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     commits: { type: 'string', default: '4' },
     'memory-limit': { type: 'string' },
+    distributed: { type: 'string' },
+    workers: { type: 'string', default: '2' },
   },
 });
+const DISTRIBUTED = args.distributed === undefined ? null : Number(args.distributed);
 const LABELS = Number(args.labels);
 const ROWS = Number(args.rows);
 const ENTITIES = Number(args.entities);
@@ -61,7 +74,8 @@ const view = featureView({
 
 const dir = join(process.cwd(), '.granary', 'tmp', `bench-historical-${randomBytes(4).toString('hex')}`);
 const project = `bench_historical_${randomBytes(4).toString('hex')}`;
-const config = loadConfig({ repoDir: process.cwd(), env: { ...process.env, GRANARY_PROJECT: project, GRANARY_OFFLINE_URL: join(dir, 'offline') } });
+const benchEnv = { GRANARY_PROJECT: project, GRANARY_OFFLINE_URL: join(dir, 'offline'), GRANARY_TASK_QUEUE: `bench-${project}` };
+const config = loadConfig({ repoDir: process.cwd(), env: { ...process.env, ...benchEnv } });
 const offline = new LocalOfflineStore({ path: join(dir, 'offline') });
 const registry = new PostgresRegistry({ url: config.registry.url, project });
 const random = seededRandom(7);
@@ -132,6 +146,32 @@ async function setUp(): Promise<{ labelsPath: string; objectPaths: string[] }> {
 
 async function runGranary(labelsPath: string, out: string): Promise<number> {
   const started = performance.now();
+  if (DISTRIBUTED !== null) {
+    client ??= await connectClient(config.temporal);
+    const temporal = client;
+    await writeTrainingSet(
+      {
+        registry,
+        offline,
+        project,
+        temporal: async () => ({ client: temporal, taskQueue: config.temporal.taskQueue }),
+        s3Bucket: () => {
+          throw new Error('no s3 destination in this bench');
+        },
+        waitOnWorkflow: (work) => work(),
+      },
+      {
+        entitiesFile: labelsPath,
+        features: FEATURES.map((f) => `${view.name}:${f}`),
+        distributed: true,
+        partitions: DISTRIBUTED,
+        tempDir: dir,
+        ...(args['memory-limit'] ? { memoryLimit: args['memory-limit'] } : {}),
+      },
+      out,
+    );
+    return performance.now() - started;
+  }
   await writeHistoricalFeatures(
     registry,
     offline,
@@ -156,10 +196,23 @@ function duckSql(labelsPath: string, objectPaths: string[], out: string): string
   ) TO '${out}' (FORMAT parquet, COMPRESSION zstd)`;
 }
 
+let client: Client | undefined;
+const workers: WorkerProcess[] = [];
+
+/** A process's peak RSS so far (VmHWM), bytes. */
+async function peakRssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status);
+  return kb ? Number(kb[1]) * 1024 : 0;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
   const { labelsPath, objectPaths } = await setUp();
+  if (DISTRIBUTED !== null) {
+    for (let w = 0; w < Number(args.workers); w++) workers.push(await startWorkerProcess({ ...benchEnv }));
+  }
   const duck = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const connection = await duck.connect();
   const granaryMs: number[] = [];
@@ -186,6 +239,7 @@ try {
   const [rows, mismatched, matched] = check.getRows()[0]!.map(Number) as [number, number, number];
   connection.closeSync();
   duck.closeSync();
+  for (const worker of workers) peakRss = Math.max(peakRss, await peakRssOf(worker.child.pid!));
   const g = median(granaryMs);
   const d = median(duckMs);
   console.log(
@@ -199,6 +253,7 @@ try {
         ttl: '2d',
         offlineStore: 'local folder (both engines read the same Parquet files)',
         engine: 'DuckDB (@duckdb/node-api) ASOF JOIN, objects staged from the offline store',
+        ...(DISTRIBUTED === null ? {} : { distributed: { partitions: DISTRIBUTED, workerProcesses: workers.length } }),
         memoryLimit: args['memory-limit'] ?? "DuckDB's default (80% of RAM)",
         granary: { medianMs: Math.round(g), runsMs: granaryMs.map(Math.round), rowsPerSecond: Math.round(LABELS / (g / 1000)) },
         duckdb: { medianMs: Math.round(d), runsMs: duckMs.map(Math.round), query: 'ASOF LEFT JOIN, QUALIFY row_number() by created_timestamp, TTL after the join' },
@@ -211,6 +266,8 @@ try {
     ),
   );
 } finally {
+  await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+  await client?.connection.close();
   await registry.close();
   await rm(dir, { recursive: true, force: true });
 }

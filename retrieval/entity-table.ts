@@ -69,7 +69,7 @@ export async function entityTable(
   if ('file' in source && extname(source.file).toLowerCase() === '.parquet') {
     // DuckDB reads a path as a glob pattern: a link with a plain name reads the file as named.
     what = `entity file '${source.file}'`;
-    if (!(await stat(source.file).catch(() => null))?.isFile()) throw new Error(`${what}: no such file`);
+    if (!(await stat(source.file).catch(() => null))?.isFile()) throw new RangeError(`${what}: no such file`);
     path = join(dir, 'entities-input.parquet');
     await symlink(resolve(source.file), path);
   } else {
@@ -132,7 +132,7 @@ async function describe(duck: DuckDBSession, path: string, what: string): Promis
     const rows = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${literal(path)})`);
     return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
   } catch (error) {
-    throw new Error(`${what}: cannot read it as Parquet: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new RangeError(`${what}: cannot read it as Parquet: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

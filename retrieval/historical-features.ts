@@ -31,7 +31,7 @@ import { planHistoricalRetrieval, type HistoricalFeaturesOptions } from './plan-
  *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'] }
  */
 export async function writeHistoricalFeatures(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions, out: string): Promise<HistoricalOutput> {
-  return historicalJoin(registry, offline, await planHistoricalRetrieval(registry, offline, options), out, options);
+  return historicalJoin(registry, offline, await planHistoricalRetrieval(registry, options), out, options);
 }
 
 /**
@@ -49,17 +49,28 @@ export async function getHistoricalFeatures(registry: Registry, offline: Offline
   const out = join(options.tempDir ?? tmpdir(), `granary-training-${randomBytes(6).toString('hex')}.parquet`);
   try {
     await writeHistoricalFeatures(registry, offline, options, out);
-    const batches: RecordBatch[] = [];
-    for await (const { table } of readRowGroups(await openAsBlob(out), {}, out)) batches.push(...table.batches.map(inMilliseconds));
-    if (batches.length > 0) return new Table(batches);
-    const { tableFromIPC } = await import('apache-arrow');
-    const { readSchema } = await import('parquet-wasm');
-    const { readFile } = await import('node:fs/promises');
-    const empty = tableFromIPC(readSchema(await readFile(out)).intoIPCStream());
-    return new Table(inMillisecondsSchema(empty.schema));
+    return await readTrainingSet(out);
   } finally {
     await rm(out, { force: true });
   }
+}
+
+/**
+ * A training set's Parquet file as one Arrow table, timestamps as UTC milliseconds like every
+ * other table Granary hands out (the file holds microseconds).
+ *
+ * @example
+ *   (await readTrainingSet('train.parquet')).numRows // => 1000000
+ */
+export async function readTrainingSet(path: string): Promise<Table> {
+  const batches: RecordBatch[] = [];
+  for await (const { table } of readRowGroups(await openAsBlob(path), {}, path)) batches.push(...table.batches.map(inMilliseconds));
+  if (batches.length > 0) return new Table(batches);
+  const { tableFromIPC } = await import('apache-arrow');
+  const { readSchema } = await import('parquet-wasm');
+  const { readFile } = await import('node:fs/promises');
+  const empty = tableFromIPC(readSchema(await readFile(path)).intoIPCStream());
+  return new Table(inMillisecondsSchema(empty.schema));
 }
 
 /** A batch with its microsecond timestamp columns as milliseconds. */

@@ -1,15 +1,10 @@
-import { Field, makeData, RecordBatch, Schema, Struct, Table, TimestampMillisecond } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import { parseFeatureRef } from '../definitions/feature-service.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../definitions/spec.ts';
 import { featureViewFromSpec } from '../definitions/view-from-spec.ts';
-import { buildColumn } from '../arrow/build-column.ts';
-import { timestampMillis } from '../arrow/column-values.ts';
-import { committedObjects, readCommittedRows, type CommittedObject } from './committed-objects.ts';
-import { entityKeys, type EntityKeyValue } from './entity-keys.ts';
-import type { HistoricalJoinInput, HistoricalJoinOptions, HistoricalOutputColumn, HistoricalView } from './historical-join.ts';
-import type { OfflineStore } from '../stores/offline/offline-store.ts';
-import { arrowTypeOf } from '../arrow/view-schema.ts';
+import { committedObjects } from './committed-objects.ts';
+import type { HistoricalJoinInput, HistoricalJoinOptions, HistoricalOutputColumn } from './historical-join.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 
 /** What a training set is asked for: entities or a time range, features or a service. */
@@ -36,10 +31,10 @@ const DEFAULT_EVENT_TIMESTAMP = 'event_timestamp';
 /**
  * Resolves the request against the registry into the join's input: the views and their features,
  * the output columns, the entity rows. A snapshot (no entity table) lists the views' committed
- * objects in its window and builds its entity table from them; otherwise the join lists the
- * objects for the entity rows' time range.
+ * objects in its window (the join builds its entity table from them in DuckDB); otherwise the join
+ * lists the objects for the entity rows' time range.
  */
-export async function planHistoricalRetrieval(registry: Registry, offline: OfflineStore, options: HistoricalFeaturesOptions): Promise<HistoricalJoinInput> {
+export async function planHistoricalRetrieval(registry: Registry, options: HistoricalFeaturesOptions): Promise<HistoricalJoinInput> {
   const requested = await resolveFeatures(registry, options);
   const views: { view: FeatureView; features: string[] }[] = [];
   const columns: HistoricalOutputColumn[] = [];
@@ -71,9 +66,9 @@ export async function planHistoricalRetrieval(registry: Registry, offline: Offli
   const start = options.start === undefined ? null : toMillis(options.start, 'start');
   if (start !== null && start > end) throw new RangeError(`historical features: start (${new Date(start).toISOString()}) is after end (${new Date(end).toISOString()})`);
   const windowed = views.map((v) => ({ ...v, ttlMs: start !== null ? end - start : v.view.ttlSeconds * 1000 }));
+  checkSnapshotKeys(windowed.map((v) => v.view), eventTimestampColumn);
   const objects = await Promise.all(windowed.map((v) => committedObjects(registry, v.view, { from: end - v.ttlMs, to: end })));
-  const table = await snapshotEntities(offline, windowed, objects, end, eventTimestampColumn);
-  return { entities: { table }, eventTimestampColumn, views: windowed, columns, objects };
+  return { entities: { snapshot: { end } }, eventTimestampColumn, views: windowed, columns, objects };
 }
 
 interface RequestedFeature {
@@ -81,6 +76,10 @@ interface RequestedFeature {
   readonly feature: string;
 }
 
+/**
+ * The one place a request's features are resolved (views, versions, order), for the in-process
+ * and the distributed retrieval alike: where a check of what the caller may read belongs.
+ */
 async function resolveFeatures(registry: Registry, options: HistoricalFeaturesOptions): Promise<RequestedFeature[]> {
   const hasFeatures = options.features !== undefined && options.features.length > 0;
   if (hasFeatures === (options.featureService !== undefined)) {
@@ -130,57 +129,18 @@ async function resolveFeatures(registry: Registry, options: HistoricalFeaturesOp
   return out;
 }
 
-/**
- * The entity table of a snapshot: every entity (join-key values) with a committed row in the
- * window of any requested view, in the order first read, each with the event timestamp `end`.
- */
-async function snapshotEntities(
-  offline: OfflineStore,
-  views: readonly (HistoricalView & { ttlMs: number })[],
-  objects: readonly (readonly CommittedObject[])[],
-  end: number,
-  eventTimestampColumn: string,
-): Promise<Table> {
-  const first = views[0]!.view;
-  const keyColumns = first.entities.map((e) => ({ name: e.joinKey, type: e.valueType }));
+/** A snapshot's views must share their join keys (its entity table has one set), none named like the event-timestamp column. */
+function checkSnapshotKeys(views: readonly FeatureView[], eventTimestampColumn: string): void {
+  const first = views[0]!;
   const signature = (v: FeatureView) => v.entities.map((e) => `${e.joinKey}:${e.valueType}`).join(',');
-  for (const { view } of views) {
+  for (const view of views) {
     if (signature(view) !== signature(first)) {
       throw new RangeError(
         `a snapshot needs views with the same join keys: '${first.name}' has (${signature(first)}), '${view.name}' has (${signature(view)}); pass an entity table instead`,
       );
     }
   }
-  if (keyColumns.some((k) => k.name === eventTimestampColumn)) throw new RangeError(`eventTimestampColumn '${eventTimestampColumn}' is a join key`);
-  const seen = new Set<EntityKeyValue>();
-  const parts: EntityKeyValue[][] = keyColumns.map(() => []);
-  for (const [v, request] of views.entries()) {
-    const from = end - request.ttlMs;
-    for (const object of objects[v]!) {
-      for await (const table of readCommittedRows(offline, request.view, object, [])) {
-        const keys = entityKeys(table, keyColumns, `offline object '${object.key}'`);
-        const single = keyColumns.map((k) => entityKeys(table, [k], `offline object '${object.key}'`));
-        const times = table.batches.flatMap((b) => Array.from(timestampMillis(b.data.children[keyColumns.length]!, 0, b.numRows)));
-        for (let i = 0; i < keys.length; i++) {
-          const key = keys[i]!;
-          if (key === null || times[i]! < from || times[i]! > end || seen.has(key)) continue;
-          seen.add(key);
-          for (let k = 0; k < keyColumns.length; k++) parts[k]!.push(single[k]![i]!);
-        }
-      }
-    }
-  }
-  const n = seen.size;
-  const fields = [
-    ...keyColumns.map((k) => new Field(k.name, arrowTypeOf(k.type), false)),
-    new Field(eventTimestampColumn, new TimestampMillisecond('UTC'), false),
-  ];
-  const children = [
-    ...keyColumns.map((k, i) => buildColumn(k.type, k.type === 'int64' ? parts[i]!.map((v) => BigInt(v)) : parts[i]!)),
-    buildColumn('timestamp', new Array<number>(n).fill(end)),
-  ];
-  const schema = new Schema(fields);
-  return new Table([new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children }))]);
+  if (first.entities.some((e) => e.joinKey === eventTimestampColumn)) throw new RangeError(`eventTimestampColumn '${eventTimestampColumn}' is a join key`);
 }
 
 function toMillis(value: Date | number | string, what: string): number {

@@ -14,6 +14,11 @@ export interface PointInTimeView {
   /** The objects' column sets differ (older additive schema versions): read by name, missing columns null. */
   readonly unionByName: boolean;
   readonly ttlMs: number;
+  /**
+   * The files hold the view's staged rows already (viewStagedRowsSql's columns k0.., e, c, o, r,
+   * then the features), as a distributed retrieval's partitions do; default false (offline objects).
+   */
+  readonly staged?: boolean;
 }
 
 export interface PointInTimeQuery {
@@ -70,18 +75,33 @@ ORDER BY l.file_row_number`;
 
 /** One view's rows, one per (keys, event time), with columns k0.., e (ms), then its features. */
 function viewRows(view: PointInTimeView): string {
-  const keys = view.keys.map((k, j) => `${k.type === 'string' ? `CAST(${ident(k.column)} AS VARCHAR)` : `CAST(${ident(k.column)} AS BIGINT)`} AS k${j}`);
-  const features = view.features.map((f) => `${f.present ? `CAST(${ident(f.name)} AS ${duckType(f.type)})` : `CAST(NULL AS ${duckType(f.type)})`} AS ${ident(f.name)}`);
   if (view.files.length === 0) {
     return `SELECT ${[...view.keys.map((k, j) => `CAST(NULL AS ${k.type === 'string' ? 'VARCHAR' : 'BIGINT'}) AS k${j}`), 'CAST(NULL AS BIGINT) AS e', ...view.features.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`)].join(', ')} LIMIT 0`;
   }
-  const created = view.createdTimestampColumn === null ? '0' : `coalesce(epoch_ms(${ident(view.createdTimestampColumn)}), 0)`;
-  const files = `[${view.files.map(literal).join(', ')}]`;
+  const source = view.staged ? `SELECT * FROM read_parquet([${view.files.map(literal).join(', ')}])` : viewStagedRowsSql(view);
   const partition = [...view.keys.map((_, j) => `k${j}`), 'e'].join(', ');
   return `SELECT ${[...view.keys.map((_, j) => `k${j}`), 'e', ...view.features.map((f) => ident(f.name))].join(', ')}
-    FROM (SELECT ${[...keys, `epoch_ms(${ident(view.eventTimestampColumn)}) AS e`, `${created} AS c`, `CAST(regexp_extract(filename, 'o(\\d+)\\.parquet$', 1) AS INTEGER) AS o`, 'file_row_number AS r', ...features].join(', ')}
-      FROM read_parquet(${files}, filename = true, file_row_number = true${view.unionByName ? ', union_by_name = true' : ''}))
+    FROM (${source})
     QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY c DESC, o, r) = 1`;
+}
+
+/**
+ * A view's committed rows as the join reads them, before the one-per-(keys, event time)
+ * reduction: k0.. (BIGINT or VARCHAR), e (event time, ms), c (created time, ms, null as 0), o
+ * (the object's place in commit order), r (its row in the object), then the features cast to
+ * their declared types (nulls for a feature no object holds). No files: no rows, the same columns.
+ */
+export function viewStagedRowsSql(view: Omit<PointInTimeView, 'staged' | 'ttlMs'>): string {
+  const keys = view.keys.map((k, j) => `${k.type === 'string' ? `CAST(${ident(k.column)} AS VARCHAR)` : `CAST(${ident(k.column)} AS BIGINT)`} AS k${j}`);
+  const features = view.features.map((f) => `${f.present ? `CAST(${ident(f.name)} AS ${duckType(f.type)})` : `CAST(NULL AS ${duckType(f.type)})`} AS ${ident(f.name)}`);
+  if (view.files.length === 0) {
+    const nulls = view.keys.map((k, j) => `CAST(NULL AS ${k.type === 'string' ? 'VARCHAR' : 'BIGINT'}) AS k${j}`);
+    return `SELECT ${[...nulls, 'CAST(NULL AS BIGINT) AS e', 'CAST(0 AS BIGINT) AS c', 'CAST(0 AS INTEGER) AS o', 'CAST(0 AS BIGINT) AS r', ...view.features.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`)].join(', ')} LIMIT 0`;
+  }
+  const created = view.createdTimestampColumn === null ? '0' : `coalesce(epoch_ms(${ident(view.createdTimestampColumn)}), 0)`;
+  const files = `[${view.files.map(literal).join(', ')}]`;
+  return `SELECT ${[...keys, `epoch_ms(${ident(view.eventTimestampColumn)}) AS e`, `${created} AS c`, `CAST(regexp_extract(filename, 'o(\\d+)\\.parquet$', 1) AS INTEGER) AS o`, 'file_row_number AS r', ...features].join(', ')}
+      FROM read_parquet(${files}, filename = true, file_row_number = true${view.unionByName ? ', union_by_name = true' : ''})`;
 }
 
 /** The DuckDB type of a value type: what the output Parquet declares. */

@@ -4,8 +4,10 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
-import { getHistoricalFeatures, writeHistoricalFeatures } from '../retrieval/historical-features.ts';
-import type { HistoricalOutput } from '../retrieval/historical-join.ts';
+import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
+import { writeTrainingSet, type HistoricalRunContext, type HistoricalRunOptions, type HistoricalRunOutput } from './historical-run.ts';
+import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { type HistoricalFeaturesOptions } from '../retrieval/plan-historical-retrieval.ts';
 import type { EntityKey } from '../definitions/feature-value.ts';
 import { lostGeneration, reportLoss } from './online-loss.ts';
@@ -66,6 +68,7 @@ export class FeatureStore {
   private reader: OnlineFeatureReader | undefined;
   /** This process as a consumer (serving.token / GRANARY_TOKEN): checked before any feature value is read. */
   readonly access: ConsumerAccess;
+  private readonly destinations = new Map<string, OfflineStore>();
 
   private constructor(
     readonly config: GranaryConfig,
@@ -274,15 +277,36 @@ export class FeatureStore {
 
   /**
    * The same training set written straight to a Parquet file by DuckDB, never held in memory
-   * (what `granary historical` does); `entitiesFile` names a .parquet or .csv label file.
+   * (what `granary historical` does); `entitiesFile` names a .parquet or .csv label file; `out` is
+   * a local path or an `s3://bucket/key` URL. With `distributed` (or above `distributedAboveRows`
+   * label plus committed feature rows, 20M by default) it runs across workers as the workflow
+   * `historical/<project>/<id>` (sdk/historical-run.ts), with the same result.
    *
    * @example
    *   await store.writeHistoricalFeatures({ entitiesFile: 'labels.parquet', featureService: 'fraud_model_v1' }, 'train.parquet')
-   *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'] }
+   *   // => { rows: 1000000, bytes: 21337120, columns: ['user_id', 'event_timestamp', 'is_fraud', 'spend_7d_avg', 'txn_count_7d'], workflowId: null, partitions: null }
    */
-  async writeHistoricalFeatures(options: HistoricalFeaturesOptions, out: string): Promise<HistoricalOutput> {
+  async writeHistoricalFeatures(options: HistoricalRunOptions, out: string): Promise<HistoricalRunOutput> {
     await this.access.checkOffline(this.stores.registry(), options);
-    return writeHistoricalFeatures(this.stores.registry(), this.stores.offline, options, out);
+    return writeTrainingSet(this.historicalContext(), options, out);
+  }
+
+  /** What a training set run needs: the stores, Temporal when it goes across workers, S3 destinations with the offline store's settings. */
+  private historicalContext(): HistoricalRunContext {
+    return {
+      registry: this.stores.registry(),
+      offline: this.stores.offline,
+      project: this.config.project,
+      temporal: async () => ({ client: await this.temporal(), taskQueue: this.config.temporal.taskQueue }),
+      s3Bucket: (bucket) => {
+        const offline = this.config.offline;
+        if (offline.kind !== 's3') throw new RangeError(`an s3:// destination uses the S3 offline store's endpoint and credentials, and the offline store is a local folder (${offline.path})`);
+        let store = this.destinations.get(bucket);
+        if (!store) this.destinations.set(bucket, (store = createOfflineStore({ ...offline, bucket, prefix: '' })));
+        return store;
+      },
+      waitOnWorkflow: (work) => this.waitOnWorkflows(work),
+    };
   }
 
   /**
@@ -325,6 +349,6 @@ export class FeatureStore {
 
   async close(): Promise<void> {
     this.reader?.close();
-    await Promise.allSettled([this.access.close(), this.stores.close(), this.client?.connection.close()]);
+    await Promise.allSettled([this.access.close(), this.stores.close(), this.client?.connection.close(), ...[...this.destinations.values()].map((d) => d.close())]);
   }
 }

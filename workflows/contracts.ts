@@ -229,6 +229,57 @@ export const migrationProgressQuery = defineQuery<MigrationProgress>('migration-
 /** Returns services to the old version (before the switch: stops the migration). */
 export const rollbackMigrationSignal = defineSignal<[reason?: string]>('rollback-migration');
 
+/**
+ * What a distributed training set is asked for (retrieval/plan-historical-retrieval.ts's options,
+ * as a payload): the entity file the caller put in the run's scratch, or a snapshot's window.
+ */
+export interface HistoricalRequest {
+  /** Offline-store key of the entity file (.parquet or .csv), in the run's scratch; absent for a snapshot. */
+  readonly entitiesKey?: string;
+  readonly features?: readonly string[];
+  readonly featureService?: string;
+  readonly fullFeatureNames?: boolean;
+  readonly eventTimestampColumn?: string;
+  /** Snapshot window, ms since epoch. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+/** A training set built across workers (`granary historical --distributed`). */
+export interface HistoricalInput {
+  readonly project: string;
+  /** The run's id: what the request and the entity file hash to, unless the caller names it. */
+  readonly id: string;
+  readonly request: HistoricalRequest;
+  /** Entity-hash partitions, each one activity. Default: the plan's (about 2M label plus feature rows each, at least 2). */
+  readonly partitions?: number;
+  /** Partitions in flight at once (default 4). */
+  readonly parallelism?: number;
+  /** DuckDB's memory limit in each activity, e.g. '2GB' (default: DuckDB's, 80% of RAM). */
+  readonly memoryLimit?: string;
+  /** DuckDB threads in each activity (default: one per core). */
+  readonly threads?: number;
+}
+
+export interface HistoricalProgress {
+  readonly state: 'planning' | 'joining' | 'merging' | 'done';
+  readonly partitions: number;
+  readonly partitionsDone: number;
+  /** Entity rows (the training set's rows), known once planned. */
+  readonly rows: number;
+}
+
+export interface HistoricalResult {
+  readonly rows: number;
+  readonly bytes: number;
+  readonly columns: readonly string[];
+  readonly partitions: number;
+  /** Offline-store key of the merged training set; the caller copies it to its destination and deletes it. */
+  readonly resultKey: string;
+}
+
+export const historicalProgressQuery = defineQuery<HistoricalProgress>('historical-progress');
+
 /** Workflow ids are business keys: the id says what runs, so a second start finds the first. */
 export const workflowIds = {
   ingest: (ref: ViewRef, batchId: string): string => `ingest/${ref.project}/${ref.view}/v${ref.version}/${batchId}`,
@@ -240,6 +291,7 @@ export const workflowIds = {
   verify: (ref: ViewRef): string => `verify-online/${ref.project}/${ref.view}/v${ref.version}`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
+  historical: (run: { project: string; id: string }): string => `historical/${run.project}/${run.id}`,
 };
 
 /** Failure types that retrying cannot fix; workflows and callers match on them. */
@@ -259,6 +311,8 @@ export const failureTypes = {
   /** The view version was retired by a completed migration: it takes no more writes. */
   versionRetired: 'VersionRetired',
   invalidBatch: 'InvalidBatch',
+  /** A training set's request or entity file is wrong (an unknown feature, a bad entity row): retrying cannot fix it. */
+  invalidHistoricalRequest: 'InvalidHistoricalRequest',
 } as const;
 
 /** The dimensions a monitoring run measures (monitoring/): latency is measured by Prometheus from the servers' histograms. */

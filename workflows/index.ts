@@ -6,3 +6,4 @@ export { rebuildOnlineWorkflow, retireGenerationWorkflow } from './rebuild-onlin
 export { scheduledMaterializeWorkflow } from './scheduled-materialize-workflow.ts';
 export { verifyOnlineWorkflow } from './verify-online-workflow.ts';
 export { monitorWorkflow } from './monitor-workflow.ts';
+export { historicalWorkflow } from './historical-workflow.ts';

@@ -3,6 +3,7 @@ import {
   commitsAvailableSignal,
   rebuildRequestedSignal,
   workflowIds,
+  type HistoricalInput,
   type IngestInput,
   type MigrateViewInput,
   type RebuildRequest,
@@ -28,6 +29,7 @@ export const workflowTypes = {
   rebuild: 'rebuildOnlineWorkflow',
   verify: 'verifyOnlineWorkflow',
   migrate: 'migrateViewWorkflow',
+  historical: 'historicalWorkflow',
 } as const satisfies Record<string, keyof typeof workflows>;
 
 /** A view's ref without whatever else the caller's object holds: the workflows' input shape. */
@@ -101,6 +103,14 @@ function attachingStart<I>(workflowId: string, input: I, taskQueue: string) {
  */
 export function verifyStart(input: VerifyInput, taskQueue: string) {
   return attachingStart(workflowIds.verify(input), input, taskQueue);
+}
+
+/**
+ * A distributed training set (`historical/<project>/<id>`, the id a hash of the request): a second
+ * start of the same request while it runs attaches to it; a finished one may run again.
+ */
+export function historicalStart(input: HistoricalInput, taskQueue: string) {
+  return attachingStart(workflowIds.historical(input), input, taskQueue);
 }
 
 /** The action of a view's materialization schedule: each tick starts a scheduled materialization. */

@@ -4,7 +4,7 @@ import { buildFeatureRepo, entity, featureView, parquetSource } from '../../defi
 import { seededRandom } from '../../definitions/examples/seeded-random.ts';
 import type { FeatureView } from '../../definitions/feature-view.ts';
 import { getHistoricalFeatures } from '../../retrieval/historical-features.ts';
-import { historicalFixture, rowsOf, typedTable } from './historical-fixtures.ts';
+import { distributedTrainingSet, historicalFixture, rowsOf, typedTable } from './historical-fixtures.ts';
 
 /**
  * Historical retrieval against a brute-force reference on randomized data: times on a coarse
@@ -13,7 +13,8 @@ import { historicalFixture, rowsOf, typedTable } from './historical-fixtures.ts'
  * order (late rows); duplicate label rows; a view with two join keys. The reference scans every
  * committed row in commit order for every label. The engine (DuckDB) must agree row for row,
  * with the objects in a local folder, and with the same objects in MinIO (the stack's S3),
- * fetched through the store's API, under a small memory limit on one thread.
+ * fetched through the store's API, under a small memory limit on one thread; and split into
+ * entity-hash partitions joined apart and merged (the distributed path's steps), equal row for row.
  */
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 4, 1);
@@ -125,7 +126,7 @@ function reference(view: FeatureView, label: Record<string, unknown>, feature: s
   return best ? (best[feature] ?? null) : null;
 }
 
-async function checkAgainstReference(store: typeof fixture, options: { memoryLimit?: string; threads?: number }): Promise<void> {
+async function checkAgainstReference(store: typeof fixture, options: { memoryLimit?: string; threads?: number }, partitions?: number): Promise<void> {
   const input = labelRows(1500);
   const entities = typedTable([
     { name: 'user_id', type: 'string', values: input.map((r) => r.user_id) },
@@ -133,8 +134,16 @@ async function checkAgainstReference(store: typeof fixture, options: { memoryLim
     { name: 'event_timestamp', type: 'timestamp', values: input.map((r) => r.event_timestamp) },
     { name: 'label', type: 'int32', values: input.map((r) => r.label) },
   ]);
-  const table = await getHistoricalFeatures(store.registry, store.offline, { entities, features, fullFeatureNames: true, ...options });
+  const request = { entities, features, fullFeatureNames: true, ...options };
+  const table = await getHistoricalFeatures(store.registry, store.offline, request);
   const out = rowsOf(table);
+  if (partitions !== undefined) {
+    // Split into entity-hash partitions, each joined apart, merged: the same rows as in one process.
+    const distributed = await distributedTrainingSet(store, request, partitions);
+    assert.equal(distributed.split.partitions, partitions);
+    assert.deepEqual(distributed.table.schema.fields.map((f) => `${f.name}:${f.type}`), table.schema.fields.map((f) => `${f.name}:${f.type}`));
+    assert.deepEqual(rowsOf(distributed.table), out, 'the distributed training set equals the in-process one row for row');
+  }
   assert.equal(out.length, input.length);
   let matched = 0;
   for (const [i, label] of input.entries()) {
@@ -159,4 +168,8 @@ test('agrees with the brute-force reference row for row, objects in a local fold
 
 test('agrees with the brute-force reference row for row, objects fetched from S3, one thread, a small memory limit', async () => {
   await checkAgainstReference(s3, { memoryLimit: '64MB', threads: 1 });
+});
+
+test('split into entity-hash partitions, each joined apart, then merged: equal to the in-process training set and to the reference, row for row (objects in S3)', async () => {
+  await checkAgainstReference(s3, { threads: 1 }, 5);
 });

@@ -1,4 +1,12 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after } from 'node:test';
+import type { OfflineStore } from '../../stores/offline/offline-store.ts';
+import { readTrainingSet } from '../../retrieval/historical-features.ts';
+import { joinHistoricalPartition, mergeHistoricalPartitions } from '../../retrieval/historical-partition-join.ts';
+import { dropHistoricalScratch, historicalScratch } from '../../retrieval/historical-scratch.ts';
+import { splitHistorical, type HistoricalSplit } from '../../retrieval/historical-split.ts';
+import { planHistoricalRetrieval, type HistoricalFeaturesOptions } from '../../retrieval/plan-historical-retrieval.ts';
 import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from 'apache-arrow';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import type { ValueType } from '../../definitions/value-type.ts';
@@ -71,4 +79,29 @@ export function rowsOf(table: Table): Record<string, unknown>[] {
     for (const f of table.schema.fields) out[f.name] = (row as Record<string, unknown>)[f.name] ?? null;
     return out;
   });
+}
+
+/**
+ * A distributed training set's steps run one after the other in this process (what the
+ * historical workflow's activities do on any workers): plan and split into `partitions`, join
+ * each partition, merge; then the result read back (timestamps in ms) and the run's scratch and
+ * result deleted.
+ */
+export async function distributedTrainingSet(
+  store: { registry: PostgresRegistry; offline: OfflineStore },
+  options: HistoricalFeaturesOptions,
+  partitions: number,
+): Promise<{ table: Table; split: HistoricalSplit }> {
+  const run = { project: store.registry.project, id: `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}` };
+  try {
+    const split = await splitHistorical(store.registry, store.offline, await planHistoricalRetrieval(store.registry, options), { ...run, partitions }, options);
+    for (let p = 0; p < split.partitions; p++) await joinHistoricalPartition(store.offline, run, p, options);
+    await mergeHistoricalPartitions(store.offline, run, options);
+    const path = join(await tempDir('distributed-out'), `${run.id}.parquet`);
+    await writeFile(path, await store.offline.getBytes(historicalScratch(run.project, run.id).result));
+    return { table: await readTrainingSet(path), split };
+  } finally {
+    await dropHistoricalScratch(store.offline, run.project, run.id);
+    await store.offline.delete(historicalScratch(run.project, run.id).result).catch(() => undefined);
+  }
 }

@@ -88,6 +88,10 @@ const ACTIVITY_NAMES = [
   'removeOldOnlineKeys',
   'failMigration',
   'rollBackMigration',
+  'planHistorical',
+  'joinHistoricalPartition',
+  'mergeHistorical',
+  'dropHistoricalRun',
 ] as const satisfies readonly ActivityName[];
 type Unlisted = Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]>;
 const everyActivityListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -8,7 +8,7 @@ import { readHistoryFile } from '../support/workflow-history.ts';
 import { workflowBundlePath } from '../../scripts/worker-process.ts';
 
 /**
- * Replay: recorded runs of the ingest, materialize, migrate and scheduled-materialize workflows
+ * Replay: recorded runs of the ingest, materialize, migrate, scheduled-materialize and historical workflows
  * must replay on the current workflow code without a nondeterminism error, so that a change that
  * breaks runs in flight fails here (the rebuild and retire workflows have theirs in
  * test/pipelines/rebuild-replay.test.ts). The histories were fetched from real runs of the
@@ -28,13 +28,15 @@ import { workflowBundlePath } from '../../scripts/worker-process.ts';
  *   (`patched('request-materialization-first')`; ingest-materialized replays the older side);
  * - monitor-scheduled-freshness-completeness, monitor-distribution: monitoring runs (a scheduled
  *   one measuring freshness and completeness; one measuring distribution), then their record.
+ * - historical-three-partitions: a distributed training set (bench/historical.ts --distributed 3):
+ *   plan, three partitions, merge, the scratch dropped.
  */
 const HISTORIES = join(import.meta.dirname, 'histories');
 
-test('every recorded history of ingest, materialize, migrate and scheduled-materialize replays on the current workflow code', async () => {
+test('every recorded history of ingest, materialize, migrate, scheduled-materialize and historical replays on the current workflow code', async () => {
   const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
   const histories = await Promise.all(files.map(async (file) => ({ workflowId: file, history: await readHistoryFile(join(HISTORIES, file)) })));
-  assert.ok(histories.length >= 7, `histories in ${HISTORIES}: ${files.join(', ')}`);
+  assert.ok(histories.length >= 10, `histories in ${HISTORIES}: ${files.join(', ')}`);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundlePath() } }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId} does not replay: ${result.error?.message}`);

@@ -1,3 +1,4 @@
+import { entityPartition } from '../../pipelines/entity-partition.ts';
 /**
  * How a generation's rows are stored in Redis: its layout version and, for layout 2, its bucket
  * count. Recorded in the generation marker when the marker is first written (markGeneration)
@@ -83,10 +84,5 @@ export function packedRows(buckets = DEFAULT_BUCKETS): GenerationLayout {
  *   entityBucket('u1', 256) // => the same number in 0..255 in every process
  */
 export function entityBucket(encodedEntityKey: string, buckets: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < encodedEntityKey.length; i++) {
-    hash ^= encodedEntityKey.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % buckets;
+  return entityPartition(encodedEntityKey, buckets);
 }

@@ -13,7 +13,7 @@ import {
   grantTarget,
 } from './access-registry.ts';
 import type { Queryable } from './object-queries.ts';
-import { RegistryUnavailableError } from './registry-unavailable-error.ts';
+import { reachingRegistry } from './registry-unavailable-error.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 
@@ -204,13 +204,8 @@ export class PostgresAccessRegistry implements AccessRegistry {
     await this.pool.end();
   }
 
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (RegistryUnavailableError.isConnectionError(error)) throw new RegistryUnavailableError(this.options.url, error);
-      throw error;
-    }
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    return reachingRegistry(this.options.url, fn);
   }
 }
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Baseline, BaselineBins, MonitorResult, MonitorResults, MonitorStateName, RecordedResult } from './monitor-results.ts';
-import { RegistryUnavailableError } from './registry-unavailable-error.ts';
+import { reachingRegistry } from './registry-unavailable-error.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /**
@@ -121,13 +121,8 @@ export class PostgresMonitorResults implements MonitorResults {
     await this.pool.end();
   }
 
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (RegistryUnavailableError.isConnectionError(error)) throw new RegistryUnavailableError(this.options.url, error);
-      throw error;
-    }
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    return reachingRegistry(this.options.url, fn);
   }
 }
 

@@ -10,7 +10,7 @@ import { markDropped, selectActiveGeneration, selectBuildingGeneration, selectGe
 import { advanceWatermarkTo, selectWatermark } from './watermark-queries.ts';
 import { planChanges } from '../../definitions/changes/plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
-import { RegistryUnavailableError } from './registry-unavailable-error.ts';
+import { reachingRegistry } from './registry-unavailable-error.ts';
 import type { Registry } from './registry.ts';
 import type { ViewMigrationRecord } from './view-migrations.ts';
 import type { OfflineHome } from './project-home.ts';
@@ -165,12 +165,7 @@ export class PostgresRegistry implements Registry {
   }
 
   /** Runs a query, turning "cannot reach the server" errors into one that names the URL. */
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (RegistryUnavailableError.isConnectionError(error)) throw new RegistryUnavailableError(this.url, error);
-      throw error;
-    }
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    return reachingRegistry(this.url, fn);
   }
 }

@@ -26,3 +26,20 @@ export class RegistryUnavailableError extends Error {
 
 /** Socket errors, and PostgreSQL's: invalid_catalog_name (no database), invalid_password, invalid_authorization_specification. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '3D000', '28P01', '28000']);
+
+/**
+ * Runs a registry query, turning "cannot reach the server" errors into a RegistryUnavailableError
+ * that names the URL (every PostgreSQL store of the registry goes through it).
+ *
+ * @example
+ *   await reachingRegistry(url, () => pool.query('SELECT 1'))
+ *   // throws RegistryUnavailableError "cannot reach the registry at postgres://...: connect ECONNREFUSED ..." when PostgreSQL is down
+ */
+export async function reachingRegistry<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (RegistryUnavailableError.isConnectionError(error)) throw new RegistryUnavailableError(url, error);
+    throw error;
+  }
+}

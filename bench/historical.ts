@@ -7,21 +7,27 @@
  *     [--memory-limit 1GB]   # Granary's DuckDB memory limit (past it, the join spills to disk)
  *     [--distributed 4 [--workers 2]]   # across worker processes: the historical workflow with 4 partitions
  *
+ *     [--offline s3|local]   # where Granary's committed objects are (default s3: the stack's MinIO)
+ *
+ * Granary's time is the `granary historical` command's, run as its own process (its peak RSS is
+ * that process's VmHWM, so nothing of this bench's generated data counts): checking and typing
+ * the label file, listing the commits in the registry, staging the committed objects (downloaded
+ * from MinIO with the AWS SDK, or symlinked from a local folder with `--offline local`), the join
+ * (on DuckDB), and writing the output file. The reference is DuckDB's bare ASOF JOIN query over
+ * the same rows as local Parquet files (DuckDB here cannot read s3://: its httpfs extension
+ * cannot be downloaded), written to a Parquet file, in this process. The two outputs are
+ * compared row for row at the end.
+ *
  * With --distributed, Granary's time is `granary historical --distributed`'s: the label file put
  * in the run's scratch, the workflow (plan and split, partitions on the worker processes, merge)
  * on the stack's Temporal, the result copied out; its peak RSS is the largest of this process's
  * and each worker's (their VmHWM).
- *
- * The offline store is a local folder (GRANARY_OFFLINE_URL), so both read the same local
- * Parquet files (DuckDB here cannot read s3://). Granary's time covers everything
- * `granary historical` does: checking and typing the label file, listing the commits in the
- * registry, staging the committed objects, the join (on DuckDB), and writing the output file;
- * the bare DuckDB query's covers the same join from the same files to a Parquet file. The two
- * outputs are compared row for row at the end.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Field, makeData, RecordBatch, Schema, Struct, Table, type Data } from 'apache-arrow';
@@ -29,13 +35,14 @@ import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../definitions/index.ts';
 import { seededRandom } from '../definitions/examples/seeded-random.ts';
 import type { Client } from '@temporalio/client';
-import { writeHistoricalFeatures } from '../retrieval/historical-features.ts';
 import { writeTrainingSet } from '../sdk/historical-run.ts';
 import { connectClient } from '../workers/temporal-connection.ts';
 import { startWorkerProcess, type WorkerProcess } from '../scripts/worker-process.ts';
 import { buildColumn } from '../arrow/build-column.ts';
 import { encodeParquet } from '../stores/offline/encode-parquet.ts';
+import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
 import { LocalOfflineStore } from '../stores/offline/local-offline-store.ts';
+import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import { objectKey } from '../stores/offline/object-key.ts';
 import { viewSchema } from '../arrow/view-schema.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
@@ -51,6 +58,7 @@ const { values: args } = parseArgs({
     'memory-limit': { type: 'string' },
     distributed: { type: 'string' },
     workers: { type: 'string', default: '2' },
+    offline: { type: 'string', default: 's3' },
   },
 });
 const DISTRIBUTED = args.distributed === undefined ? null : Number(args.distributed);
@@ -60,6 +68,7 @@ const ENTITIES = Number(args.entities);
 const RUNS = Number(args.runs);
 const COMMITS = Number(args.commits);
 const DAY = 86_400_000;
+const BIN = fileURLToPath(new URL('../bin/granary.mjs', import.meta.url));
 const T0 = Date.UTC(2024, 0, 1);
 const FEATURES = ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'c0', 'c1'];
 
@@ -72,11 +81,21 @@ const view = featureView({
   ttl: '2d',
 });
 
-const dir = join(process.cwd(), '.granary', 'tmp', `bench-historical-${randomBytes(4).toString('hex')}`);
-const project = `bench_historical_${randomBytes(4).toString('hex')}`;
-const benchEnv = { GRANARY_PROJECT: project, GRANARY_OFFLINE_URL: join(dir, 'offline'), GRANARY_TASK_QUEUE: `bench-${project}` };
+if (args.offline !== 's3' && args.offline !== 'local') throw new RangeError(`--offline: 's3' or 'local', not '${args.offline}'`);
+const ON_S3 = args.offline === 's3';
+const runId = randomBytes(4).toString('hex');
+const dir = join(process.cwd(), '.granary', 'tmp', `bench-historical-${runId}`);
+const project = `bench_historical_${runId}`;
+const benchEnv = {
+  GRANARY_PROJECT: project,
+  GRANARY_OFFLINE_URL: ON_S3 ? `s3://granary/bench-historical-${runId}` : join(dir, 'offline'),
+  GRANARY_TASK_QUEUE: `bench-${project}`,
+  GRANARY_SERVING_AUTH: 'none',
+};
 const config = loadConfig({ repoDir: process.cwd(), env: { ...process.env, ...benchEnv } });
-const offline = new LocalOfflineStore({ path: join(dir, 'offline') });
+/** The same rows as local files: what DuckDB's reference reads (and Granary too, with --offline local). */
+const localCopy = new LocalOfflineStore({ path: join(dir, 'offline') });
+const offline: OfflineStore = ON_S3 ? createOfflineStore(config.offline) : localCopy;
 const registry = new PostgresRegistry({ url: config.registry.url, project });
 const random = seededRandom(7);
 
@@ -115,6 +134,7 @@ function featureRows(count: number): Table {
 async function setUp(): Promise<{ labelsPath: string; objectPaths: string[] }> {
   await mkdir(dir, { recursive: true });
   await offline.ensureReady();
+  await localCopy.ensureReady();
   await registry.migrate();
   await registry.apply(buildFeatureRepo('.', [{ definition: view }]));
   const objectPaths: string[] = [];
@@ -122,6 +142,7 @@ async function setUp(): Promise<{ labelsPath: string; objectPaths: string[] }> {
     const rows = featureRows(Math.ceil(ROWS / COMMITS));
     const key = objectKey({ project, view: view.name, version: 1, eventDate: '2024-01-01', batchId: `batch-${c}` });
     const info = await offline.writeTable(key, rows);
+    if (ON_S3) await localCopy.writeTable(key, rows);
     const object: CommitObject = {
       key,
       rowCount: info.rowCount,
@@ -131,7 +152,7 @@ async function setUp(): Promise<{ labelsPath: string; objectPaths: string[] }> {
       maxEventTime: new Date(T0 + 31 * DAY),
     };
     await registry.commit({ view: view.name, version: 1, batchId: `batch-${c}`, schemaVersion: 1, objects: [object] });
-    objectPaths.push(offline.localPath(key));
+    objectPaths.push(localCopy.localPath(key));
   }
   const labelSchema = new Schema([new Field('user_id', viewSchema(view).fields[0]!.type, false), new Field('event_timestamp', viewSchema(view).fields[1]!.type, false), new Field('label', buildColumn('int32', [0]).type, false)]);
   const labels = table(labelSchema, [
@@ -172,13 +193,31 @@ async function runGranary(labelsPath: string, out: string): Promise<number> {
     );
     return performance.now() - started;
   }
-  await writeHistoricalFeatures(
-    registry,
-    offline,
-    { entitiesFile: labelsPath, features: FEATURES.map((f) => `${view.name}:${f}`), tempDir: dir, ...(args['memory-limit'] ? { memoryLimit: args['memory-limit'] } : {}) },
-    out,
-  );
+  const argv = [BIN, 'historical', '--entities', labelsPath, '--features', FEATURES.map((f) => `${view.name}:${f}`).join(','), '--out', out, '--temp-dir', dir, '--json'];
+  if (args['memory-limit']) argv.push('--memory-limit', args['memory-limit']);
+  const { peakRss } = await runProcess(process.execPath, argv, { ...process.env, ...benchEnv });
+  cliPeakRss = Math.max(cliPeakRss, peakRss);
   return performance.now() - started;
+}
+
+/** The `granary historical` process's peak RSS (VmHWM), largest over the runs. */
+let cliPeakRss = 0;
+
+/** Runs a command to its end, sampling its VmHWM; rejects with its stderr when it fails. */
+async function runProcess(command: string, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ peakRss: number }> {
+  const child = spawn(command, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  let peakRss = 0;
+  const sample = async () => (peakRss = Math.max(peakRss, await peakRssOf(child.pid!)));
+  const sampler = setInterval(() => void sample(), 100);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    // VmHWM is the process's own high-water mark: read it once more just before it is reaped.
+    child.on('exit', (c) => resolve(c));
+  }).finally(() => clearInterval(sampler));
+  if (code !== 0) throw new Error(`granary historical exited with ${code}: ${stderr}`);
+  return { peakRss };
 }
 
 function duckSql(labelsPath: string, objectPaths: string[], out: string): string {
@@ -221,11 +260,16 @@ try {
   const outG = join(dir, 'granary.parquet');
   const outD = join(dir, 'duckdb.parquet');
   for (let r = 0; r < RUNS; r++) {
-    // Granary's peak: sampled through its runs (the data set-up before and DuckDB after are not counted).
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-    granaryMs.push(await runGranary(labelsPath, outG).finally(() => clearInterval(sampler)));
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    if (DISTRIBUTED === null) {
+      granaryMs.push(await runGranary(labelsPath, outG));
+      peakRss = cliPeakRss;
+    } else {
+      // The workflow's client side runs in this process: its peak sampled through the runs (the data set-up before and DuckDB after are not counted).
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+      granaryMs.push(await runGranary(labelsPath, outG).finally(() => clearInterval(sampler)));
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    }
     const started = performance.now();
     await connection.run(duckSql(labelsPath, objectPaths, outD));
     duckMs.push(performance.now() - started);
@@ -251,7 +295,10 @@ try {
         entities: ENTITIES,
         features: FEATURES.length,
         ttl: '2d',
-        offlineStore: 'local folder (both engines read the same Parquet files)',
+        offlineStore: ON_S3
+          ? `MinIO (${config.offline.kind === 's3' ? config.offline.s3.endpoint : ''}): Granary downloads the committed objects; DuckDB's reference reads the same rows as local files`
+          : 'local folder (both engines read the same Parquet files)',
+        granaryRunsAs: DISTRIBUTED === null ? '`granary historical` in its own process (peak RSS: its VmHWM, sampled every 100 ms)' : 'the historical workflow on worker processes',
         engine: 'DuckDB (@duckdb/node-api) ASOF JOIN, objects staged from the offline store',
         ...(DISTRIBUTED === null ? {} : { distributed: { partitions: DISTRIBUTED, workerProcesses: workers.length } }),
         memoryLimit: args['memory-limit'] ?? "DuckDB's default (80% of RAM)",
@@ -269,5 +316,9 @@ try {
   await Promise.all(workers.map((w) => w.kill('SIGTERM')));
   await client?.connection.close();
   await registry.close();
+  if (ON_S3) {
+    for await (const object of offline.list('')) await offline.delete(object.key); // the run's own prefix
+    await offline.close();
+  }
   await rm(dir, { recursive: true, force: true });
 }

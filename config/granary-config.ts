@@ -80,6 +80,12 @@ export interface GranaryConfig {
     readonly auth: 'token' | 'none';
     /** The consumer token this process reads with (SDK, CLI): GRANARY_TOKEN, preferably, rather than a file. Masked in every output. */
     readonly token: string | null;
+    /**
+     * The feature server's budget of failed authentications per client address: this many a
+     * second, in bursts of 10 times as many; past it a bad token gets 429 (Retry-After) instead of
+     * 401. Valid tokens are always served. Default 10; 0 for no limit.
+     */
+    readonly authFailuresPerSecond: number;
   };
 }
 
@@ -123,6 +129,7 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_HEALTH_ON_LOSS: 'serving.healthOnLoss',
   GRANARY_SERVING_AUTH: 'serving.auth',
   GRANARY_TOKEN: 'serving.token',
+  GRANARY_SERVING_AUTH_FAILURES_PER_SECOND: 'serving.authFailuresPerSecond',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
@@ -132,7 +139,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   offline: ['url', 's3'],
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
-  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token'],
+  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token', 'authFailuresPerSecond'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle', 'tlsCa'];
 
@@ -226,6 +233,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       healthOnLoss: oneOf(where('serving.healthOnLoss'), pick('GRANARY_SERVING_HEALTH_ON_LOSS', section('serving').healthOnLoss, 'fail'), ['ok', 'fail'] as const),
       auth: oneOf(where('serving.auth'), pick('GRANARY_SERVING_AUTH', section('serving').auth, 'token'), ['token', 'none'] as const),
       token: optStr(where('serving.token'), pick('GRANARY_TOKEN', section('serving').token, null)),
+      authFailuresPerSecond: int(where('serving.authFailuresPerSecond'), pick('GRANARY_SERVING_AUTH_FAILURES_PER_SECOND', section('serving').authFailuresPerSecond, 10), 0, 1_000_000),
     },
   });
 }

@@ -101,7 +101,8 @@ test('over TLS to all three stores: apply, ingest, materialize, verify, status -
   assert.deepEqual(answer.results[1]?.statuses, ['PRESENT', 'NOT_FOUND']);
 
   // The feature server reads Redis and the registry over TLS too.
-  const serveEnv: NodeJS.ProcessEnv = { ...process.env, ...env, GRANARY_PROJECT: project };
+  // With a budget of 1 failed authentication a second (bursts of 10) from this address.
+  const serveEnv: NodeJS.ProcessEnv = { ...process.env, ...env, GRANARY_PROJECT: project, GRANARY_SERVING_AUTH_FAILURES_PER_SECOND: '1' };
   delete serveEnv.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--repo', repo.dir], { env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -126,9 +127,20 @@ test('over TLS to all three stores: apply, ingest, materialize, verify, status -
     assert.deepEqual((JSON.parse(okBody) as { results: { values: unknown[] }[] }).results[1]?.values, [2]);
     const refused = await post(`Bearer ${token.slice(0, -4)}AAAA`);
     assert.equal(refused.status, 401);
+    // The burst of 10 failures (the refused one above was the first), then 429; a slow machine may refill one a second.
+    const started = Date.now();
+    let unauthorized = 0;
+    while (unauthorized < 30 && (await post(`Bearer ${token}x`)).status === 401) unauthorized++;
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(unauthorized >= 9 && unauthorized <= 9 + Math.ceil(seconds), `${unauthorized} more 401s in ${seconds} s before a 429`);
+    const limited = await post('Bearer nope');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '1');
+    assert.equal((await post(`Bearer ${token}`)).status, 200, 'a valid token from the same address is still served');
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /granary_serving/);
-    printed.push(['the feature server: bodies and /metrics', `${okBody}\n${await refused.text()}\n${metrics}`]);
+    assert.match(metrics, /^granary_serving_auth_rate_limited_total 2$/m);
+    printed.push(['the feature server: bodies and /metrics', `${okBody}\n${await refused.text()}\n${await limited.text()}\n${metrics}`]);
   } finally {
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
@@ -137,20 +149,25 @@ test('over TLS to all three stores: apply, ingest, materialize, verify, status -
   printed.push(['granary serve', output]);
 });
 
-test('without the CA, each store fails at once with one line naming it and saying its certificate is not trusted', async () => {
+test('without the CA, each store fails with one line naming it and saying its certificate is not trusted, as soon as it succeeds with it', async () => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['PostgreSQL', ['list'], { GRANARY_POSTGRES_URL: tls.postgresUrlWithoutCa }, /^error: cannot reach the registry at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/granary\?sslmode=verify-full: its TLS certificate is not trusted \(\w+: [^)]+\); give the CA that signed it in the URL: \?sslmode=verify-full&sslrootcert=/m],
     ['Redis', ['get-online-features', '--service', 'fraud_model', '--entities', '{"user_id": ["u1"]}'], { GRANARY_REDIS_TLS_CA: '', GRANARY_SERVING_AUTH: 'none' }, /^error: online store: Redis at rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+ failed \(\w+\): its TLS certificate is not trusted \(\w+: [^)]+\); give the CA that signed it with online\.tlsCa \(GRANARY_REDIS_TLS_CA\)/m],
     ['S3', ['gc', '--dry-run'], { GRANARY_S3_TLS_CA: '' }, /^error: offline store s3:\/\/granary\/\S+: S3 at https:\/\/127\.0\.0\.1:\d+ cannot be trusted: its TLS certificate is not trusted \(\w+: [^)]+\) \(\w+\); give the CA that signed it with offline\.s3\.tlsCa \(GRANARY_S3_TLS_CA\)/m],
   ];
   for (const [store, args, extraEnv, expected] of cases) {
-    const started = Date.now();
+    // No hang, on a machine of any load: failing takes about as long as the same command succeeding with the CA.
+    let started = Date.now();
+    const succeeding = await run(args, { GRANARY_SERVING_AUTH: 'none' });
+    const reference = (Date.now() - started) / 1000;
+    assert.equal(succeeding.code, 0, `${store}, with the CA: ${succeeding.stdout}${succeeding.stderr}`);
+    started = Date.now();
     const result = await run(args, extraEnv);
     const seconds = (Date.now() - started) / 1000;
     assert.equal(result.code, 1, `${store}: ${result.stdout}${result.stderr}`);
     assert.match(result.stderr, expected, store);
     assert.doesNotMatch(result.stderr, /^\s+at /m, `${store}: a stack trace without GRANARY_DEBUG`);
-    assert.ok(seconds < 20, `${store}: took ${seconds} s to fail`);
+    assert.ok(seconds < reference + 10, `${store}: took ${seconds} s to fail, ${reference} s to succeed`);
   }
 });
 

@@ -22,6 +22,11 @@ export interface S3Settings {
   readonly accessKeyId: string | null;
   readonly secretAccessKey: string | null;
   readonly forcePathStyle: boolean;
+  /**
+   * A PEM file of the CA that signed the https endpoint's certificate (a private CA), trusted in
+   * place of Node's own; null trusts Node's CAs (and NODE_EXTRA_CA_CERTS). Needs an https endpoint.
+   */
+  readonly tlsCa?: string | null;
 }
 
 export type OfflineSettings =
@@ -44,6 +49,11 @@ export interface GranaryConfig {
     readonly sentinels: readonly string[];
     /** The master's name the sentinels monitor (default 'granary'). */
     readonly sentinelMaster: string;
+    /**
+     * A PEM file of the CA that signed Redis's certificate (a private CA), trusted in place of
+     * Node's own; null trusts Node's CAs (and NODE_EXTRA_CA_CERTS). Needs a rediss:// url.
+     */
+    readonly tlsCa: string | null;
   };
   readonly offline: OfflineSettings;
   /** Ingestion refuses event and created timestamps later than now + this skew (ms; default one hour). */
@@ -70,6 +80,12 @@ export interface GranaryConfig {
     readonly auth: 'token' | 'none';
     /** The consumer token this process reads with (SDK, CLI): GRANARY_TOKEN, preferably, rather than a file. Masked in every output. */
     readonly token: string | null;
+    /**
+     * The feature server's budget of failed authentications per client address: this many a
+     * second, in bursts of 10 times as many; past it a bad token gets 429 (Retry-After) instead of
+     * 401. Valid tokens are always served. Default 10; 0 for no limit.
+     */
+    readonly authFailuresPerSecond: number;
   };
 }
 
@@ -94,12 +110,14 @@ export const CONFIG_VARIABLES = {
   GRANARY_ON_REDIS_LOSS: 'online.onRedisLoss',
   GRANARY_REDIS_SENTINELS: 'online.sentinels',
   GRANARY_REDIS_SENTINEL_MASTER: 'online.sentinelMaster',
+  GRANARY_REDIS_TLS_CA: 'online.tlsCa',
   GRANARY_MAX_FUTURE_SKEW: 'ingest.maxFutureSkew',
   GRANARY_OFFLINE_URL: 'offline.url',
   GRANARY_S3_ENDPOINT: 'offline.s3.endpoint',
   GRANARY_S3_REGION: 'offline.s3.region',
   GRANARY_S3_ACCESS_KEY_ID: 'offline.s3.accessKeyId',
   GRANARY_S3_SECRET_ACCESS_KEY: 'offline.s3.secretAccessKey',
+  GRANARY_S3_TLS_CA: 'offline.s3.tlsCa',
   GRANARY_TEMPORAL_ADDRESS: 'temporal.address',
   GRANARY_TEMPORAL_NAMESPACE: 'temporal.namespace',
   GRANARY_TASK_QUEUE: 'temporal.taskQueue',
@@ -111,18 +129,19 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_HEALTH_ON_LOSS: 'serving.healthOnLoss',
   GRANARY_SERVING_AUTH: 'serving.auth',
   GRANARY_TOKEN: 'serving.token',
+  GRANARY_SERVING_AUTH_FAILURES_PER_SECOND: 'serving.authFailuresPerSecond',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
   project: null,
   registry: ['url'],
-  online: ['url', 'keyPrefix', 'onRedisLoss', 'sentinels', 'sentinelMaster'],
+  online: ['url', 'keyPrefix', 'onRedisLoss', 'sentinels', 'sentinelMaster', 'tlsCa'],
   offline: ['url', 's3'],
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
-  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token'],
+  serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token', 'authFailuresPerSecond'],
 };
-const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
+const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle', 'tlsCa'];
 
 export interface LoadConfigOptions {
   /** The feature repo folder holding granary.yaml; defaults to the current folder. Relative
@@ -170,18 +189,28 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       pick('GRANARY_S3_SECRET_ACCESS_KEY', s3File.secretAccessKey, onAws ? null : stack.minio.secretAccessKey),
     ),
     forcePathStyle: bool(where('offline.s3.forcePathStyle'), s3File.forcePathStyle ?? !onAws),
+    tlsCa: caFile(where('offline.s3.tlsCa'), env.GRANARY_S3_TLS_CA ? process.cwd() : repoDir, pick('GRANARY_S3_TLS_CA', s3File.tlsCa, null)),
   };
+  if (s3.tlsCa !== null && !s3.endpoint?.startsWith('https://')) {
+    throw new ConfigError(`${where('offline.s3.tlsCa')}: a CA is only used over TLS: offline.s3.endpoint must start with https://, got '${s3.endpoint ?? 'aws'}'`);
+  }
+  const redisUrl = url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']);
+  const redisCa = caFile(where('online.tlsCa'), env.GRANARY_REDIS_TLS_CA ? process.cwd() : repoDir, pick('GRANARY_REDIS_TLS_CA', section('online').tlsCa, null));
+  if (redisCa !== null && !redisUrl.startsWith('rediss://')) {
+    throw new ConfigError(maskSecrets(`${where('online.tlsCa')}: a CA is only used over TLS: online.url must start with rediss://, got '${redisUrl}'`));
+  }
 
   return Object.freeze({
     project,
     repoDir,
     registry: { url: url(where('registry.url'), pick('GRANARY_POSTGRES_URL', section('registry').url, stack.postgres.url), ['postgres:', 'postgresql:']) },
     online: {
-      url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
+      url: redisUrl,
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
       onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
       sentinels: hostPortList(where('online.sentinels'), pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, [])),
       sentinelMaster: str(where('online.sentinelMaster'), pick('GRANARY_REDIS_SENTINEL_MASTER', section('online').sentinelMaster, 'granary')),
+      tlsCa: redisCa,
     },
     offline: parseOffline(where('offline.url'), offlineUrl, offlineBase, s3),
     ingest: { maxFutureSkewMs: skewMs(where('ingest.maxFutureSkew'), pick('GRANARY_MAX_FUTURE_SKEW', section('ingest').maxFutureSkew, '1h')) },
@@ -204,6 +233,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       healthOnLoss: oneOf(where('serving.healthOnLoss'), pick('GRANARY_SERVING_HEALTH_ON_LOSS', section('serving').healthOnLoss, 'fail'), ['ok', 'fail'] as const),
       auth: oneOf(where('serving.auth'), pick('GRANARY_SERVING_AUTH', section('serving').auth, 'token'), ['token', 'none'] as const),
       token: optStr(where('serving.token'), pick('GRANARY_TOKEN', section('serving').token, null)),
+      authFailuresPerSecond: int(where('serving.authFailuresPerSecond'), pick('GRANARY_SERVING_AUTH_FAILURES_PER_SECOND', section('serving').authFailuresPerSecond, 10), 0, 1_000_000),
     },
   });
 }
@@ -305,6 +335,21 @@ function url(where: string, value: unknown, protocols: string[]): string {
     throw new ConfigError(maskSecrets(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`));
   }
   return text;
+}
+
+/** A CA certificate file (PEM), absolute or relative to `base`; it must exist. null when unset. */
+function caFile(where: string, base: string, value: unknown): string | null {
+  const text = optStr(where, value);
+  if (text === null) return null;
+  const path = isAbsolute(text) ? text : resolve(base, text);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${where}: cannot read the CA file '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${where}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return path;
 }
 
 /** A duration such as '1h', '90s' or '1d' (or seconds), >= 0, in ms. */

@@ -8,7 +8,7 @@ import { OnlineFeatureReader } from './online-feature-reader.ts';
 import { OnlineStateMonitor, type OnlineViewState } from './online-state-monitor.ts';
 import { ServingError, boundedMessage, clipped } from './serving-error.ts';
 import { ServingMetrics } from './serving-metrics.ts';
-import { AccessDeniedError, ServingAccess, type ServingAccessOptions } from './serving-access.ts';
+import { AccessDeniedError, AuthRateLimitedError, ServingAccess, type ServingAccessOptions } from './serving-access.ts';
 import { ViewFreshness } from './view-freshness.ts';
 import { withDeadline } from './with-deadline.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
@@ -177,7 +177,7 @@ export class FeatureServer {
 
     // The token is checked before the body is read: a request without a valid one costs no parsing.
     const authenticate = async (request: FastifyRequest): Promise<void> => {
-      request.consumer = await this.access.authenticate(request.headers.authorization);
+      request.consumer = await this.access.authenticate(request.headers.authorization, request.ip);
     };
     app.post(ROUTES.getOnlineFeatures, { onRequest: authenticate }, async (request, reply) => {
       const { plan: planRequest, entities } = parseFeastRequest(request.body);
@@ -250,6 +250,7 @@ export class FeatureServer {
       const { statusCode, code, message } = describeError(error);
       if (code === 'REGISTRY_UNAVAILABLE') this.metrics.registryErrors.inc();
       if (statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="granary"');
+      if (error instanceof AuthRateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
       const features = error instanceof AccessDeniedError ? { features: error.features } : {};
       void reply.code(statusCode).send({ code, message: boundedMessage(message), ...features });
     });

@@ -1,6 +1,7 @@
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { AccessCache, type AccessCacheOptions } from '../access/access-cache.ts';
 import { deniedMessage, type AuthFailure, type RequestedFeature } from '../access/access-policy.ts';
+import { FailedAuthLimiter, type FailedAuthLimiterOptions } from '../access/failed-auth-limiter.ts';
 import { RestrictedReadAudit, type RestrictedReadAuditOptions } from '../access/restricted-read-audit.ts';
 import type { AccessRegistry } from '../stores/registry/access-registry.ts';
 import type { FeaturePlan, ServingCatalog } from './serving-catalog.ts';
@@ -14,6 +15,8 @@ import { ServingError } from './serving-error.ts';
 export type ServingAccessOptions =
   | ({ readonly auth: 'token'; readonly registry: Pick<AccessRegistry, 'accessVersion' | 'snapshot' | 'recordRestrictedReads'> } & AccessCacheOptions & {
         readonly audit?: RestrictedReadAuditOptions;
+        /** Failed authentications per client address before they are answered 429 (config `serving.authFailuresPerSecond`); absent: no limit. */
+        readonly failedAuthLimit?: FailedAuthLimiterOptions;
       })
   | { readonly auth: 'none' };
 
@@ -33,6 +36,7 @@ export const OPEN_SERVER_WARNING =
  *
  * Metrics, on the server's registry:
  *   granary_serving_auth_failures_total{reason}                 missing, malformed, unknown-token, expired, revoked, forbidden
+ *   granary_serving_auth_rate_limited_total                     failed authentications answered 429 (over the address's budget)
  *   granary_serving_restricted_reads_total{consumer, feature}   one per restricted feature read
  *
  * @example
@@ -44,7 +48,9 @@ export class ServingAccess {
   readonly open: boolean;
   readonly cache: AccessCache | undefined;
   readonly audit: RestrictedReadAudit | undefined;
+  readonly limiter: FailedAuthLimiter | undefined;
   private readonly failures: Counter<'reason'>;
+  private readonly rateLimited: Counter;
   private readonly restrictedReads: Counter<'consumer' | 'feature'>;
 
   constructor(
@@ -56,11 +62,17 @@ export class ServingAccess {
     if (options.auth === 'token') {
       this.cache = new AccessCache(options.registry, project, options);
       this.audit = new RestrictedReadAudit(options.registry, project, options.audit);
+      if (options.failedAuthLimit) this.limiter = new FailedAuthLimiter(options.failedAuthLimit);
     }
     this.failures = new Counter({
       name: 'granary_serving_auth_failures_total',
       help: 'Requests refused by access control, by reason (401 reasons, and forbidden: 403)',
       labelNames: ['reason'] as const,
+      registers: [metrics],
+    });
+    this.rateLimited = new Counter({
+      name: 'granary_serving_auth_rate_limited_total',
+      help: 'Failed authentications answered 429: the client address was over its budget of failures (serving.authFailuresPerSecond)',
       registers: [metrics],
     });
     this.restrictedReads = new Counter({
@@ -77,10 +89,11 @@ export class ServingAccess {
   }
 
   /**
-   * The consumer named by an Authorization header; a 401 ServingError for none or a bad one, a 503
-   * when the rules cannot be loaded. Synchronous work only once the rules are loaded.
+   * The consumer named by an Authorization header; a 401 ServingError for none or a bad one (a 429
+   * AuthRateLimitedError instead when `client`, the remote address, is over its budget of
+   * failures), a 503 when the rules cannot be loaded. Synchronous work only once the rules are loaded.
    */
-  async authenticate(authorization: string | undefined): Promise<string> {
+  async authenticate(authorization: string | undefined, client?: string): Promise<string> {
     if (!this.cache) return ANONYMOUS;
     let policy = this.cache.ready();
     if (!policy) {
@@ -92,6 +105,14 @@ export class ServingAccess {
     }
     const who = policy.authenticate(authorization);
     if (who.ok) return who.consumer;
+    if (this.limiter && client !== undefined && !this.limiter.spend(client)) {
+      this.rateLimited.inc();
+      const seconds = this.limiter.retryAfterSeconds(client);
+      throw new AuthRateLimitedError(
+        `too many failed authentications from ${client} (over ${this.limiter.perSecond}/s, bursts of ${this.limiter.burst}); retry after ${seconds} s with a valid token (valid tokens are always served)`,
+        seconds,
+      );
+    }
     this.failures.inc({ reason: who.reason });
     throw new ServingError('UNAUTHORIZED', UNAUTHORIZED_MESSAGES[who.reason]);
   }
@@ -128,6 +149,16 @@ export class AccessDeniedError extends ServingError {
     readonly features: readonly string[],
   ) {
     super('FORBIDDEN', message);
+  }
+}
+
+/** A 429: the client address failed authentication too often; `Retry-After: retryAfterSeconds`. */
+export class AuthRateLimitedError extends ServingError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('TOO_MANY_AUTH_FAILURES', message);
   }
 }
 

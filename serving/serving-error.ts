@@ -24,6 +24,8 @@ export const SERVING_ERROR_CODES = {
   BODY_TOO_LARGE: 413,
   TOO_MANY_ENTITIES: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A client address over its budget of failed authentications (serving/serving-access.ts); valid tokens are still served. */
+  TOO_MANY_AUTH_FAILURES: 429,
   /** A registered feature service the read path cannot serve as registered (e.g. a default of the wrong type). */
   INVALID_FEATURE_SERVICE: 500,
   ONLINE_STORE_UNAVAILABLE: 503,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { GranaryConfig } from '../config/granary-config.ts';
 import { checkOfflineHome } from './offline-home.ts';
 import { createOfflineStore } from './offline/create-offline-store.ts';
@@ -78,8 +79,10 @@ export async function openCheckedStores(config: GranaryConfig): Promise<Stores> 
   return stores;
 }
 
-/** Where the online store's Redis is (config `online`): a URL, or sentinels naming the master. */
-export function onlineConnection(config: Pick<GranaryConfig, 'online'>): Pick<RedisOnlineStoreOptions, 'url' | 'keyPrefix' | 'sentinels' | 'sentinelMaster'> {
-  const { url, keyPrefix, sentinels, sentinelMaster } = config.online;
-  return { url, keyPrefix, ...(sentinels.length ? { sentinels, sentinelMaster } : {}) };
+/** Where the online store's Redis is (config `online`): a URL, or sentinels naming the master; and the CA its TLS certificate is checked against. */
+export function onlineConnection(
+  config: Pick<GranaryConfig, 'online'>,
+): Pick<RedisOnlineStoreOptions, 'url' | 'keyPrefix' | 'sentinels' | 'sentinelMaster' | 'tlsCa'> {
+  const { url, keyPrefix, sentinels, sentinelMaster, tlsCa } = config.online;
+  return { url, keyPrefix, ...(sentinels.length ? { sentinels, sentinelMaster } : {}), ...(tlsCa ? { tlsCa: readFileSync(tlsCa, 'utf8') } : {}) };
 }

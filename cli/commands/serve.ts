@@ -81,7 +81,9 @@ export function registerServeCommand(program: Command): void {
         const server = new FeatureServer({
           registry,
           online,
-          access: access ? { auth: 'token', registry: access, timeoutMs } : { auth: 'none' },
+          access: access
+            ? { auth: 'token', registry: access, timeoutMs, ...(config.serving.authFailuresPerSecond > 0 ? { failedAuthLimit: { perSecond: config.serving.authFailuresPerSecond } } : {}) }
+            : { auth: 'none' },
           tls,
           maxEntities,
           timeoutMs,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { OfflineSettings } from '../../config/granary-config.ts';
 import { LocalOfflineStore } from './local-offline-store.ts';
 import type { OfflineStore } from './offline-store.ts';
@@ -16,7 +17,7 @@ export function createOfflineStore(settings: OfflineSettings): OfflineStore {
     case 'local':
       return new LocalOfflineStore({ path: settings.path });
     case 's3': {
-      const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey } = settings.s3;
+      const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, tlsCa } = settings.s3;
       return new S3OfflineStore({
         bucket: settings.bucket,
         prefix: settings.prefix,
@@ -24,6 +25,7 @@ export function createOfflineStore(settings: OfflineSettings): OfflineStore {
         region,
         forcePathStyle,
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : null,
+        ...(tlsCa ? { tlsCa: readFileSync(tlsCa, 'utf8') } : {}),
       });
     }
   }

@@ -1,4 +1,5 @@
 import { maskSecrets } from '../../config/mask-secrets.ts';
+import { untrustedCertificate } from '../untrusted-certificate.ts';
 
 /**
  * The offline store's S3 endpoint could not be reached or refused the credentials. The message
@@ -11,10 +12,13 @@ import { maskSecrets } from '../../config/mask-secrets.ts';
  *   //     127.0.0.1:19000); check that S3 (MinIO) runs there (local stack: npm run stack -- up) and offline.s3.endpoint / GRANARY_S3_ENDPOINT"
  */
 export class OfflineStoreUnavailableError extends Error {
-  constructor(root: string, endpoint: string, operation: string, cause: unknown, kind: 'unreachable' | 'credentials' = 'unreachable') {
+  constructor(root: string, endpoint: string, operation: string, cause: unknown, kind: 'unreachable' | 'credentials' | 'untrusted' = 'unreachable') {
     const reason = reasonOf(cause);
     const message =
-      kind === 'credentials'
+      kind === 'untrusted'
+        ? `offline store ${root}: S3 at ${endpoint} cannot be trusted: ${untrustedCertificate(cause) ?? reason} (${operation}); ` +
+          'give the CA that signed it with offline.s3.tlsCa (GRANARY_S3_TLS_CA)'
+        : kind === 'credentials'
         ? `offline store ${root}: S3 at ${endpoint} refused the credentials (${operation}: ${reason}); ` +
           'check offline.s3.accessKeyId and offline.s3.secretAccessKey (GRANARY_S3_ACCESS_KEY_ID, GRANARY_S3_SECRET_ACCESS_KEY)'
         : `offline store ${root}: cannot reach S3 at ${endpoint} (${operation}: ${reason}); ` +
@@ -23,10 +27,11 @@ export class OfflineStoreUnavailableError extends Error {
     this.name = 'OfflineStoreUnavailableError';
   }
 
-  /** Which kind of S3 failure `error` is: a connection that failed, refused credentials, or neither (undefined). */
-  static kindOf(error: unknown): 'unreachable' | 'credentials' | undefined {
+  /** Which kind of S3 failure `error` is: a connection that failed, refused credentials, an untrusted certificate, or neither (undefined). */
+  static kindOf(error: unknown): 'unreachable' | 'credentials' | 'untrusted' | undefined {
     const e = error as { name?: string; code?: string; errors?: unknown[] } | null | undefined;
     if (!e) return undefined;
+    if (untrustedCertificate(error)) return 'untrusted';
     if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return 'unreachable';
     if (e.name === 'TimeoutError') return 'unreachable';
     if (typeof e.name === 'string' && CREDENTIAL_ERRORS.has(e.name)) return 'credentials';

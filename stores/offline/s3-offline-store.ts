@@ -9,6 +9,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Table } from 'apache-arrow';
 import { encodeParquet } from './encode-parquet.ts';
 import { checkStoreKey, checkStorePrefix } from './object-key.ts';
@@ -31,6 +32,8 @@ export interface S3OfflineStoreConfig {
   readonly forcePathStyle?: boolean;
   /** Static credentials; absent or null uses the AWS default chain (environment, profile, role). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } | null;
+  /** With an https endpoint: the PEM of the CA to trust in place of Node's (a private CA; config `offline.s3.tlsCa`). */
+  readonly tlsCa?: string;
 }
 
 /**
@@ -68,6 +71,8 @@ export class S3OfflineStore implements OfflineStore {
       forcePathStyle: config.forcePathStyle ?? false,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
+      // The SDK's Node handler takes its options directly; keepAlive and maxSockets as its default agent's.
+      ...(config.tlsCa ? { requestHandler: { httpsAgent: new HttpsAgent({ ca: config.tlsCa, keepAlive: true, maxSockets: 50 }) } } : {}),
     });
     // Connection failures and refused credentials name the offline store, the endpoint and what to
     // check (OfflineStoreUnavailableError), whichever call meets them; other errors pass unchanged.

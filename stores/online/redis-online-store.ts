@@ -18,6 +18,7 @@ import { MONOTONIC_WRITE_MANY_COMMAND, MONOTONIC_WRITE_MANY_LUA } from './monoto
 import { RECORD_APPLIED_COMMAND, RECORD_APPLIED_LUA } from './record-applied.lua.ts';
 import { REPLACE_ROW_COMMAND, REPLACE_ROW_LUA, REPLACE_ROW_RESULT } from './replace-row.lua.ts';
 import { OnlineStoreError, redactUrl } from './online-store-error.ts';
+import { untrustedCertificate } from '../untrusted-certificate.ts';
 import type { OnlineColumns, OnlineRead, OnlineRow, OnlineStore, OnlineTarget, WriteResult } from './online-store.ts';
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import { defaultExpiryGraceSeconds, rowExpiresAt } from './row-expiry.ts';
@@ -84,6 +85,8 @@ export interface RedisOnlineStoreOptions {
   readonly sentinels?: readonly string[];
   /** The master's name the sentinels monitor (config `online.sentinelMaster`; default 'granary'). */
   readonly sentinelMaster?: string;
+  /** With a rediss:// url: the PEM of the CA to trust in place of Node's (config `online.tlsCa`, the file's content). */
+  readonly tlsCa?: string;
   /** Reject calls at once while disconnected instead of queueing them (serving). Default false. */
   readonly failFast?: boolean;
   /** Default 2000. */
@@ -200,6 +203,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.newLayout = (options.newGenerationLayout ?? CURRENT_LAYOUT_VERSION) === 1 ? HASH_ROWS : packedRows(options.buckets ?? DEFAULT_BUCKETS);
     this.redis = new Redis(options.url, {
       ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
+      ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2000,
       maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
@@ -923,6 +927,8 @@ export class RedisOnlineStore implements OnlineStore {
     else if (message === 'Connection is closed.') reason = 'connection closed';
     const last = this.lastError?.message;
     if (last && last !== message) reason += ` (last connection error: ${last})`;
+    const untrusted = untrustedCertificate(error) ?? untrustedCertificate(this.lastError);
+    if (untrusted) reason = `${untrusted}; give the CA that signed it with online.tlsCa (GRANARY_REDIS_TLS_CA)`;
     return new OnlineStoreError(this.options.url, operation, error, reason);
   }
 }

@@ -1,4 +1,5 @@
 import { maskSecrets } from '../../config/mask-secrets.ts';
+import { untrustedCertificate } from '../untrusted-certificate.ts';
 
 /**
  * The registry's PostgreSQL could not be reached (refused, unknown host, no such database,
@@ -12,12 +13,21 @@ import { maskSecrets } from '../../config/mask-secrets.ts';
 export class RegistryUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message || String((cause as { code?: string }).code) : String(cause);
-    super(maskSecrets(`cannot reach the registry at ${url}: ${reason} (is the local stack up? npm run stack -- up)`), { cause });
+    const untrusted = untrustedCertificate(cause);
+    super(
+      maskSecrets(
+        untrusted
+          ? `cannot reach the registry at ${url}: ${untrusted}; give the CA that signed it in the URL: ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`
+          : `cannot reach the registry at ${url}: ${reason} (is the local stack up? npm run stack -- up)`,
+      ),
+      { cause },
+    );
     this.name = 'RegistryUnavailableError';
   }
 
   /** Whether a pg or socket error means the server could not be reached or used at all. */
   static isConnectionError(error: unknown): boolean {
+    if (untrustedCertificate(error)) return true;
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code !== 'string') return error instanceof AggregateError && error.errors.some((e) => RegistryUnavailableError.isConnectionError(e));
     return CONNECTION_CODES.has(code);

@@ -5,7 +5,8 @@ import { newToken } from '../../access/consumer-token.ts';
  * The attacker of auth-abuse.test.ts, run as a process of its own:
  * `node --import tsx bad-token-attacker.ts <url> <requests> <concurrency> <a good token>`. Sends
  * the requests with bad or malformed Authorization headers (cycling through 12 kinds, the good
- * token's id with a wrong secret among them) and prints `{ statuses, slowest }` as JSON.
+ * token's id with a wrong secret among them) and prints `{ statuses, slowest, seconds, retryAfter }`
+ * as JSON (retryAfter: the distinct Retry-After headers of the 429s).
  */
 const [url, requests, concurrency, goodToken] = process.argv.slice(2) as [string, string, string, string];
 const body = JSON.stringify({ features: ['user_profile:age', 'user_profile:country'], entities: { user_id: ['u1'] } });
@@ -31,6 +32,8 @@ function badHeader(i: number): string | undefined {
 
 let next = 0;
 let slowest = 0;
+const retryAfter = new Set<string>();
+const started = performance.now();
 const statuses: Record<string, number> = {};
 await Promise.all(
   Array.from({ length: Number(concurrency) }, async () => {
@@ -38,12 +41,13 @@ await Promise.all(
       const header = badHeader(next++);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (header !== undefined) headers.authorization = header;
-      const started = performance.now();
+      const sent = performance.now();
       const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers, body });
       await response.arrayBuffer();
-      slowest = Math.max(slowest, performance.now() - started);
+      slowest = Math.max(slowest, performance.now() - sent);
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      if (response.status === 429) retryAfter.add(response.headers.get('retry-after') ?? '(none)');
     }
   }),
 );
-process.stdout.write(JSON.stringify({ statuses, slowest }));
+process.stdout.write(JSON.stringify({ statuses, slowest, seconds: (performance.now() - started) / 1000, retryAfter: [...retryAfter] }));

@@ -193,7 +193,8 @@ async function runGranary(labelsPath: string, out: string): Promise<number> {
     );
     return performance.now() - started;
   }
-  const argv = [BIN, 'historical', '--entities', labelsPath, '--features', FEATURES.map((f) => `${view.name}:${f}`).join(','), '--out', out, '--temp-dir', dir, '--json'];
+  // In one process whatever the size (the command would go across workers above 20M rows: that is --distributed's measure).
+  const argv = [BIN, 'historical', '--entities', labelsPath, '--features', FEATURES.map((f) => `${view.name}:${f}`).join(','), '--out', out, '--temp-dir', dir, '--distributed-above', String(Number.MAX_SAFE_INTEGER), '--json'];
   if (args['memory-limit']) argv.push('--memory-limit', args['memory-limit']);
   const { peakRss } = await runProcess(process.execPath, argv, { ...process.env, ...benchEnv });
   cliPeakRss = Math.max(cliPeakRss, peakRss);

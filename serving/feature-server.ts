@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { OnlineStore } from '../stores/online/online-store.ts';
 import type { Registry } from '../stores/registry/registry.ts';
 import { entityColumnsFromColumns } from './entity-columns.ts';
-import { feastResponse, parseFeastRequest } from './feast-format.ts';
+import { feastResponseJson, parseFeastRequest } from './feast-format.ts';
 import type { HotKeyCacheOptions } from './hot-key-cache.ts';
 import { OnlineFeatureReader } from './online-feature-reader.ts';
 import { OnlineStateMonitor, type OnlineViewState } from './online-state-monitor.ts';
@@ -188,7 +188,7 @@ export class FeatureServer {
       const table = await this.reader.read(plan, checked);
       this.access.recordRead(request.consumer, plan);
       void reply.type('application/json; charset=utf-8');
-      return JSON.stringify(feastResponse(table));
+      return feastResponseJson(table);
     });
 
     app.get(ROUTES.health, async (_request, reply) => {

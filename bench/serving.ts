@@ -7,9 +7,13 @@
  * layout 1's floor (pipelined HMGETs) and Redis bytes per entity of the 10-feature view in both
  * layouts (MEMORY USAGE over a sample, and the INFO used_memory delta of writing the view).
  * Prints JSON with p50 / p99 (one request at a time) and throughput (`--concurrency` in flight)
- * for each shape, and the ratios server / raw.
+ * for each shape, and the ratios server / raw. The HTTP floor (bench/serving/http-floor-server.ts,
+ * its own process) answers the same requests with the same MGET and no server work, so the figures
+ * split into HTTP over loopback (floor / raw) and the server's own work (server / floor); the CPU
+ * each process spends per request (/proc) is the figure least moved by a loaded machine.
  *
- *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16]
+ *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16] [--shapes 1x10,1x50,100x50]
+ *     [--server-node-options='--cpu-prof --cpu-prof-dir=/tmp/prof']   (flags of the server's node, for profiling)
  *
  * Shapes: 1 entity x 10 features (one view, by feature list); 1 entity x 50 features over 5 views
  * and 100 entities x 50 features (a feature service). Entities are drawn at random from the
@@ -18,6 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,12 +41,18 @@ const { values: args } = parseArgs({
     entities: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
+    /** Node flags for the server's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc` (profiling). */
+    'server-node-options': { type: 'string', default: '' },
+    /** Another checkout's bin/granary.mjs as the server (a before/after on the same machine minutes apart); default this one's. */
+    'server-bin': { type: 'string', default: '' },
+    /** Only these shapes, by short name (comma-separated: 1x10, 1x50, 100x50); default all. */
+    shapes: { type: 'string', default: '1x10,1x50,100x50' },
   },
 });
 const ENTITIES = Number(args.entities);
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
-const BIN = fileURLToPath(new URL('../bin/granary.mjs', import.meta.url));
+const BIN = args['server-bin'] || fileURLToPath(new URL('../bin/granary.mjs', import.meta.url));
 
 // --- definitions and data ----------------------------------------------------------------
 const user = entity({ name: 'user', joinKey: 'user_id', valueType: 'int64' });
@@ -121,6 +132,7 @@ const layouts = await Promise.all(targets.map((t) => store.generationLayout(t)))
 // --- the shapes ----------------------------------------------------------------------------
 interface Shape {
   readonly name: string;
+  readonly short: string;
   readonly entities: number;
   /** Views read, each with the features read. */
   readonly reads: readonly { target: OnlineTarget; features: string[] }[];
@@ -129,18 +141,21 @@ interface Shape {
 const shapes: Shape[] = [
   {
     name: '1 entity x 10 features',
+    short: '1x10',
     entities: 1,
     reads: [{ target: targets[0]!, features: views[0]!.features.map((f) => f.name) }],
     body: (users) => JSON.stringify({ features: views[0]!.features.map((f) => `${views[0]!.name}:${f.name}`), entities: { user_id: users } }),
   },
   {
     name: '1 entity x 50 features over 5 views',
+    short: '1x50',
     entities: 1,
     reads: targets.map((target, v) => ({ target, features: views[v]!.features.map((f) => f.name) })),
     body: (users) => JSON.stringify({ feature_service: service.name, entities: { user_id: users } }),
   },
   {
     name: '100 entities x 50 features',
+    short: '100x50',
     entities: 100,
     reads: targets.map((target, v) => ({ target, features: views[v]!.features.map((f) => f.name) })),
     body: (users) => JSON.stringify({ feature_service: service.name, entities: { user_id: users } }),
@@ -148,20 +163,34 @@ const shapes: Shape[] = [
 ];
 const randomUsers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(Math.random() * ENTITIES));
 
-// --- the server, its own process -------------------------------------------------------------
-const server = await startServer();
+// --- the server, its own process; the HTTP floor, its own process too -------------------------
+const server = await startProcess([BIN, 'serve', '--port', '0', '--max-entities', '1000'], args['server-node-options']);
+const httpFloor = await startProcess([
+  '--import',
+  'tsx',
+  fileURLToPath(new URL('./serving/http-floor-server.ts', import.meta.url)),
+  JSON.stringify({
+    redisUrl: config.online.url,
+    keyPrefix: config.online.keyPrefix,
+    views: targets.map((t, v) => ({ name: t.view, ref: { project: t.project, view: t.view, version: t.version, generation: t.generation }, buckets: layouts[v]!.buckets })),
+    services: { [service.name]: views.map((v) => v.name) },
+  }),
+]);
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function startServer(): Promise<{ url: URL; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--max-entities', '1000'], {
-    cwd: tmpdir(),
+function startProcess(argv: readonly string[], nodeOptions = ''): Promise<{ url: URL; child: ChildProcess }> {
+  const flags = nodeOptions.split(' ').filter((flag) => flag !== '');
+  const child = spawn(process.execPath, [...flags, ...argv], {
+    // The server from a folder without a repo (it reads the registry's definitions); the floor from this repo (it needs tsx).
+    cwd: argv[0] === BIN ? tmpdir() : fileURLToPath(new URL('..', import.meta.url)),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.on('exit', (code) => reject(new Error(`granary serve exited with ${code}: ${out}`)));
+    child.on('exit', (code) => reject(new Error(`${argv.join(' ').slice(0, 200)} exited with ${code}: ${out}`)));
     child.stdout!.on('data', (chunk: Buffer) => {
+      if (process.env.GRANARY_BENCH_SERVER_STDOUT) process.stderr.write(chunk);
       out += chunk.toString();
       const match = /on (http:\/\/\S+)/.exec(out);
       if (match) resolve({ url: new URL(match[1]!), child });
@@ -169,10 +198,21 @@ function startServer(): Promise<{ url: URL; child: ChildProcess }> {
   });
 }
 
-function post(body: string): Promise<void> {
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = 100;
+
+function post(to: URL, body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: server.url.hostname, port: server.url.port, path: '/get-online-features', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${consumerToken.token}` } },
+      { agent, host: to.hostname, port: to.port, path: '/get-online-features', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${consumerToken.token}` } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -212,18 +252,23 @@ interface Figures {
   readonly p99Ms: number;
   readonly sequentialRequests: number;
   readonly throughputPerSecond: number;
+  /** CPU (user + system) the measured process used per sequential request, ms: `granary serve`'s, the HTTP floor's, or this process's for the raw reads. */
+  readonly cpuMsPerRequest: number;
 }
 
-async function measure(call: () => Promise<unknown>): Promise<Figures> {
+async function measure(call: () => Promise<unknown>, pid?: number): Promise<Figures> {
   const warm = performance.now() + 1000; // warm-up: JIT, connections, caches
   while (performance.now() < warm) await call();
   const latencies: number[] = [];
+  const cpu = () => (pid === undefined ? (process.cpuUsage().user + process.cpuUsage().system) / 1000 : cpuMsOf(pid));
+  const cpuBefore = cpu();
   const until = performance.now() + SECONDS * 1000;
   while (performance.now() < until) {
     const started = performance.now();
     await call();
     latencies.push(performance.now() - started);
   }
+  const cpuMsPerRequest = round((cpu() - cpuBefore) / latencies.length, 4);
   latencies.sort((a, b) => a - b);
   let done = 0;
   const loadUntil = performance.now() + SECONDS * 1000;
@@ -238,7 +283,7 @@ async function measure(call: () => Promise<unknown>): Promise<Figures> {
   );
   const elapsed = (performance.now() - startedLoad) / 1000;
   const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!, 3);
-  return { p50Ms: at(0.5), p99Ms: at(0.99), sequentialRequests: latencies.length, throughputPerSecond: Math.round(done / elapsed) };
+  return { p50Ms: at(0.5), p99Ms: at(0.99), sequentialRequests: latencies.length, throughputPerSecond: Math.round(done / elapsed), cpuMsPerRequest };
 }
 
 function round(x: number, digits: number): number {
@@ -247,10 +292,12 @@ function round(x: number, digits: number): number {
 
 const results = [];
 try {
-  for (const shape of shapes) {
+  for (const shape of shapes.filter((s) => args.shapes.split(',').includes(s.short))) {
     const bodies = Array.from({ length: 256 }, () => randomUsers(shape.entities));
     let n = 0;
-    const serverFigures = await measure(() => post(shape.body(bodies[n++ % bodies.length]!)));
+    const serverFigures = await measure(() => post(server.url, shape.body(bodies[n++ % bodies.length]!)), server.child.pid);
+    let h = 0;
+    const httpFloorFigures = await measure(() => post(httpFloor.url, shape.body(bodies[h++ % bodies.length]!)), httpFloor.child.pid);
     let m = 0;
     const rawFigures = await measure(() => rawRead(shape, bodies[m++ % bodies.length]!));
     let l = 0;
@@ -258,20 +305,27 @@ try {
     results.push({
       shape: shape.name,
       server: serverFigures,
+      httpFloor: httpFloorFigures,
       rawMget: rawFigures,
       rawHmgetLayout1: layout1Figures,
       ratio: {
         p50: round(serverFigures.p50Ms / rawFigures.p50Ms, 2),
         p99: round(serverFigures.p99Ms / rawFigures.p99Ms, 2),
         throughput: round(serverFigures.throughputPerSecond / rawFigures.throughputPerSecond, 2),
+        toHttpFloorP50: round(serverFigures.p50Ms / httpFloorFigures.p50Ms, 2),
+        toHttpFloorP99: round(serverFigures.p99Ms / httpFloorFigures.p99Ms, 2),
+        httpFloorP50ToRaw: round(httpFloorFigures.p50Ms / rawFigures.p50Ms, 2),
+        serverCpuToHttpFloorCpu: round(serverFigures.cpuMsPerRequest / httpFloorFigures.cpuMsPerRequest, 2),
         floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2),
         floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2),
       },
     });
   }
 } finally {
-  server.child.removeAllListeners('exit');
-  server.child.kill('SIGTERM');
+  for (const { child } of [server, httpFloor]) {
+    child.removeAllListeners('exit');
+    child.kill('SIGTERM');
+  }
   agent.destroy();
   for (const prefix of [config.online.keyPrefix, layout1Prefix]) {
     let cursor = '0';
@@ -294,7 +348,9 @@ console.log(
       concurrency: CONCURRENCY,
       note:
         'p50/p99: one request at a time over loopback (HTTP keep-alive); throughput: `concurrency` in flight. rawMget: the same rows read from this ' +
-        'process with ioredis in one MGET (layout 2, the floor); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined.',
+        'process with ioredis in one MGET (layout 2, the floor); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined. ' +
+        'httpFloor: the same requests to a bare node:http server (bench/serving/http-floor-server.ts) that parses the body, builds the keys, MGETs and ' +
+        'answers the raw bytes: HTTP over loopback plus the MGET, what any Node server pays. cpuMsPerRequest: CPU of the measured process per sequential request.',
       results,
       redisBytesPerEntity10Features: {
         note: `the 10-feature view (${views[0]!.name}), ${ENTITIES} entities: INFO used_memory delta of writing it / entities, and MEMORY USAGE (SAMPLES 0) over 1000 keys`,

@@ -1,6 +1,7 @@
 import type { OnlineFeatureColumns } from './online-features.ts';
-import type { JoinKeyValue } from '../definitions/feature-value.ts';
-import { formatTimestamp, jsonValueOf, type JsonValue } from './json-value.ts';
+import type { FeatureValue, JoinKeyValue } from '../definitions/feature-value.ts';
+import { parseValueType, type ValueType } from '../definitions/value-type.ts';
+import { formatTimestamp, jsonValueOf, shortestFloat32, type JsonValue } from './json-value.ts';
 import type { PlanRequest } from './serving-catalog.ts';
 import { ServingError } from './serving-error.ts';
 
@@ -27,7 +28,8 @@ import { ServingError } from './serving-error.ts';
  *
  * @example
  *   const { plan, entities } = parseFeastRequest(JSON.parse(body));
- *   JSON.stringify(feastResponse(await reader.read(await reader.plan(plan), entityColumnsFromColumns(entities, ...))));
+ *   feastResponseJson(await reader.read(await reader.plan(plan), entityColumnsFromColumns(entities, ...)));
+ *   // the same text as JSON.stringify(feastResponse(...)), written without the intermediate objects
  */
 export interface FeastRequest {
   readonly plan: PlanRequest;
@@ -37,7 +39,7 @@ export interface FeastRequest {
 
 export interface FeastResponse {
   readonly metadata: { readonly feature_names: readonly string[] };
-  readonly results: readonly { readonly values: JsonValue[]; readonly statuses: string[]; readonly event_timestamps: string[] }[];
+  readonly results: readonly { readonly values: JsonValue[]; readonly statuses: readonly string[]; readonly event_timestamps: string[] }[];
 }
 
 const EPOCH = '1970-01-01T00:00:00Z';
@@ -98,4 +100,108 @@ export function feastResponse(table: OnlineFeatureColumns): FeastResponse {
 function joinValueToJson(value: JoinKeyValue): JsonValue {
   if (typeof value !== 'bigint') return value;
   return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value.toString();
+}
+
+/**
+ * The Feast response as JSON text: exactly `JSON.stringify(feastResponse(table))`, written
+ * without building the response's objects (the HTTP server's hot path; 100 entities x 50
+ * features are 5,000 values, 5,000 statuses and 5,000 timestamps). What makes it cheap:
+ *
+ * - an array shared by several columns is written once: the reader gives every column of one
+ *   view the same `eventTimestamps` array, and the same `statuses` array when no value of the
+ *   column is a stored null (online-feature-reader.ts), so 10 features of a view cost one
+ *   timestamp column, not 10;
+ * - a timestamp is formatted once per run of equal values (a row's features share one);
+ * - a column whose values are already JSON (finite numbers, strings, booleans, nulls) is handed
+ *   to `JSON.stringify` as it is; only int64, float32, timestamps, bytes, lists and non-finite
+ *   numbers are converted value by value, the value type parsed once per column.
+ *
+ * @example
+ *   feastResponseJson(table) === JSON.stringify(feastResponse(table)) // => true
+ */
+export function feastResponseJson(table: OnlineFeatureColumns): string {
+  const n = table.rowCount;
+  const written = new Map<readonly unknown[], string>();
+  const once = <T>(array: readonly T[], write: (array: readonly T[]) => string): string => {
+    let json = written.get(array);
+    if (json === undefined) {
+      json = write(array);
+      written.set(array, json);
+    }
+    return json;
+  };
+  let out = `{"metadata":{"feature_names":${JSON.stringify([...table.joinKeys, ...table.featureNames])}},"results":[`;
+  let first = true;
+  if (table.joinKeys.length > 0) {
+    const present = JSON.stringify(new Array<string>(n).fill('PRESENT'));
+    const epochs = JSON.stringify(new Array<string>(n).fill(EPOCH));
+    for (let k = 0; k < table.joinKeys.length; k++) {
+      out += `${first ? '' : ','}{"values":${JSON.stringify(table.entityColumns[k]!.map(joinValueToJson))},"statuses":${present},"event_timestamps":${epochs}}`;
+      first = false;
+    }
+  }
+  for (let f = 0; f < table.columns.length; f++) {
+    const column = table.columns[f]!;
+    const values = valuesJson(column.values, table.featureTypes[f]!, n);
+    const statuses = once(column.statuses, statusesJson);
+    const timestamps = once(column.eventTimestamps, timestampsJson);
+    out += `${first ? '' : ','}{"values":${values},"statuses":${statuses},"event_timestamps":${timestamps}}`;
+    first = false;
+  }
+  return `${out}]}`;
+}
+
+function statusesJson(statuses: readonly string[]): string {
+  return JSON.stringify(statuses);
+}
+
+/** Event times as RFC 3339 strings (the epoch for a missing row), each distinct run formatted once. */
+function timestampsJson(times: readonly (number | null | undefined)[]): string {
+  const texts = new Array<string>(times.length);
+  let last: number | null | undefined = Number.NaN;
+  let lastText = EPOCH;
+  for (let r = 0; r < times.length; r++) {
+    const ts = times[r];
+    if (ts !== last) {
+      last = ts;
+      lastText = ts === null || ts === undefined ? EPOCH : formatTimestamp(ts);
+    }
+    texts[r] = lastText;
+  }
+  return JSON.stringify(texts);
+}
+
+/** A column's values as JSON, as jsonValueOf writes each. */
+function valuesJson(values: readonly (FeatureValue | null | undefined)[], type: ValueType, n: number): string {
+  const parsed = parseValueType(type);
+  const scalar = parsed?.scalar;
+  if (parsed && !parsed.list && values.length === n && isJsonAlready(values, scalar!)) return JSON.stringify(values);
+  const json = new Array<JsonValue>(n);
+  if (scalar === 'float32' && parsed && !parsed.list) {
+    for (let r = 0; r < n; r++) {
+      const v = values[r];
+      json[r] = typeof v === 'number' && Number.isFinite(v) ? shortestFloat32(v) : jsonValueOf(v ?? null, type);
+    }
+  } else if (scalar === 'int64' && parsed && !parsed.list) {
+    for (let r = 0; r < n; r++) {
+      const v = values[r];
+      json[r] = typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : jsonValueOf(v ?? null, type);
+    }
+  } else {
+    for (let r = 0; r < n; r++) json[r] = jsonValueOf(values[r] ?? null, type);
+  }
+  return JSON.stringify(json);
+}
+
+/** Whether JSON.stringify writes these values as jsonValueOf would: finite numbers, strings, booleans, nulls of a plain scalar type. */
+function isJsonAlready(values: readonly unknown[], scalar: string): boolean {
+  const kind = scalar === 'float64' || scalar === 'int32' ? 'number' : scalar === 'string' ? 'string' : scalar === 'bool' ? 'boolean' : undefined;
+  if (kind === undefined) return false;
+  for (let r = 0; r < values.length; r++) {
+    const v = values[r];
+    if (v === null) continue;
+    if (typeof v !== kind) return false;
+    if (kind === 'number' && !Number.isFinite(v)) return false;
+  }
+  return true;
 }

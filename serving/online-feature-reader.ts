@@ -134,37 +134,58 @@ export class OnlineFeatureReader {
 
     const now = Date.now();
     const counts: Record<FeatureStatus, number> = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
+    // What every feature of a view shares, per entity row: whether the row is there and fresh,
+    // its event time, and the statuses when no value is a stored null. Columns of one view get
+    // the same eventTimestamps array (and statuses array, unless a value is NULL_VALUE), which
+    // the JSON writer then writes once (feast-format.ts feastResponseJson).
+    const shared = plan.views.map((planned, v) => {
+      const viewRows = rows[v]!;
+      const oldest = now - planned.view.ttlSeconds * 1000;
+      const statuses = new Array<FeatureStatus>(rowCount);
+      const eventTimestamps = new Array<number | null>(rowCount);
+      let missing = 0;
+      let stale = 0;
+      for (let r = 0; r < rowCount; r++) {
+        const row = viewRows[r];
+        if (!row) {
+          statuses[r] = 'NOT_FOUND';
+          eventTimestamps[r] = null;
+          missing++;
+        } else {
+          statuses[r] = row.eventTime < oldest ? 'OUTSIDE_MAX_AGE' : 'PRESENT';
+          eventTimestamps[r] = row.eventTime;
+          if (row.eventTime < oldest) stale++;
+        }
+      }
+      return { viewRows, statuses, eventTimestamps, missing, stale };
+    });
     const columns = plan.features.map((planned): OnlineFeatureColumn => {
-      const viewRows = rows[planned.viewIndex]!;
-      const oldest = now - plan.views[planned.viewIndex]!.view.ttlSeconds * 1000;
+      const { viewRows, statuses: viewStatuses, eventTimestamps, missing, stale } = shared[planned.viewIndex]!;
       const name = planned.feature.name;
       const fallback = planned.defaultValue;
       // Bytes are mutable: each row gets its own copy of a bytes default, never the plan's.
       const copyFallback = hasBytes(fallback);
       const values = new Array<FeatureValue | null>(rowCount);
-      const statuses = new Array<FeatureStatus>(rowCount);
-      const eventTimestamps = new Array<number | null>(rowCount);
+      let statuses = viewStatuses;
+      let nulls = 0;
       for (let r = 0; r < rowCount; r++) {
-        const row = viewRows[r];
-        if (!row) {
+        const status = viewStatuses[r]!;
+        if (status !== 'PRESENT') {
           values[r] = copyFallback ? copyBytes(fallback!) : fallback;
-          statuses[r] = 'NOT_FOUND';
-          eventTimestamps[r] = null;
-          counts.NOT_FOUND++;
-        } else if (row.eventTime < oldest) {
-          values[r] = copyFallback ? copyBytes(fallback!) : fallback;
-          statuses[r] = 'OUTSIDE_MAX_AGE';
-          eventTimestamps[r] = row.eventTime;
-          counts.OUTSIDE_MAX_AGE++;
-        } else {
-          const value = row.values[name] ?? null;
-          const status: FeatureStatus = value === null ? 'NULL_VALUE' : 'PRESENT';
-          values[r] = value;
-          statuses[r] = status;
-          eventTimestamps[r] = row.eventTime;
-          counts[status]++;
+          continue;
+        }
+        const value = viewRows[r]!.values[name] ?? null;
+        values[r] = value;
+        if (value === null) {
+          if (statuses === viewStatuses) statuses = viewStatuses.slice();
+          statuses[r] = 'NULL_VALUE';
+          nulls++;
         }
       }
+      counts.NOT_FOUND += missing;
+      counts.OUTSIDE_MAX_AGE += stale;
+      counts.NULL_VALUE += nulls;
+      counts.PRESENT += rowCount - missing - stale - nulls;
       return { values, statuses, eventTimestamps };
     });
     this.options.onStatuses?.(counts);

@@ -76,10 +76,14 @@ export interface OnlineFeatureColumns {
   readonly rowCount: number;
 }
 
+/**
+ * One feature's column. Columns of one view may share one `eventTimestamps` array, and one
+ * `statuses` array when none of their values is a stored null: read-only, never to be modified.
+ */
 export interface OnlineFeatureColumn {
-  readonly values: (FeatureValue | null)[];
-  readonly statuses: FeatureStatus[];
-  readonly eventTimestamps: (number | null)[];
+  readonly values: readonly (FeatureValue | null)[];
+  readonly statuses: readonly FeatureStatus[];
+  readonly eventTimestamps: readonly (number | null)[];
 }
 
 /** Column-oriented to row-oriented. */

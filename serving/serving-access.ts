@@ -1,6 +1,6 @@
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { AccessCache, type AccessCacheOptions } from '../access/access-cache.ts';
-import { deniedMessage, type AuthFailure, type RequestedFeature } from '../access/access-policy.ts';
+import { deniedMessage, type AccessPolicy, type AuthFailure, type RequestedFeature } from '../access/access-policy.ts';
 import { FailedAuthLimiter, type FailedAuthLimiterOptions } from '../access/failed-auth-limiter.ts';
 import { RestrictedReadAudit, type RestrictedReadAuditOptions } from '../access/restricted-read-audit.ts';
 import type { AccessRegistry } from '../stores/registry/access-registry.ts';
@@ -51,6 +51,10 @@ export class ServingAccess {
   readonly limiter: FailedAuthLimiter | undefined;
   private readonly failures: Counter<'reason'>;
   private readonly rateLimited: Counter;
+  /** Consumers allowed each plan, under one policy (access version). */
+  private readonly allowed = new WeakMap<FeaturePlan, { readonly policy: AccessPolicy; readonly consumers: Set<string> }>();
+  /** Each plan's restricted features. */
+  private readonly restrictedOf = new WeakMap<FeaturePlan, readonly RequestedFeature[]>();
   private readonly restrictedReads: Counter<'consumer' | 'feature'>;
 
   constructor(
@@ -117,20 +121,35 @@ export class ServingAccess {
     throw new ServingError('UNAUTHORIZED', UNAUTHORIZED_MESSAGES[who.reason]);
   }
 
-  /** Throws a 403 ServingError naming every feature of the plan the consumer may not read; returns when it may read them all. */
+  /**
+   * Throws a 403 ServingError naming every feature of the plan the consumer may not read; returns
+   * when it may read them all. A consumer allowed a plan is remembered with the plan for as long
+   * as the rules do not change (a plan belongs to one catalog, the rules are one policy object
+   * per access version), so a repeated request costs a map lookup, not a walk of the grants.
+   */
   authorize(consumer: string, plan: FeaturePlan, catalog: ServingCatalog): void {
     if (!this.cache) return;
     const policy = this.cache.ready();
     if (!policy) throw new ServingError('REGISTRY_UNAVAILABLE', `access rules of project '${this.project}' are not loaded`);
+    const allowed = this.allowed.get(plan);
+    if (allowed?.policy === policy && allowed.consumers.has(consumer)) return;
     const denied = policy.denied(consumer, requestedOf(plan), (service) => serviceRefs(catalog, service));
-    if (denied.length === 0) return;
+    if (denied.length === 0) {
+      if (allowed?.policy === policy && allowed.consumers.size < MAX_REMEMBERED_CONSUMERS) allowed.consumers.add(consumer);
+      else this.allowed.set(plan, { policy, consumers: new Set([consumer]) });
+      return;
+    }
     this.failures.inc({ reason: 'forbidden' });
     throw new AccessDeniedError(deniedMessage(consumer, this.project, denied), denied.map((d) => d.ref));
   }
 
   /** Counts a served read of the plan's restricted features, if any. */
   recordRead(consumer: string, plan: FeaturePlan): void {
-    const restricted = requestedOf(plan).filter((f) => f.restricted);
+    let restricted = this.restrictedOf.get(plan);
+    if (!restricted) {
+      restricted = requestedOf(plan).filter((f) => f.restricted);
+      this.restrictedOf.set(plan, restricted);
+    }
     if (restricted.length === 0) return;
     for (const f of restricted) this.restrictedReads.inc({ consumer, feature: f.ref });
     this.audit?.count(consumer, plan.service !== null ? `service:${plan.service}` : `features:${restricted.map((f) => f.ref).join(',')}`);
@@ -141,6 +160,9 @@ export class ServingAccess {
     await this.audit?.close().catch(() => undefined);
   }
 }
+
+/** Consumers remembered as allowed per plan at most (beyond, the plan's set starts over). */
+const MAX_REMEMBERED_CONSUMERS = 10_000;
 
 /** A 403: the consumer may not read these features (`features` in the response body). */
 export class AccessDeniedError extends ServingError {

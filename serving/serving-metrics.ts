@@ -140,6 +140,33 @@ export class ServingMetrics {
     this.registryErrors.inc(0);
   }
 
+  private readonly durationOf = new Map<string, { observe(seconds: number): void }>();
+  private readonly requestsOf = new Map<string, { inc(): void }>();
+
+  /** One request's latency, by endpoint and feature service (the labelled child kept: no label hashing per request). */
+  observeDuration(endpoint: string, featureService: string, seconds: number): void {
+    const key = `${endpoint} ${featureService}`;
+    let child = this.durationOf.get(key);
+    if (!child) {
+      if (this.durationOf.size >= MAX_CACHED_CHILDREN) this.durationOf.clear();
+      child = this.requestDuration.labels({ endpoint, feature_service: featureService });
+      this.durationOf.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  /** One request counted by endpoint and HTTP status (the labelled child kept). */
+  countRequest(endpoint: string, status: number): void {
+    const key = `${endpoint} ${status}`;
+    let child = this.requestsOf.get(key);
+    if (!child) {
+      if (this.requestsOf.size >= MAX_CACHED_CHILDREN) this.requestsOf.clear();
+      child = this.requests.labels({ endpoint, status: String(status) });
+      this.requestsOf.set(key, child);
+    }
+    child.inc();
+  }
+
   countStatuses(counts: Readonly<Record<FeatureStatus, number>>): void {
     for (const status of FEATURE_STATUSES) if (counts[status] > 0) this.featureValues.inc({ status }, counts[status]);
   }
@@ -204,6 +231,9 @@ export class ServingMetrics {
     }
   }
 }
+
+/** Labelled metric children kept per label set at most; beyond, the cache starts over (a bound on memory, not on the metrics). */
+const MAX_CACHED_CHILDREN = 1000;
 
 /** One monitoring result as the gauges show it. */
 export interface MonitoringFigure {

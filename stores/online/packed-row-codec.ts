@@ -85,18 +85,25 @@ export class PackedRowCodec {
     const packed = r.varint();
     if (packed > this.features.length) throw new PackedRowTooNew(packed, this.features.length);
     const bitmapAt = r.skip((packed + 7) >> 3);
+    // Only up to the last feature asked for is walked (the serving read path asks for a view's
+    // features, often all of them); features not asked for are skipped by their width.
+    let last = this.features.length - 1;
+    if (wanted) {
+      last = -1;
+      for (let j = 0; j < wanted.length; j++) if (wanted[j]! > last) last = wanted[j]!;
+    }
+    if (last > packed - 1) last = packed - 1;
     const all = new Array<FeatureValue | null>(this.features.length).fill(null);
-    const last = Math.min(packed - 1, wanted ? Math.max(-1, ...wanted) : this.features.length - 1);
     for (let f = 0; f <= last; f++) {
-      if (!(bytes[bitmapAt + (f >> 3)]! & (1 << (f & 7)))) {
-        all[f] = null;
-        continue;
-      }
+      if (!(bytes[bitmapAt + (f >> 3)]! & (1 << (f & 7)))) continue;
       const feature = this.features[f]!;
       all[f] = feature.list ? readList(r, feature.scalar) : readScalar(r, feature.scalar);
     }
     if (!wanted && last === packed - 1 && r.at !== bytes.length) throw new Error(`packed row has ${bytes.length - r.at} byte(s) after its last feature`);
-    return { eventTime, createdTime, values: wanted ? wanted.map((f) => all[f] ?? null) : all };
+    if (!wanted) return { eventTime, createdTime, values: all };
+    const values = new Array<FeatureValue | null>(wanted.length);
+    for (let j = 0; j < wanted.length; j++) values[j] = all[wanted[j]!] ?? null;
+    return { eventTime, createdTime, values };
   }
 }
 

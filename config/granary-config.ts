@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDurationSeconds } from '../definitions/duration.ts';
 import { localStack } from './local-stack.ts';
 import { maskSecrets, registerSecret, registerUrlPassword } from './mask-secrets.ts';
+import { parseClusterUrl, type ClusterUrl } from '../stores/online/redis-cluster-url.ts';
 
 /**
  * Granary's configuration, from one place: `granary.yaml` in the feature repo, each setting
@@ -33,7 +34,14 @@ export interface GranaryConfig {
   readonly repoDir: string;
   readonly registry: { readonly url: string };
   readonly online: {
+    /**
+     * redis:// or rediss:// for one Redis (or the credentials of a Sentinel setup), or
+     * `redis+cluster://[user:password@]host:port,host:port,...` (`rediss+cluster://` with TLS) for
+     * a Redis Cluster, the hosts being seed nodes (any few of the cluster's nodes).
+     */
     readonly url: string;
+    /** The seed nodes (host:port) of `url` when it names a Redis Cluster; empty otherwise. */
+    readonly clusterNodes: readonly string[];
     readonly keyPrefix: string;
     /** When Redis lost a generation, materialization starts a rebuild ('rebuild', the default) or fails ('fail'). */
     readonly onRedisLoss: 'rebuild' | 'fail';
@@ -172,12 +180,19 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
     forcePathStyle: bool(where('offline.s3.forcePathStyle'), s3File.forcePathStyle ?? !onAws),
   };
 
+  const { url: onlineUrl, clusterNodes } = redisUrl(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url));
+  const sentinelSetting = pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, []);
+  if (clusterNodes.length > 0 && (typeof sentinelSetting === 'string' ? sentinelSetting.trim() !== '' : Array.isArray(sentinelSetting) && sentinelSetting.length > 0)) {
+    throw new ConfigError(`${where('online.sentinels')}: a Redis Cluster (online.url ${maskSecrets(onlineUrl)}) has no sentinels; set one or the other`);
+  }
+
   return Object.freeze({
     project,
     repoDir,
     registry: { url: url(where('registry.url'), pick('GRANARY_POSTGRES_URL', section('registry').url, stack.postgres.url), ['postgres:', 'postgresql:']) },
     online: {
-      url: url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']),
+      url: onlineUrl,
+      clusterNodes,
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
       onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
       sentinels: hostPortList(where('online.sentinels'), pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, [])),
@@ -305,6 +320,27 @@ function url(where: string, value: unknown, protocols: string[]): string {
     throw new ConfigError(maskSecrets(`${where}: '${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`));
   }
   return text;
+}
+
+/**
+ * `online.url`: a redis:// or rediss:// URL, or a Redis Cluster's seed nodes as
+ * `redis+cluster://[user:password@]host:port,host:port` (`rediss+cluster://` with TLS).
+ *
+ * @example
+ *   redisUrl(where, 'redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000')
+ *   // => { url: 'redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000', clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7000'] }
+ */
+function redisUrl(where: string, value: unknown): { url: string; clusterNodes: string[] } {
+  registerUrlPassword(value);
+  const text = str(where, value);
+  let cluster: ClusterUrl | undefined;
+  try {
+    cluster = parseClusterUrl(text);
+  } catch (error) {
+    throw new ConfigError(maskSecrets(`${where}: '${text}' ${(error as Error).message}`));
+  }
+  if (!cluster) return { url: url(where, text, ['redis:', 'rediss:']), clusterNodes: [] };
+  return { url: text, clusterNodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) };
 }
 
 /** A duration such as '1h', '90s' or '1d' (or seconds), >= 0, in ms. */

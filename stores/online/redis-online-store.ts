@@ -232,9 +232,13 @@ export class RedisOnlineStore implements OnlineStore {
           // Bounded: a cluster no seed node answers is retried at most every second, for ever
           // (serving recovers on its own), while each call fails within its own deadline.
           clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-          retryDelayOnFailover: 200,
-          retryDelayOnClusterDown: 200,
-          retryDelayOnTryAgain: 200,
+          // A command to a master that went away (or while the cluster is down) is retried after a
+          // slot refresh, every 200 ms, within the call's deadline; serving (failFast) answers a
+          // 503 at once instead and refreshes the slots behind it (failure()).
+          retryDelayOnFailover: options.failFast ? 0 : 200,
+          retryDelayOnClusterDown: options.failFast ? 0 : 200,
+          retryDelayOnTryAgain: options.failFast ? 0 : 200,
+          slotsRefreshInterval: 2000,
           maxRedirections: 16,
           slotsRefreshTimeout: options.connectTimeoutMs ?? 2000,
           redisOptions: {
@@ -1084,6 +1088,9 @@ export class RedisOnlineStore implements OnlineStore {
 
   private failure(operation: string, error: unknown): OnlineStoreError {
     if (error instanceof OnlineStoreError) return error;
+    // Cluster: a node gone or the cluster down may mean a promotion: learn the new masters now
+    // rather than at the next periodic refresh (ioredis runs one refresh at a time).
+    if (this.clustered) (this.redis as Cluster).refreshSlotsCache(() => undefined);
     const message = error instanceof Error ? error.message : String(error);
     let reason = message;
     if (message.startsWith("Stream isn't writeable") || message.startsWith("Cluster isn't ready")) reason = 'not connected (fail-fast: calls are not queued)';

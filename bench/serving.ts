@@ -9,7 +9,12 @@
  * Prints JSON with p50 / p99 (one request at a time) and throughput (`--concurrency` in flight)
  * for each shape, and the ratios server / raw.
  *
- *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16]
+ *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16] [--cluster]
+ *
+ * `--cluster`: the same on a Redis Cluster (online.url `redis+cluster://...`, by default the
+ * stack's, `npm run stack -- up --redis-cluster`): the server reads through ioredis' Cluster, and
+ * the floor is one MGET per slot group, a pipeline per node, nodes in parallel (one round trip per
+ * node). Layout 1 is not measured there (a cluster holds layout 2 only).
  *
  * Shapes: 1 entity x 10 features (one view, by feature list); 1 entity x 50 features over 5 views
  * and 100 entities x 50 features (a feature service). Entities are drawn at random from the
@@ -21,10 +26,12 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { localStack } from '../config/local-stack.ts';
+import { hashSlot } from '../stores/online/hash-slot.ts';
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource, type FeatureView } from '../definitions/index.ts';
-import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, encodeEntityKey } from '../stores/online/key-layout.ts';
+import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, KeyLayout, encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow, OnlineTarget } from '../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
@@ -36,8 +43,10 @@ const { values: args } = parseArgs({
     entities: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
+    cluster: { type: 'boolean', default: false },
   },
 });
+const CLUSTER = args.cluster;
 const ENTITIES = Number(args.entities);
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
@@ -63,7 +72,8 @@ const service = featureService({ name: 'bench_model', features: views });
 const repo = buildFeatureRepo('.', [...views.map((definition) => ({ definition })), { definition: service }]);
 
 const id = randomBytes(4).toString('hex');
-const env = { GRANARY_PROJECT: `bench_serving_${id}`, GRANARY_REDIS_KEY_PREFIX: `bench-serving-${id}` };
+const env: Record<string, string> = { GRANARY_PROJECT: `bench_serving_${id}`, GRANARY_REDIS_KEY_PREFIX: `bench-serving-${id}` };
+if (CLUSTER && !process.env.GRANARY_REDIS_URL?.includes('+cluster://')) env.GRANARY_REDIS_URL = `redis+cluster://${localStack().redisCluster.nodes}`;
 const config = loadConfig({ repoDir: tmpdir(), env: { ...process.env, ...env } });
 const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
 await registry.migrate();
@@ -77,9 +87,18 @@ await access.close();
 const store = new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
 /** The same rows in layout 1 (hashes), under a prefix of their own: layout 1's floor and memory. */
 const layout1Prefix = `${config.online.keyPrefix}-layout1`;
-const layout1 = new RedisOnlineStore({ url: config.online.url, keyPrefix: layout1Prefix, newGenerationLayout: 1 });
-const raw = new Redis(config.online.url);
-const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+const layout1 = CLUSTER ? undefined : new RedisOnlineStore({ url: config.online.url, keyPrefix: layout1Prefix, newGenerationLayout: 1 });
+const raw: Redis | Cluster = CLUSTER
+  ? new Cluster(config.online.clusterNodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })), { scaleReads: 'master' })
+  : new Redis(config.online.url);
+if (raw instanceof Cluster) await raw.ping();
+/** Every master of a cluster, or the one Redis. */
+const masters = (): Redis[] => (raw instanceof Cluster ? raw.nodes('master') : [raw]);
+const usedMemory = async () => {
+  let sum = 0;
+  for (const node of masters()) sum += Number(/^used_memory:(\d+)/m.exec(await node.info('memory'))?.[1]);
+  return sum;
+};
 const memory: Record<string, { usedMemoryDeltaBytesPerEntity: number; memoryUsageBytesPerEntitySample: number }> = {};
 const targets: OnlineTarget[] = [];
 const now = Date.now();
@@ -104,6 +123,7 @@ for (const [v, view] of views.entries()) {
     createdTime: 0,
   }));
   for (const [name, s] of [['layout1', layout1], ['layout2', store]] as const) {
+    if (!s) continue;
     await s.markGeneration(target);
     const before = await usedMemory();
     await s.writeRows(target, rows);
@@ -193,10 +213,29 @@ function rawRead(shape: Shape, users: readonly number[]): Promise<unknown> {
     const v = targets.indexOf(target);
     for (const u of users) keys.push(keyOf(target, v, u));
   }
-  return raw.mgetBuffer(...keys);
+  return raw instanceof Cluster ? rawReadCluster(raw, keys) : raw.mgetBuffer(...keys);
+}
+/** Cluster: keys grouped by slot, one MGET per slot group, one pipeline per node, nodes in parallel. */
+function rawReadCluster(cluster: Cluster, keys: readonly string[]): Promise<unknown> {
+  const bySlot = new Map<number, string[]>();
+  for (const key of keys) {
+    const slot = hashSlot(key);
+    const group = bySlot.get(slot);
+    if (group) group.push(key);
+    else bySlot.set(slot, [key]);
+  }
+  const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
+  for (const [slot, group] of bySlot) {
+    const node = cluster.slots[slot]!.join(';');
+    let pipeline = byNode.get(node);
+    if (!pipeline) byNode.set(node, (pipeline = cluster.pipeline()));
+    pipeline.mgetBuffer(...group);
+  }
+  return Promise.all([...byNode.values()].map((p) => p.exec()));
 }
 /** Layout 1: an HMGET per (view, entity), pipelined, one round trip. */
-const layout1Prefixes = new Map(targets.map((t) => [t, layout1.layout.rowKeyPrefix(t)]));
+const layout1Keys = new KeyLayout(layout1Prefix);
+const layout1Prefixes = new Map(targets.map((t) => [t, layout1Keys.rowKeyPrefix(t)]));
 function rawReadLayout1(shape: Shape, users: readonly number[]): Promise<unknown> {
   const pipeline = raw.pipeline();
   for (const { target, features } of shape.reads) {
@@ -245,6 +284,7 @@ function round(x: number, digits: number): number {
   return Number(x.toFixed(digits));
 }
 
+const redisShape = CLUSTER ? `cluster: ${masters().length} masters` : 'standalone';
 const results = [];
 try {
   for (const shape of shapes) {
@@ -254,18 +294,19 @@ try {
     let m = 0;
     const rawFigures = await measure(() => rawRead(shape, bodies[m++ % bodies.length]!));
     let l = 0;
-    const layout1Figures = await measure(() => rawReadLayout1(shape, bodies[l++ % bodies.length]!));
+    const layout1Figures = layout1 ? await measure(() => rawReadLayout1(shape, bodies[l++ % bodies.length]!)) : undefined;
     results.push({
       shape: shape.name,
       server: serverFigures,
       rawMget: rawFigures,
-      rawHmgetLayout1: layout1Figures,
+      ...(layout1Figures ? { rawHmgetLayout1: layout1Figures } : {}),
       ratio: {
         p50: round(serverFigures.p50Ms / rawFigures.p50Ms, 2),
         p99: round(serverFigures.p99Ms / rawFigures.p99Ms, 2),
         throughput: round(serverFigures.throughputPerSecond / rawFigures.throughputPerSecond, 2),
-        floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2),
-        floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2),
+        ...(layout1Figures
+          ? { floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2), floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2) }
+          : {}),
       },
     });
   }
@@ -274,15 +315,18 @@ try {
   server.child.kill('SIGTERM');
   agent.destroy();
   for (const prefix of [config.online.keyPrefix, layout1Prefix]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await raw.unlink(...keys);
-    } while (cursor !== '0');
+    for (const node of masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        // One key per UNLINK: on a cluster a node's keys span slots.
+        if (keys.length) await Promise.all(keys.map((key) => node.unlink(key)));
+      } while (cursor !== '0');
+    }
   }
   raw.disconnect();
-  await Promise.allSettled([store.close(), layout1.close(), registry.close()]);
+  await Promise.allSettled([store.close(), layout1?.close(), registry.close()]);
 }
 
 console.log(
@@ -292,9 +336,10 @@ console.log(
       entitiesWritten: ENTITIES,
       secondsPerMeasure: SECONDS,
       concurrency: CONCURRENCY,
+      redis: redisShape,
       note:
         'p50/p99: one request at a time over loopback (HTTP keep-alive); throughput: `concurrency` in flight. rawMget: the same rows read from this ' +
-        'process with ioredis in one MGET (layout 2, the floor); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined.',
+        'process with ioredis in one MGET (layout 2, the floor; on a cluster one MGET per slot group, a pipeline per node, nodes in parallel); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined.',
       results,
       redisBytesPerEntity10Features: {
         note: `the 10-feature view (${views[0]!.name}), ${ENTITIES} entities: INFO used_memory delta of writing it / entities, and MEMORY USAGE (SAMPLES 0) over 1000 keys`,

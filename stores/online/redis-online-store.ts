@@ -945,7 +945,8 @@ export class RedisOnlineStore implements OnlineStore {
       return;
     }
     try {
-      await this.redis.quit();
+      // Bounded: a Cluster's QUIT waits for every node connection, one of which may be stuck.
+      await this.withDeadline(this.redis.quit());
     } catch {
       this.redis.disconnect();
     }

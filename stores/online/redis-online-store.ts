@@ -171,7 +171,7 @@ interface FeatureCodec {
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
 /**
- * The online store on one standalone Redis (or a Sentinel-managed master), through ioredis. Keys:
+ * The online store on one standalone Redis, a Sentinel-managed master or a Redis Cluster, through ioredis. Keys:
  * see key-layout.ts. Each generation has a layout, recorded in its marker (generation-layout.ts):
  * layout 2, packed rows (packed-row-codec.ts, packed-write-many.lua.ts), for every new generation;
  * layout 1, hashes (monotonic-write-many.lua.ts and its neighbours), for generations made before,
@@ -190,6 +190,10 @@ const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
  *   // => { written: 1, skipped: 0, expired: 0 }
  *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
  *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
+ *
+ * On a Redis Cluster (`url: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000'`, ioredis' Cluster):
+ * the same calls, layout 2 only; commands grouped by slot and then by node, one pipeline per node,
+ * nodes in parallel; a marker per bucket next to the generation marker (`clustered` below).
  */
 export class RedisOnlineStore implements OnlineStore {
   readonly url: string;

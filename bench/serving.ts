@@ -12,8 +12,13 @@
  * split into HTTP over loopback (floor / raw) and the server's own work (server / floor); the CPU
  * each process spends per request (/proc) is the figure least moved by a loaded machine.
  *
- *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16] [--shapes 1x10,1x50,100x50]
+ *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16] [--shapes 1x10,1x50,100x50] [--cluster]
  *     [--server-node-options='--cpu-prof --cpu-prof-dir=/tmp/prof']   (flags of the server's node, for profiling)
+ *
+ * `--cluster`: the same on a Redis Cluster (online.url `redis+cluster://...`, by default the
+ * stack's, `npm run stack -- up --redis-cluster`): the server reads through ioredis' Cluster, and
+ * the floor is one MGET per slot group, a pipeline per node, nodes in parallel (one round trip per
+ * node). Layout 1 and the HTTP floor (one MGET) are not measured there (a cluster holds layout 2 only).
  *
  * Shapes: 1 entity x 10 features (one view, by feature list); 1 entity x 50 features over 5 views
  * and 100 entities x 50 features (a feature service). Entities are drawn at random from the
@@ -26,10 +31,12 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { localStack } from '../config/local-stack.ts';
+import { hashSlot } from '../stores/online/hash-slot.ts';
 import { loadConfig } from '../config/granary-config.ts';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource, type FeatureView } from '../definitions/index.ts';
-import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, encodeEntityKey } from '../stores/online/key-layout.ts';
+import { CREATED_TIME_FIELD, EVENT_TIME_FIELD, KeyLayout, encodeEntityKey } from '../stores/online/key-layout.ts';
 import type { OnlineRow, OnlineTarget } from '../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../stores/online/redis-online-store.ts';
 import { PostgresRegistry } from '../stores/registry/postgres-registry.ts';
@@ -47,8 +54,10 @@ const { values: args } = parseArgs({
     'server-bin': { type: 'string', default: '' },
     /** Only these shapes, by short name (comma-separated: 1x10, 1x50, 100x50); default all. */
     shapes: { type: 'string', default: '1x10,1x50,100x50' },
+    cluster: { type: 'boolean', default: false },
   },
 });
+const CLUSTER = args.cluster;
 const ENTITIES = Number(args.entities);
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
@@ -74,7 +83,8 @@ const service = featureService({ name: 'bench_model', features: views });
 const repo = buildFeatureRepo('.', [...views.map((definition) => ({ definition })), { definition: service }]);
 
 const id = randomBytes(4).toString('hex');
-const env = { GRANARY_PROJECT: `bench_serving_${id}`, GRANARY_REDIS_KEY_PREFIX: `bench-serving-${id}` };
+const env: Record<string, string> = { GRANARY_PROJECT: `bench_serving_${id}`, GRANARY_REDIS_KEY_PREFIX: `bench-serving-${id}` };
+if (CLUSTER && !process.env.GRANARY_REDIS_URL?.includes('+cluster://')) env.GRANARY_REDIS_URL = `redis+cluster://${localStack().redisCluster.nodes}`;
 const config = loadConfig({ repoDir: tmpdir(), env: { ...process.env, ...env } });
 const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });
 await registry.migrate();
@@ -88,9 +98,18 @@ await access.close();
 const store = new RedisOnlineStore({ url: config.online.url, keyPrefix: config.online.keyPrefix });
 /** The same rows in layout 1 (hashes), under a prefix of their own: layout 1's floor and memory. */
 const layout1Prefix = `${config.online.keyPrefix}-layout1`;
-const layout1 = new RedisOnlineStore({ url: config.online.url, keyPrefix: layout1Prefix, newGenerationLayout: 1 });
-const raw = new Redis(config.online.url);
-const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+const layout1 = CLUSTER ? undefined : new RedisOnlineStore({ url: config.online.url, keyPrefix: layout1Prefix, newGenerationLayout: 1 });
+const raw: Redis | Cluster = CLUSTER
+  ? new Cluster(config.online.clusterNodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })), { scaleReads: 'master' })
+  : new Redis(config.online.url);
+if (raw instanceof Cluster) await raw.ping();
+/** Every master of a cluster, or the one Redis. */
+const masters = (): Redis[] => (raw instanceof Cluster ? raw.nodes('master') : [raw]);
+const usedMemory = async () => {
+  let sum = 0;
+  for (const node of masters()) sum += Number(/^used_memory:(\d+)/m.exec(await node.info('memory'))?.[1]);
+  return sum;
+};
 const memory: Record<string, { usedMemoryDeltaBytesPerEntity: number; memoryUsageBytesPerEntitySample: number }> = {};
 const targets: OnlineTarget[] = [];
 const now = Date.now();
@@ -115,6 +134,7 @@ for (const [v, view] of views.entries()) {
     createdTime: 0,
   }));
   for (const [name, s] of [['layout1', layout1], ['layout2', store]] as const) {
+    if (!s) continue;
     await s.markGeneration(target);
     const before = await usedMemory();
     await s.writeRows(target, rows);
@@ -165,7 +185,7 @@ const randomUsers = (n: number): number[] => Array.from({ length: n }, () => Mat
 
 // --- the server, its own process; the HTTP floor, its own process too -------------------------
 const server = await startProcess([BIN, 'serve', '--port', '0', '--max-entities', '1000'], args['server-node-options']);
-const httpFloor = await startProcess([
+const httpFloor = CLUSTER ? null : await startProcess([
   '--import',
   'tsx',
   fileURLToPath(new URL('./serving/http-floor-server.ts', import.meta.url)),
@@ -233,10 +253,29 @@ function rawRead(shape: Shape, users: readonly number[]): Promise<unknown> {
     const v = targets.indexOf(target);
     for (const u of users) keys.push(keyOf(target, v, u));
   }
-  return raw.mgetBuffer(...keys);
+  return raw instanceof Cluster ? rawReadCluster(raw, keys) : raw.mgetBuffer(...keys);
+}
+/** Cluster: keys grouped by slot, one MGET per slot group, one pipeline per node, nodes in parallel. */
+function rawReadCluster(cluster: Cluster, keys: readonly string[]): Promise<unknown> {
+  const bySlot = new Map<number, string[]>();
+  for (const key of keys) {
+    const slot = hashSlot(key);
+    const group = bySlot.get(slot);
+    if (group) group.push(key);
+    else bySlot.set(slot, [key]);
+  }
+  const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
+  for (const [slot, group] of bySlot) {
+    const node = cluster.slots[slot]!.join(';');
+    let pipeline = byNode.get(node);
+    if (!pipeline) byNode.set(node, (pipeline = cluster.pipeline()));
+    pipeline.mgetBuffer(...group);
+  }
+  return Promise.all([...byNode.values()].map((p) => p.exec()));
 }
 /** Layout 1: an HMGET per (view, entity), pipelined, one round trip. */
-const layout1Prefixes = new Map(targets.map((t) => [t, layout1.layout.rowKeyPrefix(t)]));
+const layout1Keys = new KeyLayout(layout1Prefix);
+const layout1Prefixes = new Map(targets.map((t) => [t, layout1Keys.rowKeyPrefix(t)]));
 function rawReadLayout1(shape: Shape, users: readonly number[]): Promise<unknown> {
   const pipeline = raw.pipeline();
   for (const { target, features } of shape.reads) {
@@ -290,6 +329,7 @@ function round(x: number, digits: number): number {
   return Number(x.toFixed(digits));
 }
 
+const redisShape = CLUSTER ? `cluster: ${masters().length} masters` : 'standalone';
 const results = [];
 try {
   for (const shape of shapes.filter((s) => args.shapes.split(',').includes(s.short))) {
@@ -297,46 +337,55 @@ try {
     let n = 0;
     const serverFigures = await measure(() => post(server.url, shape.body(bodies[n++ % bodies.length]!)), server.child.pid);
     let h = 0;
-    const httpFloorFigures = await measure(() => post(httpFloor.url, shape.body(bodies[h++ % bodies.length]!)), httpFloor.child.pid);
+    const floor = httpFloor;
+    const httpFloorFigures = floor ? await measure(() => post(floor.url, shape.body(bodies[h++ % bodies.length]!)), floor.child.pid) : null;
     let m = 0;
     const rawFigures = await measure(() => rawRead(shape, bodies[m++ % bodies.length]!));
     let l = 0;
-    const layout1Figures = await measure(() => rawReadLayout1(shape, bodies[l++ % bodies.length]!));
+    const layout1Figures = layout1 ? await measure(() => rawReadLayout1(shape, bodies[l++ % bodies.length]!)) : undefined;
     results.push({
       shape: shape.name,
       server: serverFigures,
-      httpFloor: httpFloorFigures,
+      ...(httpFloorFigures ? { httpFloor: httpFloorFigures } : {}),
       rawMget: rawFigures,
-      rawHmgetLayout1: layout1Figures,
+      ...(layout1Figures ? { rawHmgetLayout1: layout1Figures } : {}),
       ratio: {
         p50: round(serverFigures.p50Ms / rawFigures.p50Ms, 2),
         p99: round(serverFigures.p99Ms / rawFigures.p99Ms, 2),
         throughput: round(serverFigures.throughputPerSecond / rawFigures.throughputPerSecond, 2),
-        toHttpFloorP50: round(serverFigures.p50Ms / httpFloorFigures.p50Ms, 2),
-        toHttpFloorP99: round(serverFigures.p99Ms / httpFloorFigures.p99Ms, 2),
-        httpFloorP50ToRaw: round(httpFloorFigures.p50Ms / rawFigures.p50Ms, 2),
-        serverCpuToHttpFloorCpu: round(serverFigures.cpuMsPerRequest / httpFloorFigures.cpuMsPerRequest, 2),
-        floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2),
-        floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2),
+        ...(httpFloorFigures
+          ? {
+              toHttpFloorP50: round(serverFigures.p50Ms / httpFloorFigures.p50Ms, 2),
+              toHttpFloorP99: round(serverFigures.p99Ms / httpFloorFigures.p99Ms, 2),
+              httpFloorP50ToRaw: round(httpFloorFigures.p50Ms / rawFigures.p50Ms, 2),
+              serverCpuToHttpFloorCpu: round(serverFigures.cpuMsPerRequest / httpFloorFigures.cpuMsPerRequest, 2),
+            }
+          : {}),
+        ...(layout1Figures
+          ? { floorP50ToLayout1: round(rawFigures.p50Ms / layout1Figures.p50Ms, 2), floorP99ToLayout1: round(rawFigures.p99Ms / layout1Figures.p99Ms, 2) }
+          : {}),
       },
     });
   }
 } finally {
-  for (const { child } of [server, httpFloor]) {
+  for (const { child } of httpFloor ? [server, httpFloor] : [server]) {
     child.removeAllListeners('exit');
     child.kill('SIGTERM');
   }
   agent.destroy();
   for (const prefix of [config.online.keyPrefix, layout1Prefix]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await raw.unlink(...keys);
-    } while (cursor !== '0');
+    for (const node of masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        // One key per UNLINK: on a cluster a node's keys span slots.
+        if (keys.length) await Promise.all(keys.map((key) => node.unlink(key)));
+      } while (cursor !== '0');
+    }
   }
   raw.disconnect();
-  await Promise.allSettled([store.close(), layout1.close(), registry.close()]);
+  await Promise.allSettled([store.close(), layout1?.close(), registry.close()]);
 }
 
 console.log(
@@ -346,10 +395,11 @@ console.log(
       entitiesWritten: ENTITIES,
       secondsPerMeasure: SECONDS,
       concurrency: CONCURRENCY,
+      redis: redisShape,
       note:
         'p50/p99: one request at a time over loopback (HTTP keep-alive); throughput: `concurrency` in flight. rawMget: the same rows read from this ' +
-        'process with ioredis in one MGET (layout 2, the floor); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined. ' +
-        'httpFloor: the same requests to a bare node:http server (bench/serving/http-floor-server.ts) that parses the body, builds the keys, MGETs and ' +
+        'process with ioredis in one MGET (layout 2, the floor; on a cluster one MGET per slot group, a pipeline per node, nodes in parallel); rawHmgetLayout1: the same rows in layout 1, an HMGET per (view, entity), pipelined. ' +
+        'httpFloor (not on a cluster): the same requests to a bare node:http server (bench/serving/http-floor-server.ts) that parses the body, builds the keys, MGETs and ' +
         'answers the raw bytes: HTTP over loopback plus the MGET, what any Node server pays. cpuMsPerRequest: CPU of the measured process per sequential request.',
       results,
       redisBytesPerEntity10Features: {

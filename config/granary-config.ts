@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDurationSeconds } from '../definitions/duration.ts';
 import { localStack } from './local-stack.ts';
 import { maskSecrets, registerSecret, registerUrlPassword } from './mask-secrets.ts';
+import { parseClusterUrl, type ClusterUrl } from '../stores/online/redis-cluster-url.ts';
 
 /**
  * Granary's configuration, from one place: `granary.yaml` in the feature repo, each setting
@@ -38,7 +39,14 @@ export interface GranaryConfig {
   readonly repoDir: string;
   readonly registry: { readonly url: string };
   readonly online: {
+    /**
+     * redis:// or rediss:// for one Redis (or the credentials of a Sentinel setup), or
+     * `redis+cluster://[user:password@]host:port,host:port,...` (`rediss+cluster://` with TLS) for
+     * a Redis Cluster, the hosts being seed nodes (any few of the cluster's nodes).
+     */
     readonly url: string;
+    /** The seed nodes (host:port) of `url` when it names a Redis Cluster; empty otherwise. */
+    readonly clusterNodes: readonly string[];
     readonly keyPrefix: string;
     /** When Redis lost a generation, materialization starts a rebuild ('rebuild', the default) or fails ('fail'). */
     readonly onRedisLoss: 'rebuild' | 'fail';
@@ -194,10 +202,15 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
   if (s3.tlsCa !== null && !s3.endpoint?.startsWith('https://')) {
     throw new ConfigError(`${where('offline.s3.tlsCa')}: a CA is only used over TLS: offline.s3.endpoint must start with https://, got '${s3.endpoint ?? 'aws'}'`);
   }
-  const redisUrl = url(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url), ['redis:', 'rediss:']);
+  const { url: onlineUrl, clusterNodes } = redisUrl(where('online.url'), pick('GRANARY_REDIS_URL', section('online').url, stack.redis.url));
   const redisCa = caFile(where('online.tlsCa'), env.GRANARY_REDIS_TLS_CA ? process.cwd() : repoDir, pick('GRANARY_REDIS_TLS_CA', section('online').tlsCa, null));
-  if (redisCa !== null && !redisUrl.startsWith('rediss://')) {
-    throw new ConfigError(maskSecrets(`${where('online.tlsCa')}: a CA is only used over TLS: online.url must start with rediss://, got '${redisUrl}'`));
+  if (redisCa !== null && !onlineUrl.startsWith('rediss://') && !onlineUrl.startsWith('rediss+cluster://')) {
+    throw new ConfigError(maskSecrets(`${where('online.tlsCa')}: a CA is only used over TLS: online.url must start with rediss:// (or rediss+cluster://), got '${onlineUrl}'`));
+  }
+
+  const sentinelSetting = pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, []);
+  if (clusterNodes.length > 0 && (typeof sentinelSetting === 'string' ? sentinelSetting.trim() !== '' : Array.isArray(sentinelSetting) && sentinelSetting.length > 0)) {
+    throw new ConfigError(`${where('online.sentinels')}: a Redis Cluster (online.url ${maskSecrets(onlineUrl)}) has no sentinels; set one or the other`);
   }
 
   return Object.freeze({
@@ -205,7 +218,8 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
     repoDir,
     registry: { url: url(where('registry.url'), pick('GRANARY_POSTGRES_URL', section('registry').url, stack.postgres.url), ['postgres:', 'postgresql:']) },
     online: {
-      url: redisUrl,
+      url: onlineUrl,
+      clusterNodes,
       keyPrefix: str(where('online.keyPrefix'), pick('GRANARY_REDIS_KEY_PREFIX', section('online').keyPrefix, 'granary')),
       onRedisLoss: oneOf(where('online.onRedisLoss'), pick('GRANARY_ON_REDIS_LOSS', section('online').onRedisLoss, 'rebuild'), ['rebuild', 'fail'] as const),
       sentinels: hostPortList(where('online.sentinels'), pick('GRANARY_REDIS_SENTINELS', section('online').sentinels, [])),
@@ -350,6 +364,27 @@ function caFile(where: string, base: string, value: unknown): string | null {
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${where}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   return path;
+}
+
+/**
+ * `online.url`: a redis:// or rediss:// URL, or a Redis Cluster's seed nodes as
+ * `redis+cluster://[user:password@]host:port,host:port` (`rediss+cluster://` with TLS).
+ *
+ * @example
+ *   redisUrl(where, 'redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000')
+ *   // => { url: 'redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000', clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7000'] }
+ */
+function redisUrl(where: string, value: unknown): { url: string; clusterNodes: string[] } {
+  registerUrlPassword(value);
+  const text = str(where, value);
+  let cluster: ClusterUrl | undefined;
+  try {
+    cluster = parseClusterUrl(text);
+  } catch (error) {
+    throw new ConfigError(maskSecrets(`${where}: '${text}' ${(error as Error).message}`));
+  }
+  if (!cluster) return { url: url(where, text, ['redis:', 'rediss:']), clusterNodes: [] };
+  return { url: text, clusterNodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) };
 }
 
 /** A duration such as '1h', '90s' or '1d' (or seconds), >= 0, in ms. */

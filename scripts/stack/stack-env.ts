@@ -17,10 +17,13 @@ export type StackEnv = Readonly<Record<(typeof STACK_ENV_VARIABLES)[number], str
 
 /**
  * What a client needs for the optional Redis topologies (`up --redis-cluster`, `--redis-sentinel`):
- * the cluster's nodes, the sentinels and the master's name, each `host:port,...`. Granary's
- * config does not read them yet (issue 15); `env` prints them when the topology is up or switched on.
+ * the cluster's nodes (`host:port,...`) and the same as an `online.url`
+ * (`redis+cluster://host:port,...`: `export GRANARY_REDIS_URL=$GRANARY_REDIS_CLUSTER_URL` points
+ * Granary at the cluster), the sentinels and the master's name (GRANARY_REDIS_SENTINELS and
+ * GRANARY_REDIS_SENTINEL_MASTER are Granary's own settings: printed, they point Granary at
+ * Sentinel). `env` prints them when the topology is up or switched on.
  */
-export const STACK_TOPOLOGY_ENV_VARIABLES = ['GRANARY_REDIS_CLUSTER_NODES', 'GRANARY_REDIS_SENTINELS', 'GRANARY_REDIS_SENTINEL_MASTER'] as const;
+export const STACK_TOPOLOGY_ENV_VARIABLES = ['GRANARY_REDIS_CLUSTER_NODES', 'GRANARY_REDIS_CLUSTER_URL', 'GRANARY_REDIS_SENTINELS', 'GRANARY_REDIS_SENTINEL_MASTER'] as const;
 export type StackTopologyEnv = Readonly<Partial<Record<(typeof STACK_TOPOLOGY_ENV_VARIABLES)[number], string>>>;
 
 /**
@@ -55,7 +58,9 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
 export function stackTopologyEnv(topologies: readonly TopologyName[], env: NodeJS.ProcessEnv = process.env): StackTopologyEnv {
   const stack = localStack(env);
   return {
-    ...(topologies.includes('redis-cluster') ? { GRANARY_REDIS_CLUSTER_NODES: stack.redisCluster.nodes } : {}),
+    ...(topologies.includes('redis-cluster')
+      ? { GRANARY_REDIS_CLUSTER_NODES: stack.redisCluster.nodes, GRANARY_REDIS_CLUSTER_URL: `redis+cluster://${stack.redisCluster.nodes}` }
+      : {}),
     ...(topologies.includes('redis-sentinel')
       ? { GRANARY_REDIS_SENTINELS: stack.redisSentinel.sentinels, GRANARY_REDIS_SENTINEL_MASTER: stack.redisSentinel.masterName }
       : {}),

@@ -15,6 +15,8 @@ type JoinKeys = OnlineTarget['joinKeys'];
 
 const ROW_TAG = 'e:';
 const MARKER_TAG = 'marker';
+/** Before the hash tag of a bucket marker (Cluster): `<prefix>:marker{...}` never matches `<prefix>:{...` (rows) nor a layout-1 key (a project name has no brace). */
+const BUCKET_MARKER_TAG = 'marker';
 /** Marker hash fields. */
 export const MARKER_CREATED_FIELD = 'createdAt';
 export const MARKER_APPLIED_FIELD = 'applied';
@@ -33,13 +35,18 @@ const ENTITY_SEPARATOR = '|';
  *   <prefix>:{<project>:<view>:v<version>:g<generation>:<bucket>}<entity>
  *                                                                   layout 2, string: one packed row
  *   <prefix>:<project>:<view>:v<version>:g<generation>:marker       hash: the generation marker
+ *   <prefix>:marker{<project>:<view>:v<version>:g<generation>:<bucket>}
+ *                                                                   hash: a bucket's marker (Redis Cluster only)
  *
  * Layout 2 (packed-row-codec.ts for the value): the part in braces is a Redis Cluster hash tag,
  * one per (generation, bucket), `<bucket>` = entityBucket(<entity>, buckets) in 0..buckets-1
  * (buckets is in the marker). A bucket's rows share one slot, so a script call over rows of one
  * bucket is legal on Cluster, and a generation spreads over `buckets` slots (every master). The
  * marker keeps one key per generation, outside the tags (its key does not depend on the layout,
- * which it records); see docs/plans/online-store-v2.md for what Cluster needs of it.
+ * which it records). On a Redis Cluster each bucket also has a marker in its slot, holding the
+ * bucket's `applied` (also the rebuild's fence for the bucket): rows and marker of a bucket share
+ * one node and one replication stream, so a promoted replica that missed writes shows buckets
+ * behind the others (docs/plans/online-store-v2.md).
  *
  * - `<prefix>` is `online.keyPrefix` (default 'granary'), verbatim. Prefixes must not nest
  *   ('granary' and 'granary:x' on one Redis could collide).
@@ -57,14 +64,9 @@ const ENTITY_SEPARATOR = '|';
  *   are all in this generation, raised after them on the same connection (so a snapshot that
  *   holds `applied = n` holds the rows of every commit up to n). It never expires.
  *
- * Redis Cluster, layout 1: keys carry no hash tag, on purpose. A tag per view-generation would put a whole
- * view on one slot, so one node would hold (and serve) all of it. Without one, rows spread over
- * the cluster. What a Cluster port (issue 15) must change: the monotonic write takes many keys
- * per call, and Cluster refuses a script whose keys span slots, so each call's rows are grouped
- * by slot first (`groupBySlot`, hash-slot.ts); `scanRows`/`dropGeneration` SCAN every master
- * with the same MATCH pattern; write/read pipelines are split per node (ioredis refuses a
- * pipeline whose keys span nodes). This store speaks to one standalone Redis. (A `{...}` inside an entity value acts
- * as a hash tag on Cluster: deterministic, so harmless.)
+ * Redis Cluster: layout 2 only (layout 1's keys carry no tag and its calls span slots). Rows of
+ * a bucket share a slot; a generation's 256 buckets spread over every master. (A `{...}` inside
+ * an entity value comes after the tag, so it changes nothing.)
  *
  * @example
  *   const layout = new KeyLayout('granary');
@@ -112,6 +114,23 @@ export class KeyLayout {
   /** Layout 2: the row key of an encoded entity (encodeEntityKey) in a generation of `buckets` buckets. */
   packedRowKey(ref: GenerationRef, encodedEntity: string, buckets: number): string {
     return `${this.packedTagPrefix(ref)}${entityBucket(encodedEntity, buckets)}}${encodedEntity}`;
+  }
+
+  /**
+   * Layout 2 on Redis Cluster: the marker of one bucket (a hash: `applied`, the rebuild's fence),
+   * in the bucket's slot (the same hash tag as its rows), outside the rows' pattern.
+   */
+  bucketMarkerKey(ref: GenerationRef, bucket: number): string {
+    return `${this.bucketMarkerTagPrefix(ref)}${bucket}}`;
+  }
+
+  /** Layout 2 on Redis Cluster: SCAN MATCH pattern for the generation's bucket markers. */
+  bucketMarkerPattern(ref: GenerationRef): string {
+    return escapeGlob(this.bucketMarkerTagPrefix(ref)) + '*';
+  }
+
+  private bucketMarkerTagPrefix(ref: GenerationRef): string {
+    return `${this.prefix}:${BUCKET_MARKER_TAG}{${escapeName(ref.project)}:${escapeName(ref.view)}:v${ref.version}:g${ref.generation}:`;
   }
 
   /** Layout 2: SCAN MATCH pattern for the generation's rows (the marker is not among them). */

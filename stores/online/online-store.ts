@@ -116,7 +116,8 @@ export interface OnlineStore {
   /**
    * The last commit seq recorded as applied in the generation's marker (0 when none yet), or
    * null when the marker is gone. Lower than the registry's watermark means Redis came back from
-   * an older snapshot: the commits after it must be applied again.
+   * an older snapshot: the commits after it must be applied again. On Redis Cluster, the lowest
+   * of the generation's bucket markers (a promoted replica that missed writes is behind there).
    */
   appliedSeq(target: OnlineTarget): Promise<number | null>;
   /**
@@ -125,8 +126,8 @@ export interface OnlineStore {
    */
   recordApplied(target: OnlineTarget, seq: number): Promise<number | null>;
   /**
-   * Identifies the running server process (Redis' run_id): it changes when Redis restarts or
-   * fails over, when writes not yet persisted may have been lost.
+   * Identifies the running server process (Redis' run_id; on Redis Cluster the masters' run ids):
+   * it changes when Redis restarts or fails over, when writes not yet persisted may have been lost.
    */
   instanceId(): Promise<string>;
   /**

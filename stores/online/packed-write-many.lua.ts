@@ -82,12 +82,12 @@ export const PACKED_WRITE_MANY_COMMAND = 'granaryPackedWriteMany';
  * records no applied commit, each row is put plainly (SET ... PXAT, no read); once it records one,
  * or when it is gone, through the monotonic write. Decided once per call, atomically with it.
  *
- * KEYS[1]     the generation's marker hash
+ * KEYS[1]     the generation's marker hash; on Redis Cluster the bucket's marker hash (in the
+ *             rows' slot, key-layout.ts bucketMarkerKey), so the fence is kept per bucket
  * KEYS[2..n]  the row keys of one bucket, each entity at most once
  * ARGV        per row: expire at, packed row
  *
- * Returns { written, skipped, expired, 1 when the fence was open else 0 }. On Redis Cluster the
- * marker and the rows must share a slot: see docs/plans/online-store-v2.md (a fence per bucket).
+ * Returns { written, skipped, expired, 1 when the fence was open else 0 }.
  */
 export const PACKED_FRESH_WRITE_MANY_LUA = `${PACKED_ROW_LUA}
 local malformed = checkPackedArgs(2)

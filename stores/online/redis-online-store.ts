@@ -1,4 +1,6 @@
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander } from 'ioredis';
+import { hashSlot } from './hash-slot.ts';
+import { parseClusterUrl } from './redis-cluster-url.ts';
 import {
   CREATED_TIME_FIELD,
   EVENT_TIME_FIELD,
@@ -77,7 +79,10 @@ export const DEFAULT_PACKED_ROWS_PER_CALL = 100;
 
 /** Where the Redis online store connects, its key prefix, and how it fails and batches. */
 export interface RedisOnlineStoreOptions {
-  /** redis:// or rediss:// URL (config `online.url`). */
+  /**
+   * redis:// or rediss:// URL (config `online.url`), or a Redis Cluster's seed nodes as
+   * `redis+cluster://[user:password@]host:port,host:port` (redis-cluster-url.ts).
+   */
   readonly url: string;
   /** Prefix of every key (config `online.keyPrefix`). */
   readonly keyPrefix: string;
@@ -128,10 +133,18 @@ export interface RedisOnlineStoreOptions {
 /** One script call of layout 2: its row count and how to add it to a pipeline. */
 interface PackedCall {
   readonly rows: number;
+  /** The Cluster slot of its keys (one bucket: one slot). */
+  readonly slot: number;
   add(pipeline: ChainableCommander): void;
 }
 
 type ScriptCommand = (args: (string | Buffer)[]) => unknown;
+
+/** A command of known slot, for execBySlot. */
+interface SlotCommand {
+  readonly slot: number;
+  add(pipeline: ChainableCommander): void;
+}
 
 interface WithMonotonicWriteMany {
   [MONOTONIC_WRITE_MANY_COMMAND](args: string[]): unknown;
@@ -161,7 +174,7 @@ interface FeatureCodec {
 const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
 
 /**
- * The online store on one standalone Redis (or a Sentinel-managed master), through ioredis. Keys:
+ * The online store on one standalone Redis, a Sentinel-managed master or a Redis Cluster, through ioredis. Keys:
  * see key-layout.ts. Each generation has a layout, recorded in its marker (generation-layout.ts):
  * layout 2, packed rows (packed-row-codec.ts, packed-write-many.lua.ts), for every new generation;
  * layout 1, hashes (monotonic-write-many.lua.ts and its neighbours), for generations made before,
@@ -180,11 +193,21 @@ const TIME_FIELDS = [EVENT_TIME_FIELD, CREATED_TIME_FIELD];
  *   // => { written: 1, skipped: 0, expired: 0 }
  *   await store.readRows([{ target, entityKeys: [['u1'], ['nobody']] }]);
  *   // => [[{ entityKey: ['u1'], values: { spend: 12.5 }, eventTime: ..., createdTime: 0 }, null]]
+ *
+ * On a Redis Cluster (`url: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000'`, ioredis' Cluster):
+ * the same calls, layout 2 only; commands grouped by slot and then by node, one pipeline per node,
+ * nodes in parallel; a marker per bucket next to the generation marker (`clustered` below).
  */
 export class RedisOnlineStore implements OnlineStore {
   readonly url: string;
   readonly layout: KeyLayout;
-  private readonly redis: Redis;
+  /**
+   * True on a Redis Cluster: pipelines are split by node, SCAN runs on every master, and each
+   * bucket of a generation has its own marker (the fence and the applied seq, in the bucket's
+   * slot) next to the generation marker. Layout 1 is refused there (its calls span slots).
+   */
+  readonly clustered: boolean;
+  private readonly redis: Redis | Cluster;
   private readonly options: RedisOnlineStoreOptions;
   private connecting: Promise<void> | undefined;
   private lastError: Error | undefined;
@@ -201,15 +224,50 @@ export class RedisOnlineStore implements OnlineStore {
     this.url = sentinels.length ? `sentinel master '${master}' via ${sentinels.join(',')} (${redactUrl(options.url)})` : redactUrl(options.url);
     this.layout = new KeyLayout(options.keyPrefix);
     this.newLayout = (options.newGenerationLayout ?? CURRENT_LAYOUT_VERSION) === 1 ? HASH_ROWS : packedRows(options.buckets ?? DEFAULT_BUCKETS);
-    this.redis = new Redis(options.url, {
-      ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
-      ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
-      enableOfflineQueue: !options.failFast,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-    });
+    const cluster = parseClusterUrl(options.url);
+    this.clustered = cluster !== undefined;
+    if (cluster) {
+      if (sentinels.length) throw new Error(`${this.url}: a Redis Cluster has no sentinels; give one or the other`);
+      if (this.newLayout.version !== 2) throw new Error(`${this.url}: a Redis Cluster holds layout-2 generations only (newGenerationLayout ${options.newGenerationLayout})`);
+      this.redis = new Cluster(
+        cluster.nodes.map((n) => ({ host: n.host, port: n.port })),
+        {
+          lazyConnect: true,
+          // A replica may lag its master: reads go to masters, like writes.
+          scaleReads: 'master',
+          enableOfflineQueue: !options.failFast,
+          // Bounded: a cluster no seed node answers is retried at most every second, for ever
+          // (serving recovers on its own), while each call fails within its own deadline.
+          clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+          // A command to a master that went away (or while the cluster is down) is retried after a
+          // slot refresh, every 200 ms, within the call's deadline; serving (failFast) answers a
+          // 503 at once instead and refreshes the slots behind it (failure()).
+          retryDelayOnFailover: options.failFast ? 0 : 200,
+          retryDelayOnClusterDown: options.failFast ? 0 : 200,
+          retryDelayOnTryAgain: options.failFast ? 0 : 200,
+          slotsRefreshInterval: 2000,
+          maxRedirections: 16,
+          slotsRefreshTimeout: options.connectTimeoutMs ?? 2000,
+          redisOptions: {
+            connectTimeout: options.connectTimeoutMs ?? 2000,
+            maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
+            ...(cluster.username ? { username: cluster.username } : {}),
+            ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+            ...(cluster.tls ? { tls: options.tlsCa ? { ca: options.tlsCa } : {} } : {}),
+          },
+        },
+      );
+    } else {
+      this.redis = new Redis(options.url, {
+        ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
+        ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
+        lazyConnect: true,
+        connectTimeout: options.connectTimeoutMs ?? 2000,
+        maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
+        enableOfflineQueue: !options.failFast,
+        retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      });
+    }
     this.redis.on('error', (error: Error) => {
       this.lastError = error;
     });
@@ -248,6 +306,7 @@ export class RedisOnlineStore implements OnlineStore {
     let found: GenerationLayout;
     try {
       found = layoutOfMarker(layout, buckets, features);
+      if (this.clustered && found.version !== 2) throw new Error('a layout-1 generation cannot live on a Redis Cluster (its calls span slots); rebuild it on a standalone Redis first');
     } catch (error) {
       throw this.failure('generationLayout', new Error(`${this.layout.markerKey(ref)}: ${(error as Error).message}`));
     }
@@ -340,7 +399,7 @@ export class RedisOnlineStore implements OnlineStore {
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
       const encoded = rows.map((row) => encodeEntityOf(target, row.entityKey));
       const packed = rows.map((row) => packRow(target, codec, graceSeconds, describeKey(row.entityKey), row.eventTime, row.createdTime, (f) => row.values[codec.features[f]!.name]));
-      return this.writePacked('writeRows', target, layout, encoded, packed, undefined);
+      return this.writePacked('writeRows', target, layout, encoded, packed, false);
     }
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const features = codecsOf(target.features);
@@ -372,7 +431,7 @@ export class RedisOnlineStore implements OnlineStore {
       const columns = codec.features.map((f) => rows.values[f.name]);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
       const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
-      return this.writePacked('writeNewRows', target, layout, rows.keys, packed, marker);
+      return this.writePacked('writeNewRows', target, layout, rows.keys, packed, true);
     }
     const rowPrefix = this.layout.rowKeyPrefix(target);
     const features = codecsOf(target.features).map((f) => ({ ...f, column: rows.values[f.name] }));
@@ -437,7 +496,9 @@ export class RedisOnlineStore implements OnlineStore {
    * Layout 2's writes (packed-write-many.lua.ts): rows grouped by bucket, calls of at most
    * `packedRowsPerCall` rows of one bucket (one hash tag: one Cluster slot), about
    * `writeChunkSize` rows per pipeline, `writeChunksInFlight` pipelines at once. Every row is
-   * encoded (and checked) before anything is sent. With `marker`, the rebuild's fenced write.
+   * encoded (and checked) before anything is sent. `fenced`: the rebuild's fenced write, its fence
+   * the generation marker, or on Cluster the bucket's marker (in the bucket's slot, as a script's
+   * keys must be).
    */
   private async writePacked(
     operation: string,
@@ -445,22 +506,25 @@ export class RedisOnlineStore implements OnlineStore {
     layout: GenerationLayout,
     encodedEntities: readonly string[],
     packed: readonly [string, Buffer][],
-    marker: string | undefined,
+    fenced: boolean,
   ): Promise<WriteResult> {
     const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
     if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
     const tag = this.layout.packedTagPrefix(target);
-    const command = marker === undefined ? PACKED_WRITE_MANY_COMMAND : PACKED_FRESH_WRITE_MANY_COMMAND;
+    const command = fenced ? PACKED_FRESH_WRITE_MANY_COMMAND : PACKED_WRITE_MANY_COMMAND;
+    const generationMarker = this.layout.markerKey(target);
     const calls: PackedCall[] = [];
     for (const [bucket, rows] of byBucket(encodedEntities, layout.buckets)) {
       const bucketTag = `${tag}${bucket}}`;
+      const slot = this.clustered ? hashSlot(bucketTag) : 0;
+      const fence = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : generationMarker;
       for (let from = 0; from < rows.length; from += perCall) {
         const to = Math.min(from + perCall, rows.length);
-        const args: (string | Buffer)[] = [String(to - from + (marker === undefined ? 0 : 1))];
-        if (marker !== undefined) args.push(marker);
+        const args: (string | Buffer)[] = [String(to - from + (fenced ? 1 : 0))];
+        if (fenced) args.push(fence);
         for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
         for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
-        calls.push({ rows: to - from, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
+        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
@@ -496,10 +560,8 @@ export class RedisOnlineStore implements OnlineStore {
     const worker = async (): Promise<void> => {
       while (!failed && next < chunks.length) {
         const at = next++;
-        const pipeline = this.redis.pipeline();
-        for (const call of chunks[at]!) call.add(pipeline);
         try {
-          results[at] = await this.exec(operation, pipeline);
+          results[at] = await this.execBySlot(operation, chunks[at]!);
         } catch (error) {
           failed = true;
           throw error;
@@ -576,10 +638,17 @@ export class RedisOnlineStore implements OnlineStore {
       for (const entityKey of read.entityKeys) pipeline.hmget(rowPrefix + encodeEntityKey(entityKey, read.target.joinKeys), ...fields);
       return { kind: 'hashes', read, features, at } as const;
     });
-    if (packedKeys.length > 0) pipeline.mgetBuffer(...packedKeys);
     await this.connected('readRows');
-    const results = await this.exec('readRows', pipeline);
-    const packed = packedKeys.length > 0 ? (results[results.length - 1] as (Buffer | null)[]) : [];
+    let results: unknown[] = [];
+    let packed: (Buffer | null)[] = [];
+    if (this.clustered) {
+      // Layout 2 only (generationLayout refuses layout 1 here): one MGET per slot, a pipeline per node.
+      packed = await this.mgetBySlot('readRows', packedKeys);
+    } else {
+      if (packedKeys.length > 0) pipeline.mgetBuffer(...packedKeys);
+      results = await this.exec('readRows', pipeline);
+      packed = packedKeys.length > 0 ? (results[results.length - 1] as (Buffer | null)[]) : [];
+    }
     return plans.map((plan) => {
       if (plan.kind === 'hashes') {
         const { features, at } = plan;
@@ -675,8 +744,9 @@ export class RedisOnlineStore implements OnlineStore {
     const columns = codec.features.map((f) => rows.values[f.name]);
     const tag = this.layout.packedTagPrefix(target);
     const order: number[] = [];
-    const pipeline = this.redis.pipeline();
+    const calls: SlotCommand[] = [];
     for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
+      const slot = this.clustered ? hashSlot(`${tag}${bucket}}`) : 0;
       for (let from = 0; from < indices.length; from += perCall) {
         const to = Math.min(from + perCall, indices.length);
         const args: (string | Buffer)[] = [String(to - from)];
@@ -692,12 +762,12 @@ export class RedisOnlineStore implements OnlineStore {
           }
           args.push(bytes);
         }
-        (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_COMPARE_ROWS_COMMAND]!(args);
+        calls.push({ slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_COMPARE_ROWS_COMMAND]!(args) });
       }
     }
     await this.connected('compareRows');
     let at = 0;
-    for (const result of await this.exec('compareRows', pipeline)) {
+    for (const result of await this.execBySlot('compareRows', calls)) {
       const codes = result as string;
       for (let i = 0; i < codes.length; i++) out[order[at++]!] = codes.charCodeAt(i) - 48;
     }
@@ -717,12 +787,32 @@ export class RedisOnlineStore implements OnlineStore {
     }
     const key = this.layout.markerKey(target);
     await this.call('markGeneration', () => (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[MARK_GENERATION_COMMAND]!(key, ...fields));
+    if (!this.clustered) return;
+    // Cluster: every bucket's marker (fence open: applied 0), created where missing, never reset.
+    const layout = await this.generationLayout(target);
+    await this.execBySlot('markGeneration', this.bucketMarkers(target, layout).map(({ key: bucketKey, slot }) => ({ slot, add: (p) => p.hsetnx(bucketKey, MARKER_APPLIED_FIELD, '0') })));
+  }
+
+  /** Cluster: the marker key of each bucket of a layout-2 generation, with its slot. */
+  private bucketMarkers(target: GenerationRef, layout: GenerationLayout): { key: string; slot: number }[] {
+    return Array.from({ length: layout.buckets }, (_, bucket) => {
+      const key = this.layout.bucketMarkerKey(target, bucket);
+      return { key, slot: hashSlot(key) };
+    });
   }
 
   async appliedSeq(target: GenerationRef): Promise<number | null> {
     const key = this.layout.markerKey(target);
     const [exists, applied] = await this.exec('appliedSeq', this.redis.pipeline().exists(key).hget(key, MARKER_APPLIED_FIELD));
-    return exists === 1 ? Number(applied ?? 0) : null;
+    if (exists !== 1) return null;
+    if (!this.clustered) return Number(applied ?? 0);
+    // Cluster: the lowest bucket's. A bucket's marker is raised after its rows on its node's
+    // replication stream, so a promoted replica that missed writes has buckets behind the others
+    // (a bucket marker gone counts as nothing applied).
+    const layout = await this.generationLayout(target);
+    const markers = this.bucketMarkers(target, layout);
+    const seqs = await this.execBySlot('appliedSeq', markers.map(({ key: bucketKey, slot }) => ({ slot, add: (p) => p.hget(bucketKey, MARKER_APPLIED_FIELD) })));
+    return Math.min(...seqs.map((seq) => Number(seq ?? 0)));
   }
 
   async recordApplied(target: GenerationRef, seq: number): Promise<number | null> {
@@ -730,14 +820,32 @@ export class RedisOnlineStore implements OnlineStore {
     const stored = await this.call('recordApplied', () =>
       (this.redis as unknown as WithRecordApplied)[RECORD_APPLIED_COMMAND](this.layout.markerKey(target), String(seq)),
     );
-    return stored < 0 ? null : stored;
+    if (stored < 0 || !this.clustered) return stored < 0 ? null : stored;
+    // Cluster: every bucket's marker too (created where a failover lost it: the caller wrote every
+    // commit up to seq on the masters it holds the run ids of), pipelined per node.
+    const layout = await this.generationLayout(target);
+    const commands: SlotCommand[] = [];
+    for (const { key, slot } of this.bucketMarkers(target, layout)) {
+      commands.push({ slot, add: (p) => p.hsetnx(key, MARKER_APPLIED_FIELD, '0') });
+      commands.push({ slot, add: (p) => (p as unknown as WithRecordApplied)[RECORD_APPLIED_COMMAND](key, String(seq)) });
+    }
+    const results = await this.execBySlot('recordApplied', commands);
+    return Math.min(...results.filter((_, i) => i % 2 === 1).map(Number));
   }
 
+  /** Redis' run_id; on Cluster the masters' run ids, sorted and joined (a promotion changes them). */
   async instanceId(): Promise<string> {
-    const info = await this.call('instanceId', () => this.redis.info('server'));
-    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
-    if (!runId) throw this.failure('instanceId', new Error('INFO server has no run_id'));
-    return runId;
+    const nodes: (Redis | Cluster)[] = this.clustered ? (await this.connected('instanceId'), (this.redis as Cluster).nodes('master')) : [this.redis];
+    if (nodes.length === 0) throw this.failure('instanceId', new Error('no master known'));
+    const runIds = await Promise.all(
+      nodes.map(async (node) => {
+        const info = await this.call('instanceId', () => node.info('server'));
+        const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+        if (!runId) throw this.failure('instanceId', new Error('INFO server has no run_id'));
+        return runId;
+      }),
+    );
+    return runIds.sort().join(',');
   }
 
   async hasGenerationMarker(target: GenerationRef): Promise<boolean> {
@@ -765,8 +873,8 @@ export class RedisOnlineStore implements OnlineStore {
       if (fresh.length === 0) continue;
       for (const key of fresh) seen.add(key);
       if (layout.version === 2) {
-        const [values] = await this.exec('scanRows', this.redis.pipeline().mgetBuffer(...fresh));
-        for (const [i, bytes] of (values as (Buffer | null)[]).entries()) {
+        const values = this.clustered ? await this.mgetBySlot('scanRows', fresh) : ((await this.exec('scanRows', this.redis.pipeline().mgetBuffer(...fresh)))[0] as (Buffer | null)[]);
+        for (const [i, bytes] of values.entries()) {
           if (!bytes) continue;
           const entityKey = this.layout.entityKeyOfPacked(target, fresh[i]!);
           try {
@@ -817,10 +925,17 @@ export class RedisOnlineStore implements OnlineStore {
     const patterns: string[] = [];
     if (layout?.version !== 2) patterns.push(this.layout.generationPattern(target));
     if (layout?.version !== 1) patterns.push(this.layout.packedRowPattern(target));
+    if (this.clustered) patterns.push(this.layout.bucketMarkerPattern(target));
     let dropped = 0;
     for (const pattern of patterns) {
       for await (const keys of this.scanKeys('dropGeneration', pattern)) {
-        if (keys.length > 0) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+        if (keys.length === 0) continue;
+        if (!this.clustered) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+        else {
+          const groups = [...groupKeysBySlot(keys)];
+          const counts = await this.execBySlot('dropGeneration', groups.map(([slot, group]) => ({ slot, add: (p) => p.unlink(...group) })));
+          for (const n of counts) dropped += n as number;
+        }
       }
     }
     dropped += await this.call('dropGeneration', () => this.redis.unlink(this.layout.markerKey(target)));
@@ -838,7 +953,8 @@ export class RedisOnlineStore implements OnlineStore {
       return;
     }
     try {
-      await this.redis.quit();
+      // Bounded: a Cluster's QUIT waits for every node connection, one of which may be stuck.
+      await this.withDeadline(this.redis.quit());
     } catch {
       this.redis.disconnect();
     }
@@ -846,8 +962,20 @@ export class RedisOnlineStore implements OnlineStore {
 
   /** Pages of keys matching a pattern; SCAN may repeat a key across pages. The next page is asked for before this one is used. */
   private async *scanKeys(operation: string, pattern: string): AsyncIterable<string[]> {
+    if (!this.clustered) {
+      yield* this.scanNode(operation, this.redis as Redis, pattern);
+      return;
+    }
+    // Cluster: every master holds some of the generation's slots.
+    await this.connected(operation);
+    const masters = (this.redis as Cluster).nodes('master');
+    if (masters.length === 0) throw this.failure(operation, new Error('no master known'));
+    for (const node of masters) yield* this.scanNode(operation, node, pattern);
+  }
+
+  private async *scanNode(operation: string, node: Redis, pattern: string): AsyncIterable<string[]> {
     const count = this.options.scanCount ?? 1000;
-    const scan = (cursor: string) => this.call(operation, () => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', count));
+    const scan = (cursor: string) => this.call(operation, () => node.scan(cursor, 'MATCH', pattern, 'COUNT', count));
     let page = scan('0');
     for (;;) {
       const [cursor, keys] = await page;
@@ -889,6 +1017,55 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
+   * Commands as pipelines: one pipeline on a single Redis; on Cluster one per node (ioredis refuses
+   * a pipeline whose keys span nodes), the nodes in parallel, so one round trip per node. Results
+   * in the commands' order; the first failed command fails the call.
+   */
+  private async execBySlot(operation: string, commands: readonly SlotCommand[]): Promise<unknown[]> {
+    if (!this.clustered) {
+      const pipeline = this.redis.pipeline();
+      for (const command of commands) command.add(pipeline);
+      return this.exec(operation, pipeline);
+    }
+    if (commands.length === 0) return [];
+    await this.connected(operation);
+    const slots = (this.redis as Cluster).slots;
+    const byNode = new Map<string, number[]>();
+    for (let i = 0; i < commands.length; i++) {
+      const node = slots[commands[i]!.slot]?.join(';') ?? '';
+      const group = byNode.get(node);
+      if (group) group.push(i);
+      else byNode.set(node, [i]);
+    }
+    const out = new Array<unknown>(commands.length);
+    await Promise.all(
+      [...byNode.values()].map(async (indices) => {
+        const pipeline = this.redis.pipeline();
+        for (const i of indices) commands[i]!.add(pipeline);
+        const results = await this.exec(operation, pipeline);
+        for (let j = 0; j < indices.length; j++) out[indices[j]!] = results[j];
+      }),
+    );
+    return out;
+  }
+
+  /** Cluster: MGET of keys of many slots, one MGET per slot, a pipeline per node (execBySlot); values in the keys' order. */
+  private async mgetBySlot(operation: string, keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const out = new Array<Buffer | null>(keys.length).fill(null);
+    if (keys.length === 0) return out;
+    const groups = [...groupKeysBySlot(keys, true)];
+    const results = await this.execBySlot(
+      operation,
+      groups.map(([slot, indices]) => ({ slot, add: (p) => p.mgetBuffer(...indices.map((i) => keys[i]!)) })),
+    );
+    groups.forEach(([, indices], g) => {
+      const values = results[g] as (Buffer | null)[];
+      for (let j = 0; j < indices.length; j++) out[indices[j]!] = values[j]!;
+    });
+    return out;
+  }
+
+  /**
    * Rejects when Redis has not answered in time. The commands stay in ioredis' queue and settle
    * later (or fail when the connection drops); their replies are ignored.
    */
@@ -920,9 +1097,12 @@ export class RedisOnlineStore implements OnlineStore {
 
   private failure(operation: string, error: unknown): OnlineStoreError {
     if (error instanceof OnlineStoreError) return error;
+    // Cluster: a node gone or the cluster down may mean a promotion: learn the new masters now
+    // rather than at the next periodic refresh (ioredis runs one refresh at a time).
+    if (this.clustered) (this.redis as Cluster).refreshSlotsCache(() => undefined);
     const message = error instanceof Error ? error.message : String(error);
     let reason = message;
-    if (message.startsWith("Stream isn't writeable")) reason = 'not connected (fail-fast: calls are not queued)';
+    if (message.startsWith("Stream isn't writeable") || message.startsWith("Cluster isn't ready")) reason = 'not connected (fail-fast: calls are not queued)';
     else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') reason = 'not connected, gave up after reconnecting';
     else if (message === 'Connection is closed.') reason = 'connection closed';
     const last = this.lastError?.message;
@@ -1091,6 +1271,21 @@ function packedRowOf(entityKey: EntityKey, codec: PackedRowCodec, names: readonl
 
 function describeKey(entityKey: EntityKey): string {
   return `[${entityKey.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))).join(', ')}]`;
+}
+
+/** Keys grouped by Cluster slot: slot -> the keys (or with `indices`, their indices). */
+function groupKeysBySlot(keys: readonly string[]): Map<number, string[]>;
+function groupKeysBySlot(keys: readonly string[], indices: true): Map<number, number[]>;
+function groupKeysBySlot(keys: readonly string[], indices?: true): Map<number, (string | number)[]> {
+  const groups = new Map<number, (string | number)[]>();
+  for (let i = 0; i < keys.length; i++) {
+    const slot = hashSlot(keys[i]!);
+    const group = groups.get(slot);
+    const item = indices ? i : keys[i]!;
+    if (group) group.push(item);
+    else groups.set(slot, [item]);
+  }
+  return groups;
 }
 
 /** 'host:port' (config-checked) as ioredis wants a sentinel. */

@@ -69,6 +69,24 @@ test('Redis Sentinel: sentinels from a YAML list or a comma-separated variable, 
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_SENTINELS: 's1:26379,s2' } }), /setting 'online.sentinels' .*item 2: must be host:port, got 's2'/);
 });
 
+test('Redis Cluster: online.url redis+cluster:// with seed nodes (password masked), refused with sentinels or without a host:port', async () => {
+  assert.deepEqual(loadConfig({ repoDir: '/tmp', env: {} }).online.clusterNodes, [], 'none by default: a plain Redis');
+  const fromEnv = loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7001' } });
+  assert.deepEqual([fromEnv.online.url, fromEnv.online.clusterNodes], ['redis+cluster://10.0.0.1:7000,10.0.0.2:7001', ['10.0.0.1:7000', '10.0.0.2:7001']]);
+  const fromFile = loadConfig({ repoDir: await repoWith('online:\n  url: rediss+cluster://:pw-secret@h1:7000\n'), env: {} });
+  assert.deepEqual(fromFile.online.clusterNodes, ['h1:7000']);
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'redis+cluster://:pw-secret@h1:7000,h2' } }), (e: unknown) => {
+    assert.match((e as Error).message, /setting 'online.url'.*seed node 2 must be host:port, got 'h2'/);
+    assert.doesNotMatch((e as Error).message, /pw-secret/);
+    return true;
+  });
+  assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'redis+cluster://' } }), /setting 'online.url'.*names no seed node/);
+  assert.throws(
+    () => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'redis+cluster://h1:7000', GRANARY_REDIS_SENTINELS: 's1:26379' } }),
+    /setting 'online.sentinels'.*a Redis Cluster .* has no sentinels/,
+  );
+});
+
 test('bad configuration gets a clear error naming the setting', async () => {
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_SERVING_PORT: 'eighty' } }), /setting 'serving.port' .*GRANARY_SERVING_PORT.*whole number/);
   assert.throws(() => loadConfig({ repoDir: '/tmp', env: { GRANARY_REDIS_URL: 'http://x' } }), /setting 'online.url'.*redis:\/\//);

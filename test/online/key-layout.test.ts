@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KeyLayout, decodeEntityKey, encodeEntityKey } from '../../stores/online/key-layout.ts';
+import { hashSlot } from '../../stores/online/hash-slot.ts';
 import type { EntityKey } from '../../definitions/feature-value.ts';
 import { testTarget } from './online-fixtures.ts';
 
@@ -21,6 +22,18 @@ test('key layout: the documented keys', () => {
   assert.equal(layout.rowPattern(target), 'granary:fraud:user_spend:v1:g3:e:*');
   assert.equal(layout.generationPattern(target), 'granary:fraud:user_spend:v1:g3:*');
   assert.deepEqual(layout.entityKeyOf(target, 'granary:fraud:user_spend:v1:g3:e:u%7C1|7'), ['u|1', 7n]);
+});
+
+test('key layout: a bucket marker (Redis Cluster) shares its bucket\'s slot and stays out of the rows\' pattern', () => {
+  const layout = new KeyLayout('granary');
+  const target = testTarget({ project: 'fraud', view: 'user_spend', generation: 3 });
+  assert.equal(layout.bucketMarkerKey(target, 17), 'granary:marker{fraud:user_spend:v1:g3:17}');
+  assert.equal(layout.bucketMarkerPattern(target), 'granary:marker{fraud:user_spend:v1:g3:*');
+  const row = layout.packedRowKey(target, 'u1', 256);
+  const bucket = Number(/:(\d+)\}/.exec(row)![1]);
+  assert.equal(hashSlot(layout.bucketMarkerKey(target, bucket)), hashSlot(row));
+  assert.ok(!layout.bucketMarkerKey(target, bucket).startsWith(layout.packedTagPrefix(target)), 'SCAN of the rows never meets a marker');
+  assert.ok(!layout.bucketMarkerKey(target, bucket).startsWith(layout.generationPrefix(target)));
 });
 
 test('key layout: composite entity keys round trip, separators and escapes included', () => {

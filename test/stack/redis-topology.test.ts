@@ -140,6 +140,7 @@ test('`stack env` prints the cluster and sentinel variables when they are switch
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/stack/cli.ts', 'env'], { cwd: REPO_ROOT, env });
   const lines = stdout.trim().split('\n');
   assert.ok(lines.includes('export GRANARY_REDIS_CLUSTER_NODES=127.0.0.1:17100,127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105'), stdout);
+  assert.ok(lines.includes("export GRANARY_REDIS_CLUSTER_URL=redis+cluster://127.0.0.1:17100,127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105"), stdout);
   assert.ok(lines.includes('export GRANARY_REDIS_SENTINELS=127.0.0.1:17112,127.0.0.1:17113,127.0.0.1:17114'), stdout);
   assert.ok(lines.includes('export GRANARY_REDIS_SENTINEL_MASTER=granary'), stdout);
 });

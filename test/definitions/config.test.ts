@@ -107,7 +107,7 @@ test('TLS CAs: online.tlsCa needs rediss://, offline.s3.tlsCa an https endpoint;
   assert.ok(config.offline.kind === 's3' && config.offline.s3.tlsCa === join(dir, 'ca.pem'));
   assert.equal(loadConfig({ repoDir: '/tmp/some-repo', env: {} }).online.tlsCa, null);
   const cases: [NodeJS.ProcessEnv, RegExp][] = [
-    [{ GRANARY_REDIS_URL: 'redis://:RdPw123@127.0.0.1:6379' }, /setting 'online\.tlsCa' \(granary\.yaml or GRANARY_REDIS_TLS_CA\): a CA is only used over TLS: online\.url must start with rediss:\/\/, got 'redis:\/\/:\*\*\*@127\.0\.0\.1:6379'/],
+    [{ GRANARY_REDIS_URL: 'redis://:RdPw123@127.0.0.1:6379' }, /setting 'online\.tlsCa' \(granary\.yaml or GRANARY_REDIS_TLS_CA\): a CA is only used over TLS: online\.url must start with rediss:\/\/ \(or rediss\+cluster:\/\/\), got 'redis:\/\/:\*\*\*@127\.0\.0\.1:6379'/],
     [{ GRANARY_S3_ENDPOINT: 'http://127.0.0.1:9000' }, /setting 'offline\.s3\.tlsCa' \(granary\.yaml or GRANARY_S3_TLS_CA\): a CA is only used over TLS: offline\.s3\.endpoint must start with https:\/\/, got 'http:\/\/127\.0\.0\.1:9000'/],
     [{ GRANARY_REDIS_TLS_CA: '/nonexistent/ca.pem' }, /setting 'online\.tlsCa' \(granary\.yaml or GRANARY_REDIS_TLS_CA\): cannot read the CA file '\/nonexistent\/ca\.pem': ENOENT/],
     [{ GRANARY_S3_TLS_CA: join(dir, 'granary.yaml') }, /setting 'offline\.s3\.tlsCa' \(granary\.yaml or GRANARY_S3_TLS_CA\): '.*granary\.yaml' holds no PEM certificate/],

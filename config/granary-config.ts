@@ -71,6 +71,12 @@ export interface GranaryConfig {
     /** The consumer token this process reads with (SDK, CLI): GRANARY_TOKEN, preferably, rather than a file. Masked in every output. */
     readonly token: string | null;
   };
+  readonly monitoring: {
+    /** URLs the monitoring workflow POSTs every state change to (http or https; a list, or comma-separated in the variable). */
+    readonly webhooks: readonly string[];
+    /** Share of the feature server's reads of a feature service logged for skew monitoring, 0..1 (default 0.01; 0 turns it off). */
+    readonly skewSampleRate: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -111,6 +117,8 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_HEALTH_ON_LOSS: 'serving.healthOnLoss',
   GRANARY_SERVING_AUTH: 'serving.auth',
   GRANARY_TOKEN: 'serving.token',
+  GRANARY_MONITOR_WEBHOOKS: 'monitoring.webhooks',
+  GRANARY_MONITOR_SKEW_SAMPLE_RATE: 'monitoring.skewSampleRate',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
@@ -121,6 +129,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
   serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token'],
+  monitoring: ['webhooks', 'skewSampleRate'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'];
 
@@ -204,6 +213,10 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       healthOnLoss: oneOf(where('serving.healthOnLoss'), pick('GRANARY_SERVING_HEALTH_ON_LOSS', section('serving').healthOnLoss, 'fail'), ['ok', 'fail'] as const),
       auth: oneOf(where('serving.auth'), pick('GRANARY_SERVING_AUTH', section('serving').auth, 'token'), ['token', 'none'] as const),
       token: optStr(where('serving.token'), pick('GRANARY_TOKEN', section('serving').token, null)),
+    },
+    monitoring: {
+      webhooks: webhookList(where('monitoring.webhooks'), pick('GRANARY_MONITOR_WEBHOOKS', section('monitoring').webhooks, [])),
+      skewSampleRate: share(where('monitoring.skewSampleRate'), pick('GRANARY_MONITOR_SKEW_SAMPLE_RATE', section('monitoring').skewSampleRate, 0.01)),
     },
   });
 }
@@ -312,6 +325,20 @@ function skewMs(where: string, value: unknown): number {
   const seconds = typeof value === 'number' || typeof value === 'string' ? parseDurationSeconds(typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value) : undefined;
   if (seconds === undefined || seconds < 0) throw new ConfigError(`${where}: must be a duration such as '1h', '15m' or '1d', got ${JSON.stringify(value)}`);
   return Math.round(seconds * 1000);
+}
+
+/** A list of http(s) URLs, as a YAML list or a comma-separated string (an environment variable). */
+function webhookList(where: string, value: unknown): string[] {
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter((s) => s !== '') : value;
+  if (!Array.isArray(items)) throw new ConfigError(`${where}: must be a list of http(s) URLs (or url,url), got ${JSON.stringify(value)}`);
+  return items.map((item, i) => url(`${where}, item ${i + 1}`, item, ['http:', 'https:']));
+}
+
+/** A share from 0 to 1. */
+function share(where: string, value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(`${where}: must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 /** A list of host:port, as a YAML list or a comma-separated string (an environment variable). */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { FeatureStore } from '../../sdk/feature-store.ts';
 import type { MonitorResult } from '../../stores/registry/monitor-results.ts';
-import type { MonitorDimension } from '../../workflows/contracts.ts';
+import { MONITOR_DIMENSIONS, type MonitorDimension } from '../../workflows/contracts.ts';
 import { commandAction } from '../command-action.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { globalOptions } from '../global-options.ts';
@@ -10,17 +10,18 @@ import { formatTable, printJson, printLines } from '../output.ts';
 
 /**
  * `granary monitor [VIEW...]`: the latest monitoring results of each view (freshness,
- * completeness, distribution) with value, objective and state; exit code 1 on any alert. And:
- * `monitor run [VIEW...]` (the monitoring workflow now, waited for), `monitor schedule` (the
- * Temporal Schedules: freshness and completeness every minute, distribution daily),
+ * completeness, distribution) and feature service (skew, latency) with value, objective and
+ * state; exit code 1 on any alert. And: `monitor run [VIEW...]` (the monitoring workflow now,
+ * waited for), `monitor schedule` (the Temporal Schedules: freshness, completeness and latency
+ * every minute, skew hourly, distribution daily),
  * `monitor baseline <view> --start T --end T` (the distribution baseline), `monitor alert-rules`
  * (Prometheus alerting rules for the objectives), `monitor history <view> <metric>`.
  */
 export function registerMonitorCommand(program: Command): void {
   const monitor = program
     .command('monitor')
-    .description('monitoring: freshness, completeness, distribution drift against SLOs (exit code 1 on any alert)')
-    .argument('[views...]', 'feature views (default: all)')
+    .description('monitoring: freshness, completeness, distribution drift, skew, latency against SLOs (exit code 1 on any alert)')
+    .argument('[views...]', 'feature views or feature services (default: all)')
     .action(
       commandAction(async (views: string[], _opts: object, command: Command) => {
         const options = globalOptions(command);
@@ -36,7 +37,7 @@ export function registerMonitorCommand(program: Command): void {
     .command('run')
     .description('run the monitoring workflow now and wait for it (exit code 1 on any alert)')
     .argument('[views...]', 'feature views (default: all)')
-    .option('--dimensions <list>', 'comma-separated: freshness,completeness,distribution', 'freshness,completeness,distribution')
+    .option('--dimensions <list>', `comma-separated: ${MONITOR_DIMENSIONS.join(',')}`, MONITOR_DIMENSIONS.join(','))
     .action(
       commandAction(async (views: string[], opts: { dimensions: string }, command: Command) => {
         const dimensions = parseDimensions(opts.dimensions);
@@ -52,15 +53,17 @@ export function registerMonitorCommand(program: Command): void {
 
   monitor
     .command('schedule')
-    .description('create or update the monitoring schedules: freshness and completeness every minute, distribution daily')
-    .option('--every <duration>', 'freshness and completeness interval', '1m')
+    .description('create or update the monitoring schedules: freshness, completeness and latency every minute, skew hourly, distribution daily')
+    .option('--every <duration>', 'freshness, completeness and latency interval', '1m')
+    .option('--skew-every <duration>', 'skew interval', '1h')
     .option('--distribution-every <duration>', 'distribution interval', '1d')
     .action(
-      commandAction(async (opts: { every: string; distributionEvery: string }, command: Command) => {
+      commandAction(async (opts: { every: string; skewEvery: string; distributionEvery: string }, command: Command) => {
         const { upsertMonitorSchedules } = await import('../../monitoring/monitor-runs.ts');
         const outcomes = await withFeatureStore(globalOptions(command), async (store) =>
           upsertMonitorSchedules(await store.temporal(), store.config.temporal.taskQueue, store.project, [
-            { name: 'minutely', every: opts.every, dimensions: ['freshness', 'completeness'] },
+            { name: 'minutely', every: opts.every, dimensions: ['freshness', 'completeness', 'latency'] },
+            { name: 'hourly', every: opts.skewEvery, dimensions: ['skew'] },
             { name: 'daily', every: opts.distributionEvery, dimensions: ['distribution'] },
           ]),
         );
@@ -99,9 +102,9 @@ export function registerMonitorCommand(program: Command): void {
 
   monitor
     .command('history')
-    .description('the stored results of one view and metric, newest first')
-    .argument('<view>', 'the feature view')
-    .argument('<metric>', 'freshness, online_freshness, completeness, window_completeness, psi or ks')
+    .description('the stored results of one view (or feature service) and metric, newest first')
+    .argument('<view>', 'the feature view, or the feature service for skew and latency_p99')
+    .argument('<metric>', 'freshness, online_freshness, completeness, served_completeness, window_completeness, psi, ks, skew or latency_p99')
     .option('--feature <name>', 'one feature')
     .option('--limit <n>', 'results shown', '20')
     .action(
@@ -155,7 +158,7 @@ async function withResults<T>(store: FeatureStore, fn: (results: import('../../s
 }
 
 function parseDimensions(text: string): MonitorDimension[] {
-  const known = ['freshness', 'completeness', 'distribution'];
+  const known: readonly string[] = MONITOR_DIMENSIONS;
   const list = text.split(',').map((d) => d.trim()).filter(Boolean);
   for (const d of list) if (!known.includes(d)) throw new Error(`--dimensions: unknown dimension '${d}' (known: ${known.join(', ')})`);
   if (list.length === 0) throw new Error('--dimensions: name at least one dimension');
@@ -168,8 +171,9 @@ function parseTime(flag: string, text: string): number {
   return ms;
 }
 
+/** A view's results show its version; a feature service's (skew, latency: version 0) say so. */
 function rowOf(r: MonitorResult): string[] {
-  return [`${r.view} v${r.version}`, r.metric, r.feature || '-', formatNumber(r.value), formatNumber(r.objective), r.state, r.measuredAt.toISOString()];
+  return [r.version === 0 ? `${r.view} (service)` : `${r.view} v${r.version}`, r.metric, r.feature || '-', formatNumber(r.value), formatNumber(r.objective), r.state, r.measuredAt.toISOString()];
 }
 
 function jsonOf(r: MonitorResult) {

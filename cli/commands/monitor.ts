@@ -14,7 +14,8 @@ import { formatTable, printJson, printLines } from '../output.ts';
  * state; exit code 1 on any alert. And: `monitor run [VIEW...]` (the monitoring workflow now,
  * waited for), `monitor schedule` (the Temporal Schedules: freshness, completeness and latency
  * every minute, skew hourly, distribution daily),
- * `monitor baseline <view> --start T --end T` (the distribution baseline), `monitor alert-rules`
+ * `monitor baseline <view> --start T --end T | --from-file F` (the distribution baseline, from
+ * committed rows or a training-set Parquet file), `monitor alert-rules`
  * (Prometheus alerting rules for the objectives), `monitor history <view> <metric>`.
  */
 export function registerMonitorCommand(program: Command): void {
@@ -28,7 +29,11 @@ export function registerMonitorCommand(program: Command): void {
         const results = await withMonitorResults(command, (r) => r.latest(views));
         if (options.json) printJson(results.map(jsonOf));
         else if (results.length === 0) printLines('No monitoring results yet (run granary monitor run, or granary monitor schedule).');
-        else printLines(formatTable(['VIEW', 'METRIC', 'FEATURE', 'VALUE', 'OBJECTIVE', 'STATE', 'MEASURED'], results.map(rowOf)));
+        else {
+          printLines(formatTable(['VIEW', 'METRIC', 'FEATURE', 'VALUE', 'OBJECTIVE', 'STATE', 'MEASURED'], results.map(rowOf)));
+          const skew = skewLines(results);
+          if (skew.length > 0) printLines(skew);
+        }
         return results.some((r) => r.state === 'alert') ? EXIT_CODES.error : EXIT_CODES.ok;
       }),
     );
@@ -74,18 +79,21 @@ export function registerMonitorCommand(program: Command): void {
 
   monitor
     .command('baseline')
-    .description('set the distribution baseline of a view from its committed rows with event time in [start, end)')
+    .description('set the distribution baseline of a view: its committed rows with event time in [start, end), or a training-set Parquet file')
     .argument('<view>', 'the feature view')
-    .requiredOption('--start <time>', 'ISO time, inclusive')
-    .requiredOption('--end <time>', 'ISO time, exclusive')
+    .option('--start <time>', 'ISO time, inclusive')
+    .option('--end <time>', 'ISO time, exclusive')
+    .option('--from-file <file>', "a training-set Parquet file (columns 'feature' or 'view__feature'), instead of --start/--end")
     .action(
-      commandAction(async (viewName: string, opts: { start: string; end: string }, command: Command) => {
-        const start = parseTime('--start', opts.start);
-        const end = parseTime('--end', opts.end);
-        const { computeBaselines } = await import('../../monitoring/view-distribution.ts');
+      commandAction(async (viewName: string, opts: { start?: string; end?: string; fromFile?: string }, command: Command) => {
+        if (opts.fromFile !== undefined && (opts.start !== undefined || opts.end !== undefined)) throw new Error('give --from-file, or --start and --end, not both');
+        if (opts.fromFile === undefined && (opts.start === undefined || opts.end === undefined)) throw new Error('give --start and --end (ISO times), or --from-file F');
+        const range = opts.fromFile === undefined ? { start: parseTime('--start', opts.start!), end: parseTime('--end', opts.end!) } : undefined;
+        const { computeBaselines, computeBaselinesFromFile } = await import('../../monitoring/view-distribution.ts');
         const baselines = await withFeatureStore(globalOptions(command), async (store) => {
           const view = await store.view(viewName);
-          const computed = await computeBaselines({ registry: store.stores.registry(), offline: store.stores.offline }, view, { start, end });
+          const deps = { registry: store.stores.registry(), offline: store.stores.offline };
+          const computed = range ? await computeBaselines(deps, view, range) : await computeBaselinesFromFile(deps, store.project, view, opts.fromFile!);
           if (computed.length === 0) throw new Error(`baseline of feature view '${viewName}': no numeric, string or bool feature has committed rows in [${opts.start}, ${opts.end})`);
           await withResults(store, (r) => r.saveBaselines(computed));
           return computed;
@@ -93,8 +101,8 @@ export function registerMonitorCommand(program: Command): void {
         if (globalOptions(command).json) return printJson(baselines);
         printLines(
           formatTable(
-            ['FEATURE', 'KIND', 'ROWS', 'NULLS', 'UP TO SEQ', 'BINS'],
-            baselines.map((b) => [b.feature, b.bins.kind, String(b.rowCount), String(b.nullCount), String(b.upToSeq), String(b.bins.shares.length)]),
+            ['FEATURE', 'KIND', 'ROWS', 'NULLS', 'FROM', 'BINS'],
+            baselines.map((b) => [b.feature, b.bins.kind, String(b.rowCount), String(b.nullCount), b.file ?? `commits up to seq ${b.upToSeq}`, String(b.bins.shares.length)]),
           ),
         );
       }),
@@ -174,6 +182,17 @@ function parseTime(flag: string, text: string): number {
 /** A view's results show its version; a feature service's (skew, latency: version 0) say so. */
 function rowOf(r: MonitorResult): string[] {
   return [r.version === 0 ? `${r.view} (service)` : `${r.view} v${r.version}`, r.metric, r.feature || '-', formatNumber(r.value), formatNumber(r.objective), r.state, r.measuredAt.toISOString()];
+}
+
+/** Each true skew mismatch of the latest skew results, named: feature, entity, time, both values. */
+function skewLines(results: readonly MonitorResult[]): string[] {
+  const lines: string[] = [];
+  for (const r of results.filter((x) => x.metric === 'skew')) {
+    const d = r.detail as { checked?: number; lagged?: number; mismatches?: { feature: string; entity: Record<string, unknown>; time: string; served: string | null; training: string | null }[] };
+    lines.push(`skew of feature service '${r.view}': ${d.checked ?? 0} served values checked, ${r.value} true mismatch(es), ${d.lagged ?? 0} explained by materialization lag`);
+    for (const m of d.mismatches ?? []) lines.push(`  ${m.feature} ${JSON.stringify(m.entity)} at ${m.time}: served ${m.served ?? 'null'}, training set ${m.training ?? 'null'}`);
+  }
+  return lines;
 }
 
 function jsonOf(r: MonitorResult) {

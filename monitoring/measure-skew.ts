@@ -114,7 +114,9 @@ async function compareView(duck: DuckDBSession, deps: SkewDeps, view: FeatureVie
   await mkdir(dir, { recursive: true });
   const entityFile = join(dir, 'samples.parquet');
   await duck.run(`COPY (SELECT * FROM s WHERE view = ${literal(servedView)}) TO ${literal(entityFile)} (FORMAT parquet)`);
-  const objects = await committedObjects(deps.registry, view);
+  // Only objects with rows a sample can meet: event time within [first request - TTL, last request].
+  const span = (await duck.rows(`SELECT min(request_time_ms) AS lo, max(request_time_ms) AS hi FROM s WHERE view = ${literal(servedView)}`))[0]!;
+  const objects = await committedObjects(deps.registry, view, { from: Number(span.lo) - view.ttlSeconds * 1000, to: Number(span.hi) });
   const committedAt = new Map((await deps.registry.commits(view.name, view.version)).map((c) => [c.seq, c.committedAt.getTime()]));
   const files = await stageObjects(deps.offline, objects, dir);
   const keyColumn = (joinKey: string): string => {

@@ -72,6 +72,7 @@ test('alert-rules prints a valid Prometheus rule file for the objectives', async
   assert.ok(rules.some((r) => r.alert === 'GranaryFeatureIncomplete' && r.expr.endsWith('< 0.95')));
   assert.ok(rules.some((r) => r.alert === 'GranaryServingSlow' && r.labels.feature_service === 'slow_model' && r.expr.endsWith('> 0.025')));
   assert.ok(rules.some((r) => r.alert === 'GranaryServingSlow' && r.labels.feature_service === 'fraud_model' && r.expr.endsWith('> 0.01')));
+  assert.ok(rules.some((r) => r.alert === 'GranaryServingSkew' && r.labels.severity === 'critical' && r.expr === `granary_monitor_state{project="${project}",view="fraud_model",metric="skew"} == 2`));
 });
 
 test('changing objectives plans as additive; bad input is refused naming the flag', async () => {

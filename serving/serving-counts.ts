@@ -1,6 +1,9 @@
 import type { ServingCounters } from '../stores/online/redis-serving-counters.ts';
 import { latencyField, statusField } from '../stores/online/redis-serving-counters.ts';
+import { FEATURE_STATUSES, type FeatureStatus } from './feature-status.ts';
 import type { ServedRead, ServingObserver } from './serving-observer.ts';
+
+const STATUS_INDEX = Object.fromEntries(FEATURE_STATUSES.map((s, i) => [s, i])) as Record<FeatureStatus, number>;
 
 /** Latency buckets (upper bounds, seconds), the request-duration histogram's (serving-metrics.ts). */
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, Number.POSITIVE_INFINITY];
@@ -23,6 +26,7 @@ export class ServingCounts implements ServingObserver {
   private pending = new Map<number, Map<string, number>>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly fields = new Map<string, readonly string[]>();
 
   constructor(private readonly options: { readonly counters: ServingCounters; readonly project: string; readonly flushMs?: number; readonly maxReads?: number }) {
     this.timer = setInterval(() => void this.flush(), options.flushMs ?? 2000);
@@ -45,7 +49,11 @@ export class ServingCounts implements ServingObserver {
     this.flushing = this.flushing.then(async () => {
       const reads = this.pendingReads;
       this.pendingReads = [];
-      for (const read of reads) this.countStatuses(read);
+      for (const [i, read] of reads.entries()) {
+        this.countStatuses(read);
+        // Let requests in between: counting is off their path, and must not stall it either.
+        if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+      }
       const deltas = [...this.pending].map(([minute, counts]) => ({ minute, counts }));
       this.pending = new Map();
       if (deltas.length === 0) return;
@@ -65,13 +73,24 @@ export class ServingCounts implements ServingObserver {
 
   private countStatuses({ requestTime, table }: ServedRead): void {
     const minute = Math.floor(requestTime / 60_000);
+    const byStatus = new Array<number>(FEATURE_STATUSES.length);
     table.columns.forEach((column, f) => {
-      const ref = table.featureRefs[f]!;
-      const at = ref.indexOf(':');
-      const byStatus = new Map<string, number>();
-      for (const s of column.statuses) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
-      for (const [status, n] of byStatus) this.bump(minute, statusField(ref.slice(0, at), ref.slice(at + 1), status), n);
+      byStatus.fill(0);
+      for (const s of column.statuses) byStatus[STATUS_INDEX[s]]!++;
+      const fields = this.fieldsOf(table.featureRefs[f]!);
+      for (let i = 0; i < byStatus.length; i++) if (byStatus[i]! > 0) this.bump(minute, fields[i]!, byStatus[i]!);
     });
+  }
+
+  /** The counter fields of a `view:feature` reference, one per status (cached: a few per feature). */
+  private fieldsOf(ref: string): readonly string[] {
+    let fields = this.fields.get(ref);
+    if (!fields) {
+      const at = ref.indexOf(':');
+      fields = FEATURE_STATUSES.map((status) => statusField(ref.slice(0, at), ref.slice(at + 1), status));
+      this.fields.set(ref, fields);
+    }
+    return fields;
   }
 
   private bump(minute: number, field: string, n: number): void {

@@ -49,7 +49,7 @@ test('the sample log: its rate of service reads, none by feature list, drops pas
     const keys: string[] = [];
     for await (const o of offline.list(servingLogPrefix('p', 'model_a'))) keys.push(o.key);
     assert.equal(keys.length, 1);
-    assert.match(keys[0]!, /^p\/_serving_log\/model_a\/\d{13}-[0-9a-f]{8}-\d+\.parquet$/);
+    assert.match(keys[0]!, /^p\/_serving_log\/model_a\/\d{13}-[0-9a-f]{8}-\d{6}\.parquet$/);
     const rows: Record<string, unknown>[] = [];
     for await (const { table: t } of offline.readTable(keys[0]!)) rows.push(...t.toArray().map((r) => ({ ...r.toJSON() })));
     // Reads 0 and 1 of model_a (draws 0 and 0.25; 0.5 and 0.75 are not under the rate), two entity rows x two features each.

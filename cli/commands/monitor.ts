@@ -51,7 +51,7 @@ export function registerMonitorCommand(program: Command): void {
           runMonitor(await store.temporal(), store.config.temporal.taskQueue, { project: store.project, dimensions, ...(views.length ? { views } : {}) }),
         );
         if (globalOptions(command).json) printJson(run);
-        else printLines(`monitored ${run.views} view(s): ${run.results} results, ${run.alerts} alert(s), ${run.warnings} warning(s), ${run.changes} state change(s) notified`);
+        else printLines(`monitored ${run.views} view(s)${run.services ? ` and ${run.services} feature service(s)` : ''}: ${run.results} results, ${run.alerts} alert(s), ${run.warnings} warning(s), ${run.changes} state change(s) notified`);
         return run.alerts > 0 ? EXIT_CODES.error : EXIT_CODES.ok;
       }),
     );

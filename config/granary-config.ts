@@ -95,6 +95,12 @@ export interface GranaryConfig {
      */
     readonly authFailuresPerSecond: number;
   };
+  readonly monitoring: {
+    /** URLs the monitoring workflow POSTs every state change to (http or https; a list, or comma-separated in the variable). */
+    readonly webhooks: readonly string[];
+    /** Share of the feature server's reads of a feature service logged for skew monitoring, 0..1 (default 0.01; 0 turns it off). */
+    readonly skewSampleRate: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -138,6 +144,8 @@ export const CONFIG_VARIABLES = {
   GRANARY_SERVING_AUTH: 'serving.auth',
   GRANARY_TOKEN: 'serving.token',
   GRANARY_SERVING_AUTH_FAILURES_PER_SECOND: 'serving.authFailuresPerSecond',
+  GRANARY_MONITOR_WEBHOOKS: 'monitoring.webhooks',
+  GRANARY_MONITOR_SKEW_SAMPLE_RATE: 'monitoring.skewSampleRate',
 } as const;
 
 const FILE_SHAPE: Record<string, readonly string[] | null> = {
@@ -148,6 +156,7 @@ const FILE_SHAPE: Record<string, readonly string[] | null> = {
   ingest: ['maxFutureSkew'],
   temporal: ['address', 'namespace', 'taskQueue', 'workerTimeoutSeconds'],
   serving: ['host', 'port', 'maxEntities', 'timeoutMs', 'healthOnLoss', 'auth', 'token', 'authFailuresPerSecond'],
+  monitoring: ['webhooks', 'skewSampleRate'],
 };
 const S3_FIELDS = ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'forcePathStyle', 'tlsCa'];
 
@@ -248,6 +257,10 @@ export function loadConfig(options: LoadConfigOptions = {}): GranaryConfig {
       auth: oneOf(where('serving.auth'), pick('GRANARY_SERVING_AUTH', section('serving').auth, 'token'), ['token', 'none'] as const),
       token: optStr(where('serving.token'), pick('GRANARY_TOKEN', section('serving').token, null)),
       authFailuresPerSecond: int(where('serving.authFailuresPerSecond'), pick('GRANARY_SERVING_AUTH_FAILURES_PER_SECOND', section('serving').authFailuresPerSecond, 10), 0, 1_000_000),
+    },
+    monitoring: {
+      webhooks: webhookList(where('monitoring.webhooks'), pick('GRANARY_MONITOR_WEBHOOKS', section('monitoring').webhooks, [])),
+      skewSampleRate: share(where('monitoring.skewSampleRate'), pick('GRANARY_MONITOR_SKEW_SAMPLE_RATE', section('monitoring').skewSampleRate, 0.01)),
     },
   });
 }
@@ -392,6 +405,20 @@ function skewMs(where: string, value: unknown): number {
   const seconds = typeof value === 'number' || typeof value === 'string' ? parseDurationSeconds(typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value) : undefined;
   if (seconds === undefined || seconds < 0) throw new ConfigError(`${where}: must be a duration such as '1h', '15m' or '1d', got ${JSON.stringify(value)}`);
   return Math.round(seconds * 1000);
+}
+
+/** A list of http(s) URLs, as a YAML list or a comma-separated string (an environment variable). */
+function webhookList(where: string, value: unknown): string[] {
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter((s) => s !== '') : value;
+  if (!Array.isArray(items)) throw new ConfigError(`${where}: must be a list of http(s) URLs (or url,url), got ${JSON.stringify(value)}`);
+  return items.map((item, i) => url(`${where}, item ${i + 1}`, item, ['http:', 'https:']));
+}
+
+/** A share from 0 to 1. */
+function share(where: string, value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(`${where}: must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 /** A list of host:port, as a YAML list or a comma-separated string (an environment variable). */

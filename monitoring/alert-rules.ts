@@ -5,8 +5,9 @@ import { serviceLatencyObjectiveMs, viewObjectives } from './objectives.ts';
 /**
  * Prometheus alerting rules for a project's objectives, over the feature server's gauges
  * (serving-metrics.ts): freshness past TTL + threshold (critical: the hard alert), completeness
- * below its minimum, PSI and KS above their maximum (per feature), and the p99 serving latency of
- * each feature service above its objective (from the request-duration histogram, over 5 minutes).
+ * below its minimum, PSI and KS above their maximum (per feature), the p99 serving latency of
+ * each feature service above its objective (from the request-duration histogram, over 5 minutes),
+ * and true skew mismatches of each feature service (the skew result's state, critical).
  *
  * @example
  *   alertRules('fraud', [specOf(userSpend)], [specOf(fraudModel)])
@@ -72,6 +73,13 @@ export function alertRules(project: string, views: readonly FeatureViewSpec[], s
       for: '5m',
       labels: { severity: 'warning', project, feature_service: service.name },
       annotations: { summary: `feature service ${service.name}: p99 serving latency above ${ms} ms` },
+    });
+    rules.push({
+      alert: 'GranaryServingSkew',
+      expr: `granary_monitor_state${sel({ project, view: service.name, metric: 'skew' })} == 2`,
+      for: '0m',
+      labels: { severity: 'critical', project, feature_service: service.name },
+      annotations: { summary: `feature service ${service.name}: served values no committed row explains (granary monitor ${service.name} names them)` },
     });
   }
   return { groups: [{ name: `granary-${project}`, rules }] };

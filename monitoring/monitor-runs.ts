@@ -4,9 +4,10 @@ import { monitorWorkflowIds, type MonitorDimension, type MonitorInput, type Moni
 import type { monitorWorkflow } from '../workflows/monitor-workflow.ts';
 
 /**
- * Starting monitoring from a client: one run now (`granary monitor run`), and the two Temporal
- * Schedules (`granary monitor schedule`): freshness and completeness every minute, distribution
- * daily, each with overlap SKIP (a run still going when the next is due is not doubled).
+ * Starting monitoring from a client: one run now (`granary monitor run`), and the three Temporal
+ * Schedules (`granary monitor schedule`): freshness, completeness and latency every minute, skew
+ * hourly, distribution daily, each with overlap SKIP (a run still going when the next is due is
+ * not doubled).
  *
  * @example
  *   await runMonitor(client, 'granary', { project: 'fraud', dimensions: ['freshness'] }) // => { views: 3, results: 6, alerts: 0, ... }
@@ -30,7 +31,8 @@ export interface MonitorCadence {
 }
 
 export const DEFAULT_CADENCES: readonly MonitorCadence[] = [
-  { name: 'minutely', every: '1m', dimensions: ['freshness', 'completeness'] },
+  { name: 'minutely', every: '1m', dimensions: ['freshness', 'completeness', 'latency'] },
+  { name: 'hourly', every: '1h', dimensions: ['skew'] },
   { name: 'daily', every: '1d', dimensions: ['distribution'] },
 ];
 

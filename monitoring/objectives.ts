@@ -15,6 +15,8 @@ export const DEFAULT_OBJECTIVES = Object.freeze({
   ks: 0.1,
   windowSeconds: 86_400,
   latencyP99Ms: 10,
+  /** True skew mismatches allowed per run (monitoring/measure-skew.ts): none. */
+  skewMismatches: 0,
 });
 
 export interface FeatureObjectives {

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { parseValueType } from '../definitions/value-type.ts';
 import { committedObjects, type CommittedObject } from '../retrieval/committed-objects.ts';
-import { DuckDBSession } from '../retrieval/duckdb-session.ts';
+import { DuckDBSession, ident, literal } from '../retrieval/duckdb-session.ts';
 import { stageObjects } from '../retrieval/staged-objects.ts';
 import type { OfflineStore } from '../stores/offline/offline-store.ts';
 import type { Baseline, BaselineBins } from '../stores/registry/monitor-results.ts';
@@ -82,21 +82,99 @@ export async function computeBaselines(deps: DistributionDeps, view: FeatureView
   if (features.length === 0) return [];
   return withDuck(deps, async (duck, stage) => {
     await loadRows(duck, 'b', await stage(objects, 'b'), view, features, range.start, range.end);
-    const out: Baseline[] = [];
-    for (const f of features) {
-      const counts = await countsOf(duck, 'b', f);
-      let bins: BaselineBins;
-      if (f.kind === 'numeric') {
-        const edges = counts.binned === 0 ? [] : ((await duck.rows(decilesSql('b', f.alias)))[0]!.edges as { items: number[] }).items.map(Number);
-        bins = { kind: 'numeric', edges, shares: sharesOf(await numericCounts(duck, 'b', f.alias, edges)) };
-      } else {
-        const rows = await duck.rows(`${categoryCountsSql('b', f.alias)} ORDER BY category`);
-        bins = { kind: 'categorical', categories: rows.map((r) => String(r.category)), shares: sharesOf(rows.map((r) => Number(r.n))) };
-      }
-      out.push({ view: view.name, version: view.version, feature: f.name, start: new Date(range.start), end: new Date(range.end), upToSeq, rowCount: counts.rows, nullCount: counts.rows - counts.nonNull, bins });
-    }
-    return out;
+    return binBaselines(duck, view, features, { start: new Date(range.start), end: new Date(range.end), upToSeq });
   });
+}
+
+/** The event-time column a training set written by Granary has (historical retrieval's default). */
+export const TRAINING_SET_EVENT_TIMESTAMP = 'event_timestamp';
+
+/**
+ * The baseline of a view from a training-set Parquet file (`granary monitor baseline <view>
+ * --from-file F`): each monitored feature's column, named `feature` or `view__feature`
+ * (fullFeatureNames), binned as computeBaselines bins committed rows. The file is copied to the
+ * offline store at `<project>/_monitoring/baselines/<view>/v<version>/<sha256>.parquet` (the
+ * baseline records the key) so KS reads exactly its rows again. A file holding none of the
+ * view's monitored features is refused, naming the columns it looked for; nothing is written.
+ *
+ * @example
+ *   await computeBaselinesFromFile(deps, 'fraud', userSpend, 'train.parquet')
+ *   // => [{ feature: 'spend', file: 'fraud/_monitoring/baselines/user_spend/v1/3f2a....parquet', bins: { kind: 'numeric', ... } }, ...]
+ */
+export async function computeBaselinesFromFile(deps: DistributionDeps, project: string, view: FeatureView, path: string): Promise<Baseline[]> {
+  const { readFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new Error(`baseline of feature view '${view.name}': cannot read --from-file ${path}: ${(error as Error).message}`);
+  }
+  return withDuck(deps, async (duck) => {
+    const columns = await fileColumns(duck, path, view);
+    const features = monitoredFeatures(view).filter((f) => columns.has(f.name));
+    if (features.length === 0) {
+      const wanted = monitoredFeatures(view).map((f) => `'${f.name}' or '${view.name}__${f.name}'`);
+      throw new Error(`baseline of feature view '${view.name}': ${path} has no column of its monitored features (looked for ${wanted.join(', ')})`);
+    }
+    await duck.run(loadFileSql('b', path, features, columns));
+    let start = 0;
+    let end = 0;
+    if (columns.has(TRAINING_SET_EVENT_TIMESTAMP)) {
+      const t = `epoch_ms(${ident(columns.get(TRAINING_SET_EVENT_TIMESTAMP)!)})`;
+      const r = (await duck.rows(`SELECT min(${t}) AS lo, max(${t}) AS hi FROM read_parquet(${literal(path)})`))[0]!;
+      if (r.lo !== null) [start, end] = [Number(r.lo), Number(r.hi) + 1];
+    }
+    const file = `${project}/_monitoring/baselines/${view.name}/v${view.version}/${createHash('sha256').update(bytes).digest('hex')}.parquet`;
+    const baselines = await binBaselines(duck, view, features, { start: new Date(start), end: new Date(end), upToSeq: 0, file });
+    await deps.offline.putBytes(file, bytes);
+    return baselines;
+  });
+}
+
+/** The file's columns by the name monitoring knows them: a feature's `feature` or `view__feature` column, and the others as they are. */
+async function fileColumns(duck: DuckDBSession, path: string, view: FeatureView): Promise<Map<string, string>> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${literal(path)})`);
+  } catch (error) {
+    throw new Error(`baseline of feature view '${view.name}': ${path} is not a readable Parquet file: ${(error as Error).message}`);
+  }
+  const names = rows.map((r) => String(r.column_name));
+  const out = new Map(names.map((n) => [n, n]));
+  for (const f of view.features) {
+    const full = `${view.name}__${f.name}`;
+    if (!out.has(f.name) && out.has(full)) out.set(f.name, full);
+  }
+  return out;
+}
+
+function loadFileSql(table: string, path: string, features: readonly Monitored[], columns: ReadonlyMap<string, string>): string {
+  const select = features
+    .map((f) => {
+      const c = ident(columns.get(f.name)!);
+      return f.cast === 'EPOCH_MS' ? `epoch_ms(${c})::DOUBLE AS ${ident(f.alias)}` : `CAST(${c} AS ${f.cast}) AS ${ident(f.alias)}`;
+    })
+    .join(', ');
+  return `CREATE OR REPLACE TABLE ${ident(table)} AS SELECT ${select} FROM read_parquet(${literal(path)})`;
+}
+
+/** Bins each feature of table `b` (deciles and their shares, or category shares). */
+async function binBaselines(duck: DuckDBSession, view: FeatureView, features: readonly Monitored[], meta: Pick<Baseline, 'start' | 'end' | 'upToSeq' | 'file'>): Promise<Baseline[]> {
+  const out: Baseline[] = [];
+  for (const f of features) {
+    const counts = await countsOf(duck, 'b', f);
+    let bins: BaselineBins;
+    if (f.kind === 'numeric') {
+      const edges = counts.binned === 0 ? [] : ((await duck.rows(decilesSql('b', f.alias)))[0]!.edges as { items: number[] }).items.map(Number);
+      bins = { kind: 'numeric', edges, shares: sharesOf(await numericCounts(duck, 'b', f.alias, edges)) };
+    } else {
+      const rows = await duck.rows(`${categoryCountsSql('b', f.alias)} ORDER BY category`);
+      bins = { kind: 'categorical', categories: rows.map((r) => String(r.category)), shares: sharesOf(rows.map((r) => Number(r.n))) };
+    }
+    out.push({ view: view.name, version: view.version, feature: f.name, ...meta, rowCount: counts.rows, nullCount: counts.rows - counts.nonNull, bins });
+  }
+  return out;
 }
 
 export async function measureDistribution(
@@ -113,12 +191,21 @@ export async function measureDistribution(
   const windowEnd = newest.getTime() + 1;
   const windowStart = windowEnd - options.windowSeconds * 1000;
   const current = (await committedObjects(deps.registry, view, { from: windowStart, to: windowEnd - 1 })).filter((o) => o.seq <= latestSeq);
-  return withDuck(deps, async (duck, stage) => {
+  return withDuck(deps, async (duck, stage, stageDir) => {
     const present = features.filter((f) => isHeld(current, f.name));
     await loadRows(duck, 'c', await stage(current, 'c'), view, present, windowStart, windowEnd);
     // The baseline's own rows, read again for KS (numeric features only).
     const numeric = present.filter((f) => f.kind === 'numeric');
-    if (numeric.length > 0) {
+    if (numeric.length > 0 && byFeature.get(numeric[0]!.name)!.file) {
+      // A baseline from a training-set file: its copy's rows, read again.
+      const first = byFeature.get(numeric[0]!.name)!;
+      const path = join(await stageDir('f'), 'baseline.parquet');
+      if (deps.offline.capabilities.localFiles) await symlink(deps.offline.localPath(first.file!), path);
+      else await writeFile(path, await deps.offline.getBytes(first.file!));
+      const columns = await fileColumns(duck, path, view);
+      const same = numeric.filter((f) => byFeature.get(f.name)!.file === first.file && columns.has(f.name));
+      await duck.run(loadFileSql('b', path, same, columns));
+    } else if (numeric.length > 0) {
       const first = byFeature.get(numeric[0]!.name)!;
       const baseObjects = (await committedObjects(deps.registry, view, { from: first.start.getTime(), to: first.end.getTime() - 1 })).filter((o) => o.seq <= first.upToSeq);
       await loadRows(duck, 'b', await stage(baseObjects, 'b'), view, numeric.filter((f) => isHeld(baseObjects, f.name) && sameRange(byFeature.get(f.name)!, first)), first.start.getTime(), first.end.getTime());
@@ -195,17 +282,20 @@ function sameRange(a: Baseline, b: Baseline): boolean {
   return a.start.getTime() === b.start.getTime() && a.end.getTime() === b.end.getTime() && a.upToSeq === b.upToSeq;
 }
 
-async function withDuck<T>(deps: DistributionDeps, fn: (duck: DuckDBSession, stage: (objects: readonly CommittedObject[], name: string) => Promise<string[]>) => Promise<T>): Promise<T> {
+async function withDuck<T>(
+  deps: DistributionDeps,
+  fn: (duck: DuckDBSession, stage: (objects: readonly CommittedObject[], name: string) => Promise<string[]>, stageDir: (name: string) => Promise<string>) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'granary-monitor-'));
   const duck = await DuckDBSession.open({ tempDir: join(dir, 'spill'), ...(deps.memoryLimit ? { memoryLimit: deps.memoryLimit } : {}), ...(deps.threads ? { threads: deps.threads } : {}) });
   try {
-    const stage = async (objects: readonly CommittedObject[], name: string): Promise<string[]> => {
-      const { mkdir } = await import('node:fs/promises');
+    const stageDir = async (name: string): Promise<string> => {
       const at = join(dir, name);
       await mkdir(at, { recursive: true });
-      return stageObjects(deps.offline, objects, at);
+      return at;
     };
-    return await fn(duck, stage);
+    const stage = async (objects: readonly CommittedObject[], name: string): Promise<string[]> => stageObjects(deps.offline, objects, await stageDir(name));
+    return await fn(duck, stage, stageDir);
   } finally {
     duck.close();
     await rm(dir, { recursive: true, force: true });

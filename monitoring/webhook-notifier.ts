@@ -48,8 +48,3 @@ export async function notifyStateChanges(urls: readonly string[], project: strin
     }),
   );
 }
-
-/** Webhook URLs from GRANARY_MONITOR_WEBHOOKS (comma- or space-separated). */
-export function webhooksFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.GRANARY_MONITOR_WEBHOOKS ?? '').split(/[\s,]+/).filter((u) => u.length > 0);
-}

@@ -8,6 +8,7 @@ import { OnlineFeatureReader } from './online-feature-reader.ts';
 import { OnlineStateMonitor, type OnlineViewState } from './online-state-monitor.ts';
 import { ServingError, boundedMessage, clipped } from './serving-error.ts';
 import { ServingMetrics } from './serving-metrics.ts';
+import { notifyServed, notifyTimed, type ServingObserver } from './serving-observer.ts';
 import { AccessDeniedError, AuthRateLimitedError, ServingAccess, type ServingAccessOptions } from './serving-access.ts';
 import { ViewFreshness } from './view-freshness.ts';
 import { withDeadline } from './with-deadline.ts';
@@ -66,6 +67,11 @@ export interface FeatureServerOptions {
   readonly log?: (line: string) => void;
   /** Serve HTTPS with this certificate (PEM, chain included) and key (`granary serve --tls-cert/--tls-key`). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * Told of every answered read and its duration, synchronously and never awaited (serving-observer.ts:
+   * the skew sample log, the shared serving counters); closed with the server.
+   */
+  readonly observers?: readonly ServingObserver[];
 }
 
 export const ROUTES = {
@@ -179,13 +185,16 @@ export class FeatureServer {
     const authenticate = async (request: FastifyRequest): Promise<void> => {
       request.consumer = await this.access.authenticate(request.headers.authorization, request.ip);
     };
+    const observers = options.observers ?? [];
     app.post(ROUTES.getOnlineFeatures, { onRequest: authenticate }, async (request, reply) => {
+      const requestTime = observers.length > 0 ? Date.now() : 0;
       const { plan: planRequest, entities } = parseFeastRequest(request.body);
       const plan = await this.reader.plan(planRequest);
       request.featureService = plan.service ?? '';
       this.access.authorize(request.consumer, plan, await this.reader.catalog.current());
       const checked = entityColumnsFromColumns(entities, plan, maxEntities);
       const table = await this.reader.read(plan, checked);
+      if (observers.length > 0) notifyServed(observers, { featureService: request.featureService, requestTime, table });
       this.access.recordRead(request.consumer, plan);
       void reply.type('application/json; charset=utf-8');
       // Encoded once here: a string would be scanned for its length, then encoded on write.
@@ -266,7 +275,10 @@ export class FeatureServer {
     app.addHook('onResponse', (request, reply, done) => {
       const endpoint = request.routeOptions.url ?? 'unmatched';
       this.metrics.countRequest(endpoint, reply.statusCode);
-      if (endpoint === ROUTES.getOnlineFeatures) this.metrics.observeDuration(endpoint, request.featureService, reply.elapsedTime / 1000);
+      if (endpoint === ROUTES.getOnlineFeatures) {
+        this.metrics.observeDuration(endpoint, request.featureService, reply.elapsedTime / 1000);
+        if (observers.length > 0 && reply.statusCode === 200) notifyTimed(observers, request.featureService, reply.elapsedTime / 1000);
+      }
       done();
     });
   }
@@ -302,6 +314,7 @@ export class FeatureServer {
         this.onlineState.close();
         this.reader.close();
         await this.access.close();
+        await Promise.allSettled((this.options.observers ?? []).map((o) => o.close?.()));
       }
     })();
     return this.closing;

@@ -17,11 +17,12 @@ import type { ViewFreshnessFigures } from './view-freshness.ts';
  *   granary_view_watermark_seq{view, version, generation}                the watermark itself
  *   granary_online_state{project, view, version}                         1: Redis holds the active generation; 0: lost
  *   granary_view_freshness_seconds{project, view, source}                monitoring: age of the newest event (commit-log, online)
- *   granary_feature_completeness{project, view, feature, source}         monitoring: non-null share (online-sample, window)
+ *   granary_feature_completeness{project, view, feature, source}         monitoring: non-null share (online-sample, window, served)
  *   granary_feature_psi{project, view, feature}                          monitoring: PSI against the baseline
  *   granary_feature_ks{project, view, feature}                           monitoring: KS statistic against the baseline
  *   granary_monitor_objective{project, view, feature, metric}            the objective each of those is held to
- *   granary_monitor_state{project, view, feature, metric}                0 ok, 1 warn, 2 alert
+ *   granary_monitor_state{project, view, feature, metric}                0 ok, 1 warn, 2 alert (a feature service's skew and
+ *                                                                        latency_p99: view = the service's name)
  *
  * The monitoring gauges show the latest results the monitoring workflow stored in the registry
  * (monitoring/), read at each scrape from `watchMonitoring(read)` when one is given.
@@ -99,7 +100,7 @@ export class ServingMetrics {
   });
   readonly featureCompleteness = new Gauge({
     name: 'granary_feature_completeness',
-    help: 'Monitoring: share of non-null values, among a sample of online rows (source=online-sample) and in the distribution window (source=window)',
+    help: 'Monitoring: share of non-null values, among a sample of online rows (source=online-sample), in the distribution window (source=window), among served lookups (source=served)',
     labelNames: ['project', 'view', 'feature', 'source'] as const,
     registers: [this.registry],
     collect: () => this.refreshMonitoring(),
@@ -183,8 +184,9 @@ export class ServingMetrics {
       const value = Number.isFinite(r.value) && r.value < Number.MAX_VALUE ? r.value : Number.POSITIVE_INFINITY;
       if (r.metric === 'freshness' || r.metric === 'online_freshness') {
         this.viewFreshness.set({ project, view: r.view, source: r.metric === 'freshness' ? 'commit-log' : 'online' }, value);
-      } else if (r.metric === 'completeness' || r.metric === 'window_completeness') {
-        this.featureCompleteness.set({ project, view: r.view, feature: r.feature, source: r.metric === 'completeness' ? 'online-sample' : 'window' }, value);
+      } else if (r.metric === 'completeness' || r.metric === 'window_completeness' || r.metric === 'served_completeness') {
+        const source = r.metric === 'completeness' ? 'online-sample' : r.metric === 'served_completeness' ? 'served' : 'window';
+        this.featureCompleteness.set({ project, view: r.view, feature: r.feature, source }, value);
       } else if (r.metric === 'psi') this.featurePsi.set({ project, view: r.view, feature: r.feature }, value);
       else if (r.metric === 'ks') this.featureKs.set({ project, view: r.view, feature: r.feature }, value);
       const labels = { project, view: r.view, feature: r.feature, metric: r.metric };

@@ -315,9 +315,15 @@ export const failureTypes = {
   invalidHistoricalRequest: 'InvalidHistoricalRequest',
 } as const;
 
-/** The dimensions a monitoring run measures (monitoring/): latency is measured by Prometheus from the servers' histograms. */
-export type MonitorDimension = 'freshness' | 'completeness' | 'distribution';
-export const MONITOR_DIMENSIONS: readonly MonitorDimension[] = ['freshness', 'completeness', 'distribution'];
+/**
+ * The dimensions a monitoring run measures (monitoring/): freshness, completeness and distribution
+ * per feature view; skew (served values against training sets) and latency (the servers' shared
+ * histograms) per feature service.
+ */
+export type MonitorDimension = 'freshness' | 'completeness' | 'distribution' | 'skew' | 'latency';
+export const MONITOR_DIMENSIONS: readonly MonitorDimension[] = ['freshness', 'completeness', 'distribution', 'skew', 'latency'];
+/** The dimensions measured per feature service rather than per view. */
+export const SERVICE_DIMENSIONS: readonly MonitorDimension[] = ['skew', 'latency'];
 
 /** A monitoring run of one project (`monitor/<project>/...`). */
 export interface MonitorInput {
@@ -327,8 +333,16 @@ export interface MonitorInput {
   readonly dimensions: readonly MonitorDimension[];
 }
 
+/** A feature service of a project, as the service dimensions measure it. */
+export interface ServiceRef {
+  readonly project: string;
+  readonly service: string;
+}
+
 export interface MonitorRunResult {
   readonly views: number;
+  /** Feature services measured (skew, latency); absent in runs recorded before those dimensions. */
+  readonly services?: number;
   readonly results: number;
   readonly alerts: number;
   readonly warnings: number;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { FeatureStore } from '../../sdk/feature-store.ts';
 import type { MonitorResult } from '../../stores/registry/monitor-results.ts';
-import type { MonitorDimension } from '../../workflows/contracts.ts';
+import { MONITOR_DIMENSIONS, type MonitorDimension } from '../../workflows/contracts.ts';
 import { commandAction } from '../command-action.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { globalOptions } from '../global-options.ts';
@@ -10,24 +10,30 @@ import { formatTable, printJson, printLines } from '../output.ts';
 
 /**
  * `granary monitor [VIEW...]`: the latest monitoring results of each view (freshness,
- * completeness, distribution) with value, objective and state; exit code 1 on any alert. And:
- * `monitor run [VIEW...]` (the monitoring workflow now, waited for), `monitor schedule` (the
- * Temporal Schedules: freshness and completeness every minute, distribution daily),
- * `monitor baseline <view> --start T --end T` (the distribution baseline), `monitor alert-rules`
+ * completeness, distribution) and feature service (skew, latency) with value, objective and
+ * state; exit code 1 on any alert. And: `monitor run [VIEW...]` (the monitoring workflow now,
+ * waited for), `monitor schedule` (the Temporal Schedules: freshness, completeness and latency
+ * every minute, skew hourly, distribution daily),
+ * `monitor baseline <view> --start T --end T | --from-file F` (the distribution baseline, from
+ * committed rows or a training-set Parquet file), `monitor alert-rules`
  * (Prometheus alerting rules for the objectives), `monitor history <view> <metric>`.
  */
 export function registerMonitorCommand(program: Command): void {
   const monitor = program
     .command('monitor')
-    .description('monitoring: freshness, completeness, distribution drift against SLOs (exit code 1 on any alert)')
-    .argument('[views...]', 'feature views (default: all)')
+    .description('monitoring: freshness, completeness, distribution drift, skew, latency against SLOs (exit code 1 on any alert)')
+    .argument('[views...]', 'feature views or feature services (default: all)')
     .action(
       commandAction(async (views: string[], _opts: object, command: Command) => {
         const options = globalOptions(command);
         const results = await withMonitorResults(command, (r) => r.latest(views));
         if (options.json) printJson(results.map(jsonOf));
         else if (results.length === 0) printLines('No monitoring results yet (run granary monitor run, or granary monitor schedule).');
-        else printLines(formatTable(['VIEW', 'METRIC', 'FEATURE', 'VALUE', 'OBJECTIVE', 'STATE', 'MEASURED'], results.map(rowOf)));
+        else {
+          printLines(formatTable(['VIEW', 'METRIC', 'FEATURE', 'VALUE', 'OBJECTIVE', 'STATE', 'MEASURED'], results.map(rowOf)));
+          const skew = skewLines(results);
+          if (skew.length > 0) printLines(skew);
+        }
         return results.some((r) => r.state === 'alert') ? EXIT_CODES.error : EXIT_CODES.ok;
       }),
     );
@@ -36,7 +42,7 @@ export function registerMonitorCommand(program: Command): void {
     .command('run')
     .description('run the monitoring workflow now and wait for it (exit code 1 on any alert)')
     .argument('[views...]', 'feature views (default: all)')
-    .option('--dimensions <list>', 'comma-separated: freshness,completeness,distribution', 'freshness,completeness,distribution')
+    .option('--dimensions <list>', `comma-separated: ${MONITOR_DIMENSIONS.join(',')}`, MONITOR_DIMENSIONS.join(','))
     .action(
       commandAction(async (views: string[], opts: { dimensions: string }, command: Command) => {
         const dimensions = parseDimensions(opts.dimensions);
@@ -45,22 +51,24 @@ export function registerMonitorCommand(program: Command): void {
           runMonitor(await store.temporal(), store.config.temporal.taskQueue, { project: store.project, dimensions, ...(views.length ? { views } : {}) }),
         );
         if (globalOptions(command).json) printJson(run);
-        else printLines(`monitored ${run.views} view(s): ${run.results} results, ${run.alerts} alert(s), ${run.warnings} warning(s), ${run.changes} state change(s) notified`);
+        else printLines(`monitored ${run.views} view(s)${run.services ? ` and ${run.services} feature service(s)` : ''}: ${run.results} results, ${run.alerts} alert(s), ${run.warnings} warning(s), ${run.changes} state change(s) notified`);
         return run.alerts > 0 ? EXIT_CODES.error : EXIT_CODES.ok;
       }),
     );
 
   monitor
     .command('schedule')
-    .description('create or update the monitoring schedules: freshness and completeness every minute, distribution daily')
-    .option('--every <duration>', 'freshness and completeness interval', '1m')
+    .description('create or update the monitoring schedules: freshness, completeness and latency every minute, skew hourly, distribution daily')
+    .option('--every <duration>', 'freshness, completeness and latency interval', '1m')
+    .option('--skew-every <duration>', 'skew interval', '1h')
     .option('--distribution-every <duration>', 'distribution interval', '1d')
     .action(
-      commandAction(async (opts: { every: string; distributionEvery: string }, command: Command) => {
+      commandAction(async (opts: { every: string; skewEvery: string; distributionEvery: string }, command: Command) => {
         const { upsertMonitorSchedules } = await import('../../monitoring/monitor-runs.ts');
         const outcomes = await withFeatureStore(globalOptions(command), async (store) =>
           upsertMonitorSchedules(await store.temporal(), store.config.temporal.taskQueue, store.project, [
-            { name: 'minutely', every: opts.every, dimensions: ['freshness', 'completeness'] },
+            { name: 'minutely', every: opts.every, dimensions: ['freshness', 'completeness', 'latency'] },
+            { name: 'hourly', every: opts.skewEvery, dimensions: ['skew'] },
             { name: 'daily', every: opts.distributionEvery, dimensions: ['distribution'] },
           ]),
         );
@@ -71,18 +79,21 @@ export function registerMonitorCommand(program: Command): void {
 
   monitor
     .command('baseline')
-    .description('set the distribution baseline of a view from its committed rows with event time in [start, end)')
+    .description('set the distribution baseline of a view: its committed rows with event time in [start, end), or a training-set Parquet file')
     .argument('<view>', 'the feature view')
-    .requiredOption('--start <time>', 'ISO time, inclusive')
-    .requiredOption('--end <time>', 'ISO time, exclusive')
+    .option('--start <time>', 'ISO time, inclusive')
+    .option('--end <time>', 'ISO time, exclusive')
+    .option('--from-file <file>', "a training-set Parquet file (columns 'feature' or 'view__feature'), instead of --start/--end")
     .action(
-      commandAction(async (viewName: string, opts: { start: string; end: string }, command: Command) => {
-        const start = parseTime('--start', opts.start);
-        const end = parseTime('--end', opts.end);
-        const { computeBaselines } = await import('../../monitoring/view-distribution.ts');
+      commandAction(async (viewName: string, opts: { start?: string; end?: string; fromFile?: string }, command: Command) => {
+        if (opts.fromFile !== undefined && (opts.start !== undefined || opts.end !== undefined)) throw new Error('give --from-file, or --start and --end, not both');
+        if (opts.fromFile === undefined && (opts.start === undefined || opts.end === undefined)) throw new Error('give --start and --end (ISO times), or --from-file F');
+        const range = opts.fromFile === undefined ? { start: parseTime('--start', opts.start!), end: parseTime('--end', opts.end!) } : undefined;
+        const { computeBaselines, computeBaselinesFromFile } = await import('../../monitoring/view-distribution.ts');
         const baselines = await withFeatureStore(globalOptions(command), async (store) => {
           const view = await store.view(viewName);
-          const computed = await computeBaselines({ registry: store.stores.registry(), offline: store.stores.offline }, view, { start, end });
+          const deps = { registry: store.stores.registry(), offline: store.stores.offline };
+          const computed = range ? await computeBaselines(deps, view, range) : await computeBaselinesFromFile(deps, store.project, view, opts.fromFile!);
           if (computed.length === 0) throw new Error(`baseline of feature view '${viewName}': no numeric, string or bool feature has committed rows in [${opts.start}, ${opts.end})`);
           await withResults(store, (r) => r.saveBaselines(computed));
           return computed;
@@ -90,8 +101,8 @@ export function registerMonitorCommand(program: Command): void {
         if (globalOptions(command).json) return printJson(baselines);
         printLines(
           formatTable(
-            ['FEATURE', 'KIND', 'ROWS', 'NULLS', 'UP TO SEQ', 'BINS'],
-            baselines.map((b) => [b.feature, b.bins.kind, String(b.rowCount), String(b.nullCount), String(b.upToSeq), String(b.bins.shares.length)]),
+            ['FEATURE', 'KIND', 'ROWS', 'NULLS', 'FROM', 'BINS'],
+            baselines.map((b) => [b.feature, b.bins.kind, String(b.rowCount), String(b.nullCount), b.file ?? `commits up to seq ${b.upToSeq}`, String(b.bins.shares.length)]),
           ),
         );
       }),
@@ -99,9 +110,9 @@ export function registerMonitorCommand(program: Command): void {
 
   monitor
     .command('history')
-    .description('the stored results of one view and metric, newest first')
-    .argument('<view>', 'the feature view')
-    .argument('<metric>', 'freshness, online_freshness, completeness, window_completeness, psi or ks')
+    .description('the stored results of one view (or feature service) and metric, newest first')
+    .argument('<view>', 'the feature view, or the feature service for skew and latency_p99')
+    .argument('<metric>', 'freshness, online_freshness, completeness, served_completeness, window_completeness, psi, ks, skew or latency_p99')
     .option('--feature <name>', 'one feature')
     .option('--limit <n>', 'results shown', '20')
     .action(
@@ -155,7 +166,7 @@ async function withResults<T>(store: FeatureStore, fn: (results: import('../../s
 }
 
 function parseDimensions(text: string): MonitorDimension[] {
-  const known = ['freshness', 'completeness', 'distribution'];
+  const known: readonly string[] = MONITOR_DIMENSIONS;
   const list = text.split(',').map((d) => d.trim()).filter(Boolean);
   for (const d of list) if (!known.includes(d)) throw new Error(`--dimensions: unknown dimension '${d}' (known: ${known.join(', ')})`);
   if (list.length === 0) throw new Error('--dimensions: name at least one dimension');
@@ -168,8 +179,20 @@ function parseTime(flag: string, text: string): number {
   return ms;
 }
 
+/** A view's results show its version; a feature service's (skew, latency: version 0) say so. */
 function rowOf(r: MonitorResult): string[] {
-  return [`${r.view} v${r.version}`, r.metric, r.feature || '-', formatNumber(r.value), formatNumber(r.objective), r.state, r.measuredAt.toISOString()];
+  return [r.version === 0 ? `${r.view} (service)` : `${r.view} v${r.version}`, r.metric, r.feature || '-', formatNumber(r.value), formatNumber(r.objective), r.state, r.measuredAt.toISOString()];
+}
+
+/** Each true skew mismatch of the latest skew results, named: feature, entity, time, both values. */
+function skewLines(results: readonly MonitorResult[]): string[] {
+  const lines: string[] = [];
+  for (const r of results.filter((x) => x.metric === 'skew')) {
+    const d = r.detail as { checked?: number; lagged?: number; mismatches?: { feature: string; entity: Record<string, unknown>; time: string; served: string | null; training: string | null }[] };
+    lines.push(`skew of feature service '${r.view}': ${d.checked ?? 0} served values checked, ${r.value} true mismatch(es), ${d.lagged ?? 0} explained by materialization lag`);
+    for (const m of d.mismatches ?? []) lines.push(`  ${m.feature} ${JSON.stringify(m.entity)} at ${m.time}: served ${m.served ?? 'null'}, training set ${m.training ?? 'null'}`);
+  }
+  return lines;
 }
 
 function jsonOf(r: MonitorResult) {

@@ -78,7 +78,11 @@ export function registerServeCommand(program: Command): void {
         // serving.auth: token (the default) reads consumers and grants from the registry; none is open to all.
         const { PostgresAccessRegistry } = await import('../../stores/registry/postgres-access-registry.ts');
         const access = config.serving.auth === 'token' ? new PostgresAccessRegistry({ url: config.registry.url }) : undefined;
+        // Monitoring: the shared serving counters and the skew sample log (serving/monitoring-observers.ts).
+        const { monitoringObservers } = await import('../../serving/monitoring-observers.ts');
+        const monitoring = monitoringObservers(config, (line) => void process.stderr.write(`${line}\n`));
         const server = new FeatureServer({
+          observers: monitoring.observers,
           registry,
           online,
           access: access
@@ -120,7 +124,7 @@ export function registerServeCommand(program: Command): void {
           printLines(`${signal}: shutting down (in-flight requests finish)`);
         } finally {
           await server.close();
-          await Promise.allSettled([online.close(), registry.close(), monitorResults.close(), access?.close(), client?.then((c) => c.connection.close())]);
+          await Promise.allSettled([monitoring.close(), online.close(), registry.close(), monitorResults.close(), access?.close(), client?.then((c) => c.connection.close())]);
         }
         return EXIT_CODES.ok;
       }),

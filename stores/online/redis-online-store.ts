@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import { hashSlot } from './hash-slot.ts';
+import { createRedisClient } from './redis-client.ts';
 import { parseClusterUrl } from './redis-cluster-url.ts';
 import {
   CREATED_TIME_FIELD,
@@ -224,50 +225,12 @@ export class RedisOnlineStore implements OnlineStore {
     this.url = sentinels.length ? `sentinel master '${master}' via ${sentinels.join(',')} (${redactUrl(options.url)})` : redactUrl(options.url);
     this.layout = new KeyLayout(options.keyPrefix);
     this.newLayout = (options.newGenerationLayout ?? CURRENT_LAYOUT_VERSION) === 1 ? HASH_ROWS : packedRows(options.buckets ?? DEFAULT_BUCKETS);
-    const cluster = parseClusterUrl(options.url);
-    this.clustered = cluster !== undefined;
-    if (cluster) {
-      if (sentinels.length) throw new Error(`${this.url}: a Redis Cluster has no sentinels; give one or the other`);
-      if (this.newLayout.version !== 2) throw new Error(`${this.url}: a Redis Cluster holds layout-2 generations only (newGenerationLayout ${options.newGenerationLayout})`);
-      this.redis = new Cluster(
-        cluster.nodes.map((n) => ({ host: n.host, port: n.port })),
-        {
-          lazyConnect: true,
-          // A replica may lag its master: reads go to masters, like writes.
-          scaleReads: 'master',
-          enableOfflineQueue: !options.failFast,
-          // Bounded: a cluster no seed node answers is retried at most every second, for ever
-          // (serving recovers on its own), while each call fails within its own deadline.
-          clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-          // A command to a master that went away (or while the cluster is down) is retried after a
-          // slot refresh, every 200 ms, within the call's deadline; serving (failFast) answers a
-          // 503 at once instead and refreshes the slots behind it (failure()).
-          retryDelayOnFailover: options.failFast ? 0 : 200,
-          retryDelayOnClusterDown: options.failFast ? 0 : 200,
-          retryDelayOnTryAgain: options.failFast ? 0 : 200,
-          slotsRefreshInterval: 2000,
-          maxRedirections: 16,
-          slotsRefreshTimeout: options.connectTimeoutMs ?? 2000,
-          redisOptions: {
-            connectTimeout: options.connectTimeoutMs ?? 2000,
-            maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
-            ...(cluster.username ? { username: cluster.username } : {}),
-            ...(cluster.password !== undefined ? { password: cluster.password } : {}),
-            ...(cluster.tls ? { tls: options.tlsCa ? { ca: options.tlsCa } : {} } : {}),
-          },
-        },
-      );
-    } else {
-      this.redis = new Redis(options.url, {
-        ...(sentinels.length ? { sentinels: sentinels.map(hostAndPort), name: master, sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000) } : {}),
-        ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
-        lazyConnect: true,
-        connectTimeout: options.connectTimeoutMs ?? 2000,
-        maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
-        enableOfflineQueue: !options.failFast,
-        retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-      });
+    this.clustered = parseClusterUrl(options.url) !== undefined;
+    if (this.clustered && sentinels.length) throw new Error(`${this.url}: a Redis Cluster has no sentinels; give one or the other`);
+    if (this.clustered && this.newLayout.version !== 2) {
+      throw new Error(`${this.url}: a Redis Cluster holds layout-2 generations only (newGenerationLayout ${options.newGenerationLayout})`);
     }
+    this.redis = createRedisClient(options);
     this.redis.on('error', (error: Error) => {
       this.lastError = error;
     });
@@ -1286,10 +1249,4 @@ function groupKeysBySlot(keys: readonly string[], indices?: true): Map<number, (
     else groups.set(slot, [item]);
   }
   return groups;
-}
-
-/** 'host:port' (config-checked) as ioredis wants a sentinel. */
-function hostAndPort(text: string): { host: string; port: number } {
-  const at = text.lastIndexOf(':');
-  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
 }

@@ -46,6 +46,12 @@ export interface Baseline {
   readonly rowCount: number;
   readonly nullCount: number;
   readonly bins: BaselineBins;
+  /**
+   * Set when the baseline was binned from a training-set Parquet file (`--from-file`): the file's
+   * copy in the offline store, whose rows KS reads again (start, end and upToSeq are then the
+   * file's event-time range, if it has one, and 0).
+   */
+  readonly file?: string;
 }
 
 export interface MonitorResults {

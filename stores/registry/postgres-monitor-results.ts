@@ -87,7 +87,7 @@ export class PostgresMonitorResults implements MonitorResults {
              ON CONFLICT (project, view, version, feature) DO UPDATE SET kind = EXCLUDED.kind, start_time = EXCLUDED.start_time,
                end_time = EXCLUDED.end_time, up_to_seq = EXCLUDED.up_to_seq, row_count = EXCLUDED.row_count,
                null_count = EXCLUDED.null_count, bins = EXCLUDED.bins, created_at = now()`,
-            [this.project, b.view, b.version, b.feature, b.bins.kind, b.start, b.end, b.upToSeq, b.rowCount, b.nullCount, JSON.stringify(b.bins)],
+            [this.project, b.view, b.version, b.feature, b.bins.kind, b.start, b.end, b.upToSeq, b.rowCount, b.nullCount, JSON.stringify(b.file ? { ...b.bins, file: b.file } : b.bins)],
           );
         }
       }),
@@ -102,17 +102,22 @@ export class PostgresMonitorResults implements MonitorResults {
         [this.project, view, version],
       ),
     );
-    return rows.map((r) => ({
-      view: r.view,
-      version: r.version,
-      feature: r.feature,
-      start: r.start_time,
-      end: r.end_time,
-      upToSeq: Number(r.up_to_seq),
-      rowCount: Number(r.row_count),
-      nullCount: Number(r.null_count),
-      bins: r.bins,
-    }));
+    // A file baseline's key rides in the bins' JSON (no schema change).
+    return rows.map((r) => {
+      const { file, ...bins } = r.bins as BaselineBins & { file?: string };
+      return {
+        view: r.view,
+        version: r.version,
+        feature: r.feature,
+        start: r.start_time,
+        end: r.end_time,
+        upToSeq: Number(r.up_to_seq),
+        rowCount: Number(r.row_count),
+        nullCount: Number(r.null_count),
+        bins: bins as BaselineBins,
+        ...(file ? { file } : {}),
+      };
+    });
   }
 
   async close(): Promise<void> {

@@ -116,3 +116,20 @@ test('TLS CAs: online.tlsCa needs rediss://, offline.s3.tlsCa an https endpoint;
     assert.throws(() => loadConfig({ repoDir: dir, env }), (error: Error) => error instanceof ConfigError && expected.test(error.message) && !error.message.includes('RdPw123'));
   }
 });
+
+test('monitoring: webhooks from a YAML list or GRANARY_MONITOR_WEBHOOKS (which wins), the skew sample rate, bad values named', async () => {
+  assert.deepEqual(loadConfig({ repoDir: '/tmp/some-repo', env: {} }).monitoring, { webhooks: [], skewSampleRate: 0.01 });
+  const dir = await repoWith('monitoring:\n  webhooks: [https://hooks.example/a, http://10.0.0.1:9000/b]\n  skewSampleRate: 0.25\n');
+  assert.deepEqual(loadConfig({ repoDir: dir, env: {} }).monitoring, { webhooks: ['https://hooks.example/a', 'http://10.0.0.1:9000/b'], skewSampleRate: 0.25 });
+  const env = { GRANARY_MONITOR_WEBHOOKS: 'http://a.example/x, http://b.example/y', GRANARY_MONITOR_SKEW_SAMPLE_RATE: '0' };
+  assert.deepEqual(loadConfig({ repoDir: dir, env }).monitoring, { webhooks: ['http://a.example/x', 'http://b.example/y'], skewSampleRate: 0 });
+  for (const [yaml, pattern] of [
+    ['monitoring:\n  webhooks: [ftp://x.example/a]\n', /setting 'monitoring\.webhooks' .*item 1: 'ftp:\/\/x\.example\/a' must start with http:\/\/ or https:\/\//],
+    ['monitoring:\n  webhooks: 12\n', /setting 'monitoring\.webhooks' .*must be a list of http\(s\) URLs/],
+    ['monitoring:\n  skewSampleRate: 2\n', /setting 'monitoring\.skewSampleRate' .*must be a number from 0 to 1, got 2/],
+    ['monitoring:\n  webhook: [http://x]\n', /unknown setting 'monitoring\.webhook' \(known: webhooks, skewSampleRate\)/],
+  ] as const) {
+    const repo = await repoWith(yaml);
+    assert.throws(() => loadConfig({ repoDir: repo, env: {} }), (error: Error) => error instanceof ConfigError && pattern.test(error.message));
+  }
+});

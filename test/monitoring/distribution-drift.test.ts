@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBSession, literal } from '../../retrieval/duckdb-session.ts';
 import { after, before, test } from 'node:test';
 import { buildFeatureRepo, entity, featureView, parquetSource } from '../../definitions/index.ts';
 import { seededRandom } from '../../definitions/examples/seeded-random.ts';
@@ -6,7 +10,7 @@ import { featureViewFromSpec } from '../../definitions/view-from-spec.ts';
 import type { FeatureView } from '../../definitions/feature-view.ts';
 import { driftResults } from '../../monitoring/distribution-results.ts';
 import { viewObjectives } from '../../monitoring/objectives.ts';
-import { computeBaselines, measureDistribution, type FeatureDrift } from '../../monitoring/view-distribution.ts';
+import { computeBaselines, computeBaselinesFromFile, measureDistribution, type FeatureDrift } from '../../monitoring/view-distribution.ts';
 import { PostgresMonitorResults } from '../../stores/registry/postgres-monitor-results.ts';
 import { historicalFixture } from '../retrieval/historical-fixtures.ts';
 
@@ -180,3 +184,46 @@ function referenceKs(a: readonly number[], b: readonly number[]): number {
   }
   return d;
 }
+
+test('a baseline from a training-set Parquet file: the same bins as from the same committed rows; KS reads the file again; a file without the features is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'granary-baseline-file-'));
+  try {
+    // A training set of the baseline day's rows, as historical retrieval writes one with fullFeatureNames for x.
+    const csv = join(dir, 'train.csv');
+    const lines = rows(0, baseX, baseN, baseC).map((r) => [r.user_id, r.event_timestamp.toISOString(), r.x ?? '', r.n, r.c].join(','));
+    await writeFile(csv, ['user_id,event_timestamp,same_v__x,n,c', ...lines].join('\n'));
+    const file = join(dir, 'train.parquet');
+    const duck = await DuckDBSession.open({ tempDir: dir });
+    try {
+      await duck.run(`COPY (SELECT user_id, CAST(event_timestamp AS TIMESTAMPTZ) AS event_timestamp, CAST(same_v__x AS DOUBLE) AS same_v__x, CAST(n AS BIGINT) AS n, c
+        FROM read_csv(${literal(csv)}, header = true, all_varchar = true)) TO ${literal(file)} (FORMAT parquet)`);
+      await duck.run(`COPY (SELECT user_id, 1.5 AS other FROM read_csv(${literal(csv)}, header = true, all_varchar = true)) TO ${literal(join(dir, 'bad.parquet'))} (FORMAT parquet)`);
+    } finally {
+      duck.close();
+    }
+    const view = views.get('same_v')!;
+    const deps = { registry: fixture.registry, offline: fixture.offline };
+    const fromFile = await computeBaselinesFromFile(deps, fixture.config.project, view, file);
+    const fromRows = await computeBaselines(deps, view, { start: T0, end: T0 + DAY });
+    assert.deepEqual(fromFile.map((b) => [b.feature, b.rowCount, b.nullCount, b.bins]), fromRows.map((b) => [b.feature, b.rowCount, b.nullCount, b.bins]));
+    assert.equal(fromFile[0]!.start.getTime(), T0);
+    assert.match(fromFile[0]!.file!, new RegExp(`^${fixture.config.project}/_monitoring/baselines/same_v/v1/[0-9a-f]{64}\\.parquet$`));
+    assert.ok(await fixture.offline.exists(fromFile[0]!.file!));
+
+    await results.saveBaselines(fromFile);
+    const stored = await results.baselines('same_v', 1);
+    assert.ok(stored.every((b) => b.file === fromFile[0]!.file), 'the file key reads back');
+    const drift = await measure('same_v');
+    for (const d of drift) assert.ok(d.psi < 0.01, `${d.feature}: ${d.psi}`);
+    assert.deepEqual(drift.filter((d) => d.kind === 'numeric').map((d) => [d.feature, d.ks]), [['x', 0], ['n', 0]], 'KS against the file copy: same rows');
+
+    const before = await results.baselines('same_v', 1);
+    await assert.rejects(computeBaselinesFromFile(deps, fixture.config.project, view, join(dir, 'bad.parquet')), /bad\.parquet has no column of its monitored features \(looked for 'x' or 'same_v__x', 'n' or 'same_v__n', 'c' or 'same_v__c'\)/);
+    await assert.rejects(computeBaselinesFromFile(deps, fixture.config.project, view, join(dir, 'missing.parquet')), /cannot read --from-file/);
+    assert.deepEqual(await results.baselines('same_v', 1), before, 'nothing written');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    // The committed-rows baseline back, as the other tests expect.
+    await results.saveBaselines(await computeBaselines({ registry: fixture.registry, offline: fixture.offline }, views.get('same_v')!, { start: T0, end: T0 + DAY }));
+  }
+});

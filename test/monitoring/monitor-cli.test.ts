@@ -44,6 +44,16 @@ test('no results yet, then the latest results per view and metric; exit 1 on an 
 
   const history = await run('--json', 'monitor', 'history', 'user_spend', 'psi');
   assert.deepEqual((JSON.parse(history.stdout) as { value: number }[]).map((r) => r.value), [0.4, 0.05]);
+  // A feature service's skew result (version 0): shown as a service, each true mismatch named.
+  const mismatch = { feature: 'user_spend:spend_7d_avg', entity: { user_id: 'u3' }, time: '2026-12-01T05:00:00.000Z', served: '999.25', training: '4.5', status: 'PRESENT' };
+  await results.record('run-3', [
+    { view: 'fraud_model', version: 0, metric: 'skew', feature: '', value: 1, objective: 0, state: 'alert', detail: { checked: 40, lagged: 2, mismatches: [mismatch] }, measuredAt: at },
+  ]);
+  const skew = await run('monitor', 'fraud_model');
+  assert.equal(skew.code, 1);
+  assert.match(skew.stdout, /fraud_model \(service\) +skew +- +1 +0 +alert/);
+  assert.match(skew.stdout, /skew of feature service 'fraud_model': 40 served values checked, 1 true mismatch\(es\), 2 explained by materialization lag/);
+  assert.match(skew.stdout, /user_spend:spend_7d_avg \{"user_id":"u3"\} at 2026-12-01T05:00:00\.000Z: served 999\.25, training set 4\.5/);
 });
 
 test('alert-rules prints a valid Prometheus rule file for the objectives', async () => {
@@ -62,6 +72,7 @@ test('alert-rules prints a valid Prometheus rule file for the objectives', async
   assert.ok(rules.some((r) => r.alert === 'GranaryFeatureIncomplete' && r.expr.endsWith('< 0.95')));
   assert.ok(rules.some((r) => r.alert === 'GranaryServingSlow' && r.labels.feature_service === 'slow_model' && r.expr.endsWith('> 0.025')));
   assert.ok(rules.some((r) => r.alert === 'GranaryServingSlow' && r.labels.feature_service === 'fraud_model' && r.expr.endsWith('> 0.01')));
+  assert.ok(rules.some((r) => r.alert === 'GranaryServingSkew' && r.labels.severity === 'critical' && r.expr === `granary_monitor_state{project="${project}",view="fraud_model",metric="skew"} == 2`));
 });
 
 test('changing objectives plans as additive; bad input is refused naming the flag', async () => {
@@ -77,9 +88,14 @@ test('changing objectives plans as additive; bad input is refused naming the fla
   const bad = await run('monitor', 'baseline', 'user_spend', '--start', 'yesterday', '--end', '2024-01-02T00:00:00Z');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--start: 'yesterday' is not a time/);
+  const both = await run('monitor', 'baseline', 'user_spend', '--from-file', 'train.parquet', '--start', '2024-01-01T00:00:00Z');
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /give --from-file, or --start and --end, not both/);
+  const neither = await run('monitor', 'baseline', 'user_spend');
+  assert.match(neither.stderr, /give --start and --end \(ISO times\), or --from-file F/);
   const dims = await run('monitor', 'run', '--dimensions', 'speed');
   assert.equal(dims.code, 1);
-  assert.match(dims.stderr, /unknown dimension 'speed'/);
+  assert.match(dims.stderr, /unknown dimension 'speed' \(known: freshness, completeness, distribution, skew, latency\)/);
 });
 
 /** The Prometheus rule file's schema (rules/recording and alerting rules), as far as alerting rules go. */

@@ -129,20 +129,27 @@ test('distribution through the workflow: a shifted batch alerts on PSI; the gaug
   match(new RegExp(`granary_monitor_state\\{project="${p}",view="quick",feature="score",metric="psi"\\} 2`));
 });
 
-test('monitor schedule: two Temporal Schedules, created then updated, starting the monitoring workflow', async () => {
+test('monitor schedule: three Temporal Schedules, created then updated, starting the monitoring workflow', async () => {
   const { upsertMonitorSchedules } = await import('../../monitoring/monitor-runs.ts');
   const client = await store.temporal();
   const first = await upsertMonitorSchedules(client, config.temporal.taskQueue, config.project);
-  assert.deepEqual(first.map((s) => `${s.scheduleId} ${s.outcome}`), [`monitor-schedule/${config.project}/minutely created`, `monitor-schedule/${config.project}/daily created`]);
+  assert.deepEqual(first.map((s) => `${s.scheduleId} ${s.outcome}`), [
+    `monitor-schedule/${config.project}/minutely created`,
+    `monitor-schedule/${config.project}/hourly created`,
+    `monitor-schedule/${config.project}/daily created`,
+  ]);
   const again = await upsertMonitorSchedules(client, config.temporal.taskQueue, config.project);
-  assert.deepEqual(again.map((s) => s.outcome), ['updated', 'updated']);
+  assert.deepEqual(again.map((s) => s.outcome), ['updated', 'updated', 'updated']);
   try {
     const minutely = await client.schedule.getHandle(first[0]!.scheduleId).describe();
     assert.deepEqual(minutely.spec.intervals?.map((i) => i.every), [60_000]);
     assert.equal(minutely.action.type, 'startWorkflow');
     assert.equal(minutely.action.type === 'startWorkflow' && minutely.action.workflowType, 'monitorWorkflow');
-    assert.deepEqual(minutely.action.type === 'startWorkflow' && minutely.action.args, [{ project: config.project, dimensions: ['freshness', 'completeness'] }]);
-    const daily = await client.schedule.getHandle(first[1]!.scheduleId).describe();
+    assert.deepEqual(minutely.action.type === 'startWorkflow' && minutely.action.args, [{ project: config.project, dimensions: ['freshness', 'completeness', 'latency'] }]);
+    const hourly = await client.schedule.getHandle(first[1]!.scheduleId).describe();
+    assert.deepEqual(hourly.spec.intervals?.map((i) => i.every), [3_600_000]);
+    assert.deepEqual(hourly.action.type === 'startWorkflow' && hourly.action.args, [{ project: config.project, dimensions: ['skew'] }]);
+    const daily = await client.schedule.getHandle(first[2]!.scheduleId).describe();
     assert.deepEqual(daily.spec.intervals?.map((i) => i.every), [86_400_000]);
     // A triggered run of the schedule measures and stores results like any run.
     const before = (await results.history('quick', 'freshness', { limit: 1000 })).length;

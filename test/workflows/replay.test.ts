@@ -27,7 +27,10 @@ import { workflowBundlePath } from '../../scripts/worker-process.ts';
  * - ingest-request-first: the commit handed to materialization at once, then polled
  *   (`patched('request-materialization-first')`; ingest-materialized replays the older side);
  * - monitor-scheduled-freshness-completeness, monitor-distribution: monitoring runs (a scheduled
- *   one measuring freshness and completeness; one measuring distribution), then their record.
+ *   one measuring freshness and completeness; one measuring distribution), then their record;
+ *   they replay on the side of `patched('monitor-service-dimensions')` that measures no service.
+ * - monitor-skew-service: a monitoring run of the skew dimension (the patched side): the views
+ *   listed, the feature services listed, one service's skew measured (a planted mismatch), recorded.
  * - historical-three-partitions: a distributed training set (bench/historical.ts --distributed 3):
  *   plan, three partitions, merge, the scratch dropped.
  */

@@ -11,6 +11,7 @@ import { FeatureServer } from '../../serving/feature-server.ts';
 import { servingConsumer } from '../serving/serving-consumer.ts';
 import { servingFixture, userProfile } from '../serving/serving-fixtures.ts';
 import { tempDir } from '../support/temp-dir.ts';
+import { startServe } from '../support/serve-process.ts';
 
 /**
  * Issue 18, item 6 (the feature server's part): HTTPS with a certificate signed by a CA made
@@ -67,28 +68,15 @@ test('the feature server serves HTTPS with a certificate from a test CA; a clien
 test('granary serve --tls-cert/--tls-key prints an https URL and answers on it; one flag alone is refused', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...fixture.env, ...consumer.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tls-cert', file('server.pem'), '--tls-key', file('server.key')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stdout} ${stderr}`)), 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      const match = /on (https:\/\/\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
+  const server = await startServe(['--port', '0', '--tls-cert', file('server.pem'), '--tls-key', file('server.key')], env);
+  const { child, url } = server;
   try {
     const read = await post(url, { ca, token: consumer.token });
     assert.equal(read.status, 200, read.text);
   } finally {
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    assert.equal(((await exited) as [number | null])[0], 0, stderr);
+    assert.equal(((await exited) as [number | null])[0], 0, server.stderr());
   }
   const alone = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tls-cert', file('server.pem')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseToken } from '../../access/consumer-token.ts';
 import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 import { granary, makeRepo, uniqueProject, type RunResult } from '../cli/cli-fixtures.ts';
 import { startTlsStores, type TlsStores } from '../support/tls-stores.ts';
+import { startServe } from '../support/serve-process.ts';
 
 /**
  * Issue 18, item 6, the stores' part and the secrets: Redis (rediss://), PostgreSQL
@@ -22,7 +21,6 @@ import { startTlsStores, type TlsStores } from '../support/tls-stores.ts';
  *   PostgreSQL password; GRANARY_DEBUG=1 stacks included), is grepped for the S3 secret key, the
  *   URL passwords and the consumer's token.
  */
-const BIN = fileURLToPath(new URL('../../bin/granary.mjs', import.meta.url));
 const project = uniqueProject('transport');
 let tls: TlsStores;
 let repo: Awaited<ReturnType<typeof makeRepo>>;
@@ -103,21 +101,8 @@ test('over TLS to all three stores: apply, ingest, materialize, verify, status -
   // The feature server reads Redis and the registry over TLS too.
   // With a budget of 1 failed authentication a second (bursts of 10) from this address.
   const serveEnv: NodeJS.ProcessEnv = { ...process.env, ...env, GRANARY_PROJECT: project, GRANARY_SERVING_AUTH_FAILURES_PER_SECOND: '1' };
-  delete serveEnv.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--repo', repo.dir], { env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d: Buffer) => (output += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      output += d;
-      const match = /on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
+  const server = await startServe(['--port', '0', '--repo', repo.dir], serveEnv);
+  const { child, url } = server;
   try {
     const post = (authorization: string) =>
       fetch(`${url}/get-online-features`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ feature_service: 'fraud_model', entities: { user_id: ['u8'] } }) });
@@ -146,7 +131,7 @@ test('over TLS to all three stores: apply, ingest, materialize, verify, status -
     child.kill('SIGTERM');
     await exited;
   }
-  printed.push(['granary serve', output]);
+  printed.push(['granary serve', server.output()]);
 });
 
 test('without the CA, each store fails with one line naming it and saying its certificate is not trusted, as soon as it succeeds with it', async () => {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseToken } from '../../access/consumer-token.ts';
 import { granary } from '../cli/cli-fixtures.ts';
 import { servingConsumer } from '../serving/serving-consumer.ts';
 import { servingFixture, userProfile } from '../serving/serving-fixtures.ts';
+import { startServe } from '../support/serve-process.ts';
 
 /**
  * Issue 18, item 6 (tokens): a consumer's token, or any part of its secret, never appears in what
@@ -14,7 +13,6 @@ import { servingFixture, userProfile } from '../serving/serving-fixtures.ts';
  * /metrics; neither do the wrong tokens a client sends. Everything printed is collected and grepped.
  * (Passwords in URLs and the S3 secret: test/cli/cli-hygiene.test.ts.)
  */
-const BIN = fileURLToPath(new URL('../../bin/granary.mjs', import.meta.url));
 const fixture = await servingFixture('token_secrecy');
 await fixture.write(userProfile, [{ entityKey: ['u1'], values: { age: 31, country: 'FR' }, eventTime: Date.now() - 60_000, createdTime: 0 }]);
 const consumer = await servingConsumer(fixture);
@@ -48,22 +46,8 @@ test('no command prints the token, succeeding or failing (GRANARY_DEBUG=1 stacks
 });
 
 test('the feature server prints no token, and neither do its 401 and 403 bodies or /metrics', async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...fixture.env, ...consumer.env };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d: Buffer) => (output += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      output += d;
-      const match = /on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
+  const server = await startServe(['--port', '0'], { ...process.env, ...fixture.env, ...consumer.env });
+  const { child, url } = server;
   try {
     const post = async (authorization: string, features: string[]) => {
       const response = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { authorization }, body: JSON.stringify({ features, entities: { user_id: ['u1'] } }) });
@@ -85,5 +69,5 @@ test('the feature server prints no token, and neither do its 401 and 403 bodies 
     child.kill('SIGTERM');
     await exited;
   }
-  assertClean('granary serve', output);
+  assertClean('granary serve', server.output());
 });

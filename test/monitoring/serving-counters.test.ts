@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource } from '../../definitions/index.ts';
 import { runMonitor } from '../../monitoring/monitor-runs.ts';
 import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
@@ -12,6 +10,7 @@ import { onlineConnection } from '../../stores/open-stores.ts';
 import { PostgresMonitorResults } from '../../stores/registry/postgres-monitor-results.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { testConfig } from '../support/test-config.ts';
+import { startServe, type ServeProcess } from '../support/serve-process.ts';
 
 /**
  * The shared serving counters with two real `granary serve` processes: each adds its status
@@ -19,7 +18,6 @@ import { testConfig } from '../support/test-config.ts';
  * monitoring workflow reads them into served completeness per feature and the p99 latency per
  * feature service, stored with its objective.
  */
-const BIN = fileURLToPath(new URL('../../bin/granary.mjs', import.meta.url));
 const user = entity({ name: 'user', joinKey: 'user_id', valueType: 'string' });
 const meter = featureView({
   name: 'meter',
@@ -51,24 +49,8 @@ after(async () => {
 // u0..u9; every other reading is null.
 await store.push('meter', Array.from({ length: 10 }, (_, i) => ({ user_id: `u${i}`, event_timestamp: new Date(Date.now() - 60_000 + i), reading: i % 2 ? null : i, unit: 'kWh' })));
 
-async function serve(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete childEnv.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  return { child, url, output: () => output };
+function serve(): Promise<ServeProcess> {
+  return startServe(['--port', '0'], { ...process.env, ...env });
 }
 
 const read = async (url: string, ids: readonly string[]) => {

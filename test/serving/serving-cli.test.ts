@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { granary } from '../cli/cli-fixtures.ts';
 import { HOUR, driverStats, servingFixture, userMerchant, userProfile, userSpend } from './serving-fixtures.ts';
 import { servingConsumer } from './serving-consumer.ts';
+import { startServe } from '../support/serve-process.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/granary.mjs', import.meta.url));
 const fixture = await servingFixture('serving_cli');
 const now = Date.now();
 await fixture.write(userProfile, [{ entityKey: ['u1'], values: { age: 31, country: 'FR' }, eventTime: now - HOUR, createdTime: 0 }]);
@@ -49,24 +47,10 @@ test("get-online-features --json prints the feature server's JSON; bad input is 
 
 test('serve answers over HTTP and shuts down on SIGTERM with exit code 0', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...fixture.env, ...consumer.env };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stdout} ${stderr}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /on (http:\/\/\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
+  const server = await startServe(['--port', '0'], env, { timeoutMs: 20_000 });
+  const { child, url } = server;
   try {
-    assert.match(stdout, new RegExp(`serving project '${fixture.config.project}' on http://127\\.0\\.0\\.1:\\d+`));
+    assert.match(server.stdout(), new RegExp(`serving project '${fixture.config.project}' on http://127\\.0\\.0\\.1:\\d+`));
     const response = await fetch(`${url}/get-online-features`, {
       method: 'POST',
       headers: { authorization: `Bearer ${consumer.token}` },
@@ -80,7 +64,7 @@ test('serve answers over HTTP and shuts down on SIGTERM with exit code 0', async
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
     const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
-    assert.match(stdout, /SIGTERM: shutting down/);
+    assert.equal(code, 0, server.stderr());
+    assert.match(server.stdout(), /SIGTERM: shutting down/);
   }
 });

@@ -9,6 +9,7 @@ import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
 import { servingConsumer } from '../serving/serving-consumer.ts';
+import { replicaCaughtUp } from '../support/replica-caught-up.ts';
 
 /**
  * Issue 15 item 5: SIGKILL of a Redis Cluster master while serving and materializing. Replication
@@ -31,22 +32,6 @@ async function masterAndReplica(cluster: PrivateRedisCluster): Promise<{ master:
   const master = (await cluster.masters())[0]!;
   const replica = nodes.find((n) => n.masterId === master.id)!;
   return { master: master.port, replica: replica.port };
-}
-
-/** Waits until the replica on `port` has every byte of the master's replication stream. */
-async function replicaCaughtUp(masterPort: number, port: number): Promise<void> {
-  const offset = (info: string, name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? -1);
-  const [m, r] = [new Redis(masterPort, '127.0.0.1'), new Redis(port, '127.0.0.1')];
-  try {
-    for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
-      const [mi, ri] = await Promise.all([m.info('replication'), r.info('replication')]);
-      if (offset(ri, 'slave_repl_offset') >= offset(mi, 'master_repl_offset')) return;
-      if (Date.now() > deadline) throw new Error(`replica ${port} did not catch up with the master within 15 s:\n${ri}`);
-    }
-  } finally {
-    m.disconnect();
-    r.disconnect();
-  }
 }
 
 /** Reads of every entity, one request every `everyMs`, until stopped: each answer's status, time and latency. */
@@ -93,7 +78,7 @@ test('Cluster: a master SIGKILLed while serving and materializing, its replica f
   await sleep(300);
 
   const { master, replica } = await masterAndReplica(f.cluster);
-  await replicaCaughtUp(master, replica);
+  await replicaCaughtUp({ host: '127.0.0.1', port: master }, replica);
   // The replica is frozen (SIGSTOP) and the master drops its link (CLIENT KILL), so it cannot
   // resync: what the master acknowledges now lives on the master alone; then the master dies.
   const replicaPid = livePid(clusterNodeDir(f.cluster.spec, replica));

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedisSentinel } from '../../scripts/private-services.ts';
 import { livePid, sentinelDataDir } from '../../scripts/stack/redis-topology.ts';
-import { sleep } from '../../scripts/worker-process.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
+import { replicaCaughtUp } from '../support/replica-caught-up.ts';
 
 /**
  * Issue 15: the online store on Redis Sentinel (online.sentinels), through a real failover.
@@ -21,22 +21,6 @@ async function sentinelFixture(name: string) {
     GRANARY_REDIS_SENTINEL_MASTER: sentinel.name,
   });
   return { ...f, sentinel };
-}
-
-/** Waits until the replica on `port` has every byte of the master's replication stream. */
-async function replicaCaughtUp(master: { host: string; port: number }, port: number): Promise<void> {
-  const offset = (info: string, name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? -1);
-  const [m, r] = [new Redis(master.port, master.host), new Redis(port, master.host)];
-  try {
-    for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
-      const [mi, ri] = await Promise.all([m.info('replication'), r.info('replication')]);
-      if (offset(ri, 'slave_repl_offset') >= offset(mi, 'master_repl_offset')) return;
-      if (Date.now() > deadline) throw new Error(`replica ${port} did not catch up with the master within 15 s:\n${ri}`);
-    }
-  } finally {
-    m.disconnect();
-    r.disconnect();
-  }
 }
 
 test('Sentinel failover with every write replicated: ingest and serving go on against the promoted replica, and online equals offline', async (t) => {

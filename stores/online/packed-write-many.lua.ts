@@ -11,7 +11,9 @@ import { MARKER_APPLIED_FIELD } from './key-layout.ts';
  * expiry; or, when the expiry is already past by Redis' clock, DEL and keep nothing. 1 written,
  * 3 expired. `writePackedIfNewer(key, at, nowMs)`: putPacked only when the row's (event time,
  * created time) is strictly greater than the stored row's (GETRANGE of the 16-byte header,
- * `struct.unpack('>dd')`), else 2 (skipped). `redisNowMs()` is Redis' clock (TIME) in ms.
+ * `struct.unpack('>dd')`), else 2 (skipped). `putPackedRow` and `writePackedRowIfNewer` are the
+ * same with the expiry and row given as values (packed-blob-write.lua.ts takes them out of one
+ * argument). `redisNowMs()` is Redis' clock (TIME) in ms.
  */
 export const PACKED_ROW_LUA = `
 local function redisNowMs()
@@ -29,23 +31,29 @@ local function checkPackedArgs(first)
   end
   return nil
 end
-local function putPacked(key, at, nowMs)
-  if tonumber(ARGV[at]) <= nowMs then
+local function putPackedRow(key, expireAt, row, nowMs)
+  if tonumber(expireAt) <= nowMs then
     redis.call('DEL', key)
     return 3
   end
-  redis.call('SET', key, ARGV[at + 1], 'PXAT', ARGV[at])
+  redis.call('SET', key, row, 'PXAT', expireAt)
   return 1
 end
-local function writePackedIfNewer(key, at, nowMs)
+local function writePackedRowIfNewer(key, expireAt, row, nowMs)
   local stored = redis.call('GETRANGE', key, 0, 15)
   if #stored == 16 then
     local storedEventTime, storedCreatedTime = struct.unpack('>dd', stored)
-    local eventTime, createdTime = struct.unpack('>dd', ARGV[at + 1])
+    local eventTime, createdTime = struct.unpack('>dd', row)
     if eventTime < storedEventTime then return 2 end
     if eventTime == storedEventTime and createdTime <= storedCreatedTime then return 2 end
   end
-  return putPacked(key, at, nowMs)
+  return putPackedRow(key, expireAt, row, nowMs)
+end
+local function putPacked(key, at, nowMs)
+  return putPackedRow(key, ARGV[at], ARGV[at + 1], nowMs)
+end
+local function writePackedIfNewer(key, at, nowMs)
+  return writePackedRowIfNewer(key, ARGV[at], ARGV[at + 1], nowMs)
 end
 `;
 
@@ -134,28 +142,6 @@ return 2
 `;
 
 export const PACKED_REPLACE_ROW_COMMAND = 'granaryPackedReplaceRow';
-
-/**
- * Verify's comparison for layout 2, inside Redis: whether each stored row is byte for byte the
- * expected packed row (equal rows encode to equal bytes), without shipping rows back. Reads only.
- *
- * KEYS[1..n]  the row keys (of one bucket)
- * ARGV[k]     the expected packed row of KEYS[k]; '' for a row that cannot match (a value its
- *             type refuses)
- *
- * Returns one character per key: '0' same, '1' absent, '2' differs.
- */
-export const PACKED_COMPARE_ROWS_LUA = `
-if #ARGV ~= #KEYS then return redis.error_reply('granary packed compare: ' .. #KEYS .. ' rows, ' .. #ARGV .. ' arguments') end
-local out = {}
-for k = 1, #KEYS do
-  local got = redis.call('GET', KEYS[k])
-  if not got then out[k] = '1' elseif got == ARGV[k] then out[k] = '0' else out[k] = '2' end
-end
-return table.concat(out)
-`;
-
-export const PACKED_COMPARE_ROWS_COMMAND = 'granaryPackedCompareRows';
 
 /**
  * Writes a generation's marker if it has none: created at, and the layout it gets. An existing

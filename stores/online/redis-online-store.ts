@@ -34,13 +34,14 @@ import {
   type LayoutVersion,
 } from './generation-layout.ts';
 import { PackedRowCodec, PackedRowTooNew } from './packed-row-codec.ts';
+import { packArrowRows } from './arrow-row-packer.ts';
+import { PACKED_BLOB_FRESH_WRITE_COMMAND, PACKED_BLOB_FRESH_WRITE_LUA } from './packed-blob-write.lua.ts';
+import { packBlob, packColumns, sameAsStored, type PackedRows } from './packed-rows.ts';
 import {
   EXTEND_PACKING_COMMAND,
   EXTEND_PACKING_LUA,
   MARK_GENERATION_COMMAND,
   MARK_GENERATION_LUA,
-  PACKED_COMPARE_ROWS_COMMAND,
-  PACKED_COMPARE_ROWS_LUA,
   PACKED_FRESH_WRITE_MANY_COMMAND,
   PACKED_FRESH_WRITE_MANY_LUA,
   PACKED_REPLACE_ROW_COMMAND,
@@ -219,7 +220,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
     this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
     this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
-    this.redis.defineCommand(PACKED_COMPARE_ROWS_COMMAND, { lua: PACKED_COMPARE_ROWS_LUA });
+    this.redis.defineCommand(PACKED_BLOB_FRESH_WRITE_COMMAND, { lua: PACKED_BLOB_FRESH_WRITE_LUA });
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
@@ -365,8 +366,9 @@ export class RedisOnlineStore implements OnlineStore {
     const layout = await this.generationLayout(target);
     if (layout.version === 2) {
       const codec = await this.packedCodec(target, layout, true);
-      const columns = codec.features.map((f) => rows.values[f.name]);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+      if (rows.source) return this.writePackedBlob(target, layout, rows, packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes), graceSeconds, marker);
+      const columns = codec.features.map((f) => rows.values[f.name]);
       const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
       return this.writePacked('writeNewRows', target, layout, rows.keys, packed, marker);
     }
@@ -461,6 +463,38 @@ export class RedisOnlineStore implements OnlineStore {
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
     await this.runCalls(operation, calls, (result) => {
+      const [written, skipped, expired] = result as [number, number, number];
+      counts.written += written;
+      counts.skipped += skipped;
+      counts.expired += expired;
+    });
+    return counts;
+  }
+
+  /**
+   * writeNewRows of rows packed from Arrow (packed-blob-write.lua.ts): calls as writePacked's
+   * (one bucket each, `packedRowsPerCall` rows), each sending a key per row and all its rows in
+   * one argument (packBlob).
+   */
+  private async writePackedBlob(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number, marker: string): Promise<WriteResult> {
+    for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
+    const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
+    if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
+    const tag = this.layout.packedTagPrefix(target);
+    const expiryOf = (i: number) => rowExpiresAt(target.ttlSeconds, rows.eventTimes[i]!, graceSeconds);
+    const calls: PackedCall[] = [];
+    for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
+      const bucketTag = `${tag}${bucket}}`;
+      for (let from = 0; from < indices.length; from += perCall) {
+        const to = Math.min(from + perCall, indices.length);
+        const args: (string | Buffer)[] = [String(to - from + 1), marker];
+        for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
+        args.push(packBlob(packed, indices, from, to, expiryOf));
+        calls.push({ rows: to - from, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_BLOB_FRESH_WRITE_COMMAND]!(args) });
+      }
+    }
+    const counts = { written: 0, skipped: 0, expired: 0 };
+    await this.runCalls('writeNewRows', calls, (result) => {
       const [written, skipped, expired] = result as [number, number, number];
       counts.written += written;
       counts.skipped += skipped;
@@ -663,39 +697,36 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * Layout 2's compare (PACKED_COMPARE_ROWS_LUA): each expected row packed as writeNewRows packs
-   * it, compared byte for byte inside Redis, calls of `perCall` rows of one bucket, one pipeline.
+   * Layout 2's compare: each expected row packed as writeNewRows packs it (from Arrow when the
+   * rows come with their source), then an MGET of the stored rows, calls of `perCall` keys of one
+   * bucket in one pipeline, compared byte for byte here (sameAsStored): Redis does a lookup per
+   * key and no script; this process one Buffer comparison per row.
    */
   private async comparePacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, perCall: number, out: Uint8Array): Promise<Uint8Array> {
     const codec = await this.packedCodec(target, layout, false);
-    const columns = codec.features.map((f) => rows.values[f.name]);
+    const packed = rows.source ? packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes) : packColumns(codec, rows);
     const tag = this.layout.packedTagPrefix(target);
     const order: number[] = [];
     const pipeline = this.redis.pipeline();
     for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
+      const bucketTag = `${tag}${bucket}}`;
       for (let from = 0; from < indices.length; from += perCall) {
         const to = Math.min(from + perCall, indices.length);
-        const args: (string | Buffer)[] = [String(to - from)];
-        for (let j = from; j < to; j++) args.push(`${tag}${bucket}}${rows.keys[indices[j]!]!}`);
+        const keys = new Array<string>(to - from);
         for (let j = from; j < to; j++) {
-          const i = indices[j]!;
-          order.push(i);
-          let bytes: Buffer | string;
-          try {
-            bytes = codec.encode(rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]);
-          } catch {
-            bytes = ''; // cannot have been written: differs (or is absent)
-          }
-          args.push(bytes);
+          keys[j - from] = bucketTag + rows.keys[indices[j]!]!;
+          order.push(indices[j]!);
         }
-        (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_COMPARE_ROWS_COMMAND]!(args);
+        pipeline.mgetBuffer(keys);
       }
     }
     await this.connected('compareRows');
     let at = 0;
     for (const result of await this.exec('compareRows', pipeline)) {
-      const codes = result as string;
-      for (let i = 0; i < codes.length; i++) out[order[at++]!] = codes.charCodeAt(i) - 48;
+      for (const stored of result as (Buffer | null)[]) {
+        const i = order[at++]!;
+        out[i] = sameAsStored(packed, i, stored);
+      }
     }
     if (at !== rows.keys.length) throw this.failure('compareRows', new Error(`${at} answers for ${rows.keys.length} rows`));
     return out;
@@ -1061,6 +1092,14 @@ function packRow(
   } catch (error) {
     throw new TypeError(`feature view '${target.view}', entity ${entity}, ${(error as Error).message}`);
   }
+}
+
+/** The names of the target's features (the view's): packArrowRows leaves any other column null. */
+const featureNames = new WeakMap<OnlineTarget['features'], ReadonlySet<string>>();
+function featureNamesOf(target: OnlineTarget): ReadonlySet<string> {
+  let names = featureNames.get(target.features);
+  if (!names) featureNames.set(target.features, (names = new Set(target.features.map((f) => f.name))));
+  return names;
 }
 
 /** Indices of the encoded entities grouped by bucket, each group in order. */

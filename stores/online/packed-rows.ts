@@ -4,8 +4,8 @@ import type { PackedRowCodec } from './packed-row-codec.ts';
 /**
  * Many packed rows (packed-row-codec.ts) in one buffer: row i is bytes[ends[i - 1] ?? 0, ends[i]).
  * A row whose value does not fit its type has no bytes (ends[i] = ends[i - 1]) and `refused`
- * says why. Made by packArrowRows (arrow-row-packer.ts) or packColumns below; sent by packBlob
- * (one argument per script call) and compared by sameAsStored (verify, after an MGET).
+ * says why. Made by packArrowRows (arrow-row-packer.ts) or packColumns below; written by the
+ * store's fenced write and compared by sameAsStored (verify, after an MGET).
  */
 export interface PackedRows {
   readonly bytes: Buffer;
@@ -37,38 +37,6 @@ export function packColumns(codec: PackedRowCodec, rows: OnlineColumns): PackedR
     ends[i] = at;
   }
   return { bytes: Buffer.concat(pieces, at), ends, refused };
-}
-
-/**
- * One script argument holding rows `rows[from..to)` of `packed`, each as packed-blob-write.lua.ts
- * reads it: 1 byte L, the expiry as L ASCII digits, a 4-byte big-endian length, the packed row.
- *
- * @example
- *   packBlob(packed, [0, 1], 0, 2, (i) => expiries[i]) // => <Buffer 0d 31 37 ...>
- */
-export function packBlob(packed: PackedRows, rows: readonly number[], from: number, to: number, expiryOf: (row: number) => number): Buffer {
-  const expiries = new Array<string>(to - from);
-  let size = 0;
-  for (let j = from; j < to; j++) {
-    const i = rows[j]!;
-    const expiry = String(expiryOf(i));
-    if (expiry.length > 255) throw new RangeError(`expiry ${expiry} is longer than 255 digits`);
-    expiries[j - from] = expiry;
-    size += 5 + expiry.length + packed.ends[i]! - (i === 0 ? 0 : packed.ends[i - 1]!);
-  }
-  const blob = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (let j = from; j < to; j++) {
-    const i = rows[j]!;
-    const expiry = expiries[j - from]!;
-    const start = i === 0 ? 0 : packed.ends[i - 1]!;
-    const end = packed.ends[i]!;
-    blob[at] = expiry.length;
-    at += 1 + blob.write(expiry, at + 1, 'latin1');
-    at = blob.writeUInt32BE(end - start, at);
-    at += packed.bytes.copy(blob, at, start, end);
-  }
-  return blob;
 }
 
 /**

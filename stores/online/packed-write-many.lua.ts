@@ -11,9 +11,7 @@ import { MARKER_APPLIED_FIELD } from './key-layout.ts';
  * expiry; or, when the expiry is already past by Redis' clock, DEL and keep nothing. 1 written,
  * 3 expired. `writePackedIfNewer(key, at, nowMs)`: putPacked only when the row's (event time,
  * created time) is strictly greater than the stored row's (GETRANGE of the 16-byte header,
- * `struct.unpack('>dd')`), else 2 (skipped). `putPackedRow` and `writePackedRowIfNewer` are the
- * same with the expiry and row given as values (packed-blob-write.lua.ts takes them out of one
- * argument). `redisNowMs()` is Redis' clock (TIME) in ms.
+ * `struct.unpack('>dd')`), else 2 (skipped). `redisNowMs()` is Redis' clock (TIME) in ms.
  */
 export const PACKED_ROW_LUA = `
 local function redisNowMs()
@@ -31,29 +29,23 @@ local function checkPackedArgs(first)
   end
   return nil
 end
-local function putPackedRow(key, expireAt, row, nowMs)
-  if tonumber(expireAt) <= nowMs then
+local function putPacked(key, at, nowMs)
+  if tonumber(ARGV[at]) <= nowMs then
     redis.call('DEL', key)
     return 3
   end
-  redis.call('SET', key, row, 'PXAT', expireAt)
+  redis.call('SET', key, ARGV[at + 1], 'PXAT', ARGV[at])
   return 1
 end
-local function writePackedRowIfNewer(key, expireAt, row, nowMs)
+local function writePackedIfNewer(key, at, nowMs)
   local stored = redis.call('GETRANGE', key, 0, 15)
   if #stored == 16 then
     local storedEventTime, storedCreatedTime = struct.unpack('>dd', stored)
-    local eventTime, createdTime = struct.unpack('>dd', row)
+    local eventTime, createdTime = struct.unpack('>dd', ARGV[at + 1])
     if eventTime < storedEventTime then return 2 end
     if eventTime == storedEventTime and createdTime <= storedCreatedTime then return 2 end
   end
-  return putPackedRow(key, expireAt, row, nowMs)
-end
-local function putPacked(key, at, nowMs)
-  return putPackedRow(key, ARGV[at], ARGV[at + 1], nowMs)
-end
-local function writePackedIfNewer(key, at, nowMs)
-  return writePackedRowIfNewer(key, ARGV[at], ARGV[at + 1], nowMs)
+  return putPacked(key, at, nowMs)
 end
 `;
 

@@ -35,8 +35,7 @@ import {
 } from './generation-layout.ts';
 import { PackedRowCodec, PackedRowTooNew } from './packed-row-codec.ts';
 import { packArrowRows } from './arrow-row-packer.ts';
-import { PACKED_BLOB_FRESH_WRITE_COMMAND, PACKED_BLOB_FRESH_WRITE_LUA } from './packed-blob-write.lua.ts';
-import { packBlob, packColumns, sameAsStored, type PackedRows } from './packed-rows.ts';
+import { packColumns, sameAsStored, type PackedRows } from './packed-rows.ts';
 import {
   EXTEND_PACKING_COMMAND,
   EXTEND_PACKING_LUA,
@@ -220,7 +219,6 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
     this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
     this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
-    this.redis.defineCommand(PACKED_BLOB_FRESH_WRITE_COMMAND, { lua: PACKED_BLOB_FRESH_WRITE_LUA });
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
@@ -472,9 +470,10 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * writeNewRows of rows packed from Arrow (packed-blob-write.lua.ts): calls as writePacked's
-   * (one bucket each, `packedRowsPerCall` rows), each sending a key per row and all its rows in
-   * one argument (packBlob).
+   * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write
+   * (PACKED_FRESH_WRITE_MANY_LUA) in writePacked's calls (one bucket each, `packedRowsPerCall`
+   * rows), each row's bytes a view of the one packed buffer. (One argument per call holding
+   * every row was tried in session 8: no measurable gain in Redis, so not kept.)
    */
   private async writePackedBlob(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number, marker: string): Promise<WriteResult> {
     for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
@@ -489,8 +488,11 @@ export class RedisOnlineStore implements OnlineStore {
         const to = Math.min(from + perCall, indices.length);
         const args: (string | Buffer)[] = [String(to - from + 1), marker];
         for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
-        args.push(packBlob(packed, indices, from, to, expiryOf));
-        calls.push({ rows: to - from, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_BLOB_FRESH_WRITE_COMMAND]!(args) });
+        for (let j = from; j < to; j++) {
+          const i = indices[j]!;
+          args.push(String(expiryOf(i)), packed.bytes.subarray(i === 0 ? 0 : packed.ends[i - 1]!, packed.ends[i]!));
+        }
+        calls.push({ rows: to - from, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_FRESH_WRITE_MANY_COMMAND]!(args) });
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };

@@ -8,8 +8,7 @@ import { rowKeysAndTimes, tableToOnlineColumns } from '../../pipelines/row-conve
 import { packArrowRows } from '../../stores/online/arrow-row-packer.ts';
 import { onlineTargetOf, ROW_COMPARISON } from '../../stores/online/online-store.ts';
 import { PackedRowCodec } from '../../stores/online/packed-row-codec.ts';
-import { packBlob, packColumns, sameAsStored } from '../../stores/online/packed-rows.ts';
-import { PACKED_BLOB_FRESH_WRITE_LUA } from '../../stores/online/packed-blob-write.lua.ts';
+import { packColumns, sameAsStored } from '../../stores/online/packed-rows.ts';
 import { everyType, everyTypeRows, T0 } from '../offline/offline-fixtures.ts';
 import { openTestStore } from './online-fixtures.ts';
 
@@ -77,7 +76,7 @@ test('packArrowRows: a feature without a column, or not among the view features,
   assert.throws(() => packArrowRows(wrong, new Set(['f_string']), { table, rows }, eventTimes, createdTimes), /cannot be read as int64/);
 });
 
-test('writeNewRows from Arrow (one blob per call): the same stored bytes and expiry as from JS values, compared the same, the fence kept', async (t) => {
+test('writeNewRows from Arrow: the same stored bytes and expiry as from JS values, compared the same, the fence kept', async (t) => {
   const { store, raw } = await openTestStore(t, { packedRowsPerCall: 2 });
   const now = Date.now();
   const rows: Record<string, unknown>[] = everyTypeRows().map((row, i) => ({ ...row, event_timestamp: now - HOUR + i * 1000 }));
@@ -109,26 +108,10 @@ test('writeNewRows from Arrow (one blob per call): the same stored bytes and exp
   const [stored0] = (await store.readRows([{ target: fromArrow, entityKeys: [[rows[0]!.user_id as string, rows[0]!.merchant_id as bigint]] }]))[0]!;
   assert.equal(stored0!.values.f_int32, 5);
   assert.deepEqual([...(await store.compareRows(fromArrow, arrowOnlineColumns(everyType, table, all, keys)))], [ROW_COMPARISON.differs, ROW_COMPARISON.differs, ROW_COMPARISON.same]);
-});
-
-test('the blob write script refuses a malformed blob whole, naming the row, and writes nothing', async (t) => {
-  const { raw, prefix } = await openTestStore(t);
-  const marker = `${prefix}:marker`;
-  await raw.hset(marker, 'createdAt', 'now');
-  const codec = new PackedRowCodec([{ name: 'spend', type: 'float64' }]);
-  const packed = packColumns(codec, { keys: ['a', 'b'], eventTimes: [Date.now(), Date.now()], createdTimes: [0, 0], values: { spend: [1, 2] } });
-  const good = packBlob(packed, [0, 1], 0, 2, () => Date.now() + HOUR);
-  const run = (blob: Buffer, keys = 2) => raw.eval(PACKED_BLOB_FRESH_WRITE_LUA, keys + 1, marker, ...Array.from({ length: keys }, (_, i) => `${prefix}:r${i}`), blob);
-  await assert.rejects(run(good.subarray(0, good.length - 1)), /row 2 .* has no packed row/);
-  await assert.rejects(run(Buffer.concat([good, Buffer.of(0)])), /1 byte\(s\) after the last of 2 rows/);
-  await assert.rejects(run(good, 3), /the blob ends before row 3/);
-  const badExpiry = Buffer.from(good);
-  badExpiry[1] = 'x'.charCodeAt(0);
-  await assert.rejects(run(badExpiry), /row 1 .* has no numeric expiry/);
-  assert.equal(await raw.exists(`${prefix}:r0`, `${prefix}:r1`), 0);
-  assert.deepEqual(await run(good), [2, 0, 0, 1]);
-  const r1 = await raw.getBuffer(`${prefix}:r1`);
-  assert.equal(sameAsStored(packed, 1, r1), 0);
-  assert.equal(sameAsStored(packed, 0, r1), 2);
-  assert.equal(sameAsStored(packed, 0, null), 1);
+  // sameAsStored: the bytes an MGET returns against the packed rows.
+  const packedRows = packColumns(new PackedRowCodec(everyType.features.map((f) => ({ name: f.name, type: f.type }))), tableToOnlineColumns(everyType, table, keys));
+  const stored2 = await raw.getBuffer(await keyOf(fromArrow, 2));
+  assert.equal(sameAsStored(packedRows, 2, stored2), ROW_COMPARISON.same);
+  assert.equal(sameAsStored(packedRows, 1, stored2), ROW_COMPARISON.differs);
+  assert.equal(sameAsStored(packedRows, 2, null), ROW_COMPARISON.absent);
 });

@@ -2,7 +2,7 @@ import { log } from '@temporalio/activity';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 import { addRuns } from '../pipelines/rebuild-runs.ts';
-import { tableToOnlineColumns } from '../pipelines/row-conversion.ts';
+import { arrowOnlineColumns } from '../pipelines/arrow-online-columns.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpointAfterHeartbeat } from './failpoints.ts';
@@ -47,7 +47,8 @@ const WRITES_IN_FLIGHT = 2;
  * The write half of a read-once rebuild: reads the partition's runs (scatterSlice), slice by
  * slice in commit order, keeps the newest row of each entity over them (an exact tie keeps the
  * earlier slice's row, as a one-by-one monotonic write would) and writes each entity once,
- * straight from the Arrow columns, heartbeating how many are written. The write is the store's
+ * straight from the Arrow columns (packed from their buffers in a layout-2
+ * generation, arrow-row-packer.ts), heartbeating how many are written. The write is the store's
  * writeNewRows: no monotonic compare while the generation's marker records no applied commit
  * (nobody else writes it before markRebuiltUpTo), the monotonic write once it does (a zombie
  * attempt still writing during the catch-up). A retry on the same Redis process reads the runs
@@ -78,12 +79,12 @@ export function buildPartition(deps: ActivityDeps) {
         const counts = { written: 0, skipped: 0, expired: 0 };
         // A chunk's write is sent before the last one's is awaited: Redis writes one while this
         // process converts the next. The position only moves past chunks written whole, in order.
-        const chunks = newest.tableChunks(CHUNK_ENTITIES, resumedAt);
+        const chunks = newest.rowIndexChunks(CHUNK_ENTITIES, resumedAt);
         const send = () => {
           const step = chunks.next();
           if (step.done) return undefined;
-          const { table, keys, done } = step.value;
-          const written = deps.online.writeNewRows(target, tableToOnlineColumns(view, table, keys));
+          const { table, rows, keys, done } = step.value;
+          const written = deps.online.writeNewRows(target, arrowOnlineColumns(view, table, rows, keys));
           written.catch(() => undefined); // awaited in order below
           return { written, done };
         };

@@ -4,7 +4,8 @@ import { entityPartition } from '../pipelines/entity-partition.ts';
 import { committedTables } from '../pipelines/committed-tables.ts';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { tableToOnlineColumns, tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
+import { arrowOnlineColumns } from '../pipelines/arrow-online-columns.ts';
 import { describe, signature, verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { addRuns } from '../pipelines/rebuild-runs.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
@@ -65,8 +66,9 @@ const MAX_EXAMPLES = 10;
  * Verify of a rebuilt generation, one entity-hash partition at a time (the build's partitions):
  * what must be online is the newest row of each of the partition's entities over the build's runs
  * (commits up to upTo) and the commits applied since (up to the watermark); rows of later commits
- * count as ahead. Each expected entity is compared with Redis by key, chunk by chunk, inside
- * Redis (compareRows: every field's encoded string, nothing read back); only the entities that
+ * count as ahead. Each expected entity is compared with Redis by key, chunk by chunk, without
+ * decoding anything (compareRows: every field's encoded string inside Redis in layout 1; in
+ * layout 2 the rows packed from the Arrow columns against an MGET, byte for byte); only the entities that
  * differ, or are absent before their expiry, are read back and judged on their decoded values, so
  * the counts and examples are those of reading every entity back. The counts so far are
  * heartbeated, so a retry (a worker killed mid-verify) resumes after the entities already
@@ -134,15 +136,15 @@ export function verifyPartition(deps: ActivityDeps) {
         // The expected rows are compared inside Redis (compareRows: nothing read back), a chunk
         // sent ahead while the last one's answers are used; only rows that differ (or are absent
         // and not yet expired) are converted and read back to be judged as above.
-        const chunks = expected.tableChunks(CHUNK_ENTITIES, position.compared);
+        const chunks = expected.rowIndexChunks(CHUNK_ENTITIES, position.compared);
         const send = () => {
           const step = chunks.next();
           if (step.done) return undefined;
-          const { table, keys, done } = step.value;
-          const columns = tableToOnlineColumns(view, table, keys);
+          const { table, rows, keys, done } = step.value;
+          const columns = arrowOnlineColumns(view, table, rows, keys);
           const codes = deps.online.compareRows(target, columns);
           codes.catch(() => undefined); // awaited in order below
-          return { table, keys, done, eventTimes: columns.eventTimes, codes };
+          return { table, rows, keys, done, eventTimes: columns.eventTimes, codes };
         };
         const inFlight = Array.from({ length: COMPARES_IN_FLIGHT }, send).filter((c) => c !== undefined);
         for (let chunk = inFlight.shift(); chunk; chunk = inFlight.shift()) {
@@ -156,7 +158,7 @@ export function verifyPartition(deps: ActivityDeps) {
           }
           const judged = new Map<number, { row: OnlineRow; online: OnlineRow | null }>();
           if (reread.length > 0) {
-            const rows = tableToOnlineRows(view, takeRows(chunk.table, Int32Array.from(reread)));
+            const rows = tableToOnlineRows(view, takeRows(chunk.table, Int32Array.from(reread, (i) => chunk.rows[i]!)));
             const [actual] = await deps.online.readRows([{ target, entityKeys: rows.map((r) => r.entityKey) }]);
             reread.forEach((i, j) => judged.set(i, { row: rows[j]!, online: actual![j]! }));
           }

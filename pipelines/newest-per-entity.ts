@@ -62,6 +62,14 @@ export class NewestPerEntity {
    * their encoded entity keys, for readers that take columns (tableToOnlineColumns).
    */
   *tableChunks(size: number, from = 0): Generator<{ readonly table: Table; readonly keys: string[]; readonly done: number }> {
+    for (const { table, rows, keys, done } of this.rowIndexChunks(size, from)) yield { table: takeRows(table, rows), keys, done };
+  }
+
+  /**
+   * tableChunks without the copy: each chunk's winners as row numbers of the table they are in
+   * (for readers that take rows by index: arrow-online-columns.ts, the Arrow row packer).
+   */
+  *rowIndexChunks(size: number, from = 0): Generator<{ readonly table: Table; readonly rows: Int32Array; readonly keys: string[]; readonly done: number }> {
     let done = 0;
     for (const { table, rows, keys } of this.winners()) {
       for (let start = 0; start < rows.length; start += size) {
@@ -70,7 +78,7 @@ export class NewestPerEntity {
         done += end - start;
         if (done <= from) continue;
         const first = before >= from ? start : start + from - before;
-        yield { table: takeRows(table, rows.subarray(first, end)), keys: keys.slice(first, end), done };
+        yield { table, rows: rows.subarray(first, end), keys: keys.slice(first, end), done };
       }
     }
   }

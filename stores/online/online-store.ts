@@ -1,6 +1,7 @@
 import type { FeatureView } from '../../definitions/feature-view.ts';
 import type { EntityKey, FeatureValue } from '../../definitions/feature-value.ts';
 import type { JoinKeyType, ValueType } from '../../definitions/value-type.ts';
+import type { ArrowRows } from './arrow-row-packer.ts';
 
 /**
  * The online store's contract: the latest row of each (view, entity) in one online generation.
@@ -61,6 +62,12 @@ export interface OnlineColumns {
   readonly eventTimes: ArrayLike<number>;
   readonly createdTimes: ArrayLike<number>;
   readonly values: Readonly<Record<string, readonly (FeatureValue | null)[]>>;
+  /**
+   * The same rows as Arrow columns, when the caller has them (a rebuild's build and verify,
+   * pipelines/arrow-online-columns.ts): a layout-2 generation packs straight from them
+   * (arrow-row-packer.ts) without reading `values`, which may then be computed on first use.
+   */
+  readonly source?: ArrowRows;
 }
 
 /** compareRows' answer for one row. */

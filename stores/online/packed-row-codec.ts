@@ -130,7 +130,8 @@ export function packedTimes(bytes: Buffer): { eventTime: number; createdTime: nu
   return { eventTime: bytes.readDoubleBE(0), createdTime: bytes.readDoubleBE(8) };
 }
 
-function writeScalar(w: Writer, type: ScalarType, v: unknown): void {
+/** Writes one scalar value of a packed row (exported for arrow-row-packer.ts, which packs the same bytes). */
+export function writeScalar(w: Writer, type: ScalarType, v: unknown): void {
   switch (type) {
     case 'bool':
       if (typeof v !== 'boolean') fail(type, v);
@@ -164,7 +165,8 @@ function writeScalar(w: Writer, type: ScalarType, v: unknown): void {
   }
 }
 
-function writeList(w: Writer, feature: PackedFeature, v: unknown): void {
+/** Writes one list value of a packed row (exported for arrow-row-packer.ts). */
+export function writeList(w: Writer, feature: PackedFeature, v: unknown): void {
   if (!Array.isArray(v)) fail(feature.type, v);
   const items = v as unknown[];
   w.varint(items.length);
@@ -209,8 +211,8 @@ function readList(r: Reader, scalar: ScalarType): (FeatureValue | null)[] {
   return out as FeatureValue[];
 }
 
-/** Appends to a growable buffer (the codec's scratch, reused between rows). */
-class Writer {
+/** Appends to a growable buffer (the codec's scratch, reused between rows; arrow-row-packer.ts packs many rows into one). */
+export class Writer {
   at = 0;
   constructor(public buffer: Buffer) {}
 
@@ -274,6 +276,18 @@ class Writer {
     this.varint(v.byteLength);
     const at = this.room(v.byteLength);
     this.buffer.set(v, at);
+  }
+  /** `bytes` of source[start, end) without a view of it: a length, then the bytes (string and bytes values). */
+  bytesOf(source: Uint8Array, start: number, end: number): void {
+    this.varint(end - start);
+    const at = this.room(end - start);
+    this.buffer.set(source.subarray(start, end), at);
+  }
+  /** An int64 from its two 32-bit halves (as Arrow's little-endian buffers hold it), without a bigint. */
+  int64Halves(hi: number, lo: number): void {
+    const at = this.room(8);
+    this.buffer.writeInt32BE(hi, at);
+    this.buffer.writeUInt32BE(lo >>> 0, at + 4);
   }
 }
 

@@ -136,28 +136,6 @@ return 2
 export const PACKED_REPLACE_ROW_COMMAND = 'granaryPackedReplaceRow';
 
 /**
- * Verify's comparison for layout 2, inside Redis: whether each stored row is byte for byte the
- * expected packed row (equal rows encode to equal bytes), without shipping rows back. Reads only.
- *
- * KEYS[1..n]  the row keys (of one bucket)
- * ARGV[k]     the expected packed row of KEYS[k]; '' for a row that cannot match (a value its
- *             type refuses)
- *
- * Returns one character per key: '0' same, '1' absent, '2' differs.
- */
-export const PACKED_COMPARE_ROWS_LUA = `
-if #ARGV ~= #KEYS then return redis.error_reply('granary packed compare: ' .. #KEYS .. ' rows, ' .. #ARGV .. ' arguments') end
-local out = {}
-for k = 1, #KEYS do
-  local got = redis.call('GET', KEYS[k])
-  if not got then out[k] = '1' elseif got == ARGV[k] then out[k] = '0' else out[k] = '2' end
-end
-return table.concat(out)
-`;
-
-export const PACKED_COMPARE_ROWS_COMMAND = 'granaryPackedCompareRows';
-
-/**
  * Writes a generation's marker if it has none: created at, and the layout it gets. An existing
  * marker is left whole (its applied seq, and its layout: a layout-1 marker stays layout 1).
  *

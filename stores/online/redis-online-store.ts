@@ -38,13 +38,13 @@ import {
   type LayoutVersion,
 } from './generation-layout.ts';
 import { PackedRowCodec, PackedRowTooNew } from './packed-row-codec.ts';
+import { packArrowRows } from './arrow-row-packer.ts';
+import { packColumns, sameAsStored, type PackedRows } from './packed-rows.ts';
 import {
   EXTEND_PACKING_COMMAND,
   EXTEND_PACKING_LUA,
   MARK_GENERATION_COMMAND,
   MARK_GENERATION_LUA,
-  PACKED_COMPARE_ROWS_COMMAND,
-  PACKED_COMPARE_ROWS_LUA,
   PACKED_FRESH_WRITE_MANY_COMMAND,
   PACKED_FRESH_WRITE_MANY_LUA,
   PACKED_REPLACE_ROW_COMMAND,
@@ -244,7 +244,6 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
     this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
     this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
-    this.redis.defineCommand(PACKED_COMPARE_ROWS_COMMAND, { lua: PACKED_COMPARE_ROWS_LUA });
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
@@ -391,8 +390,9 @@ export class RedisOnlineStore implements OnlineStore {
     const layout = await this.generationLayout(target);
     if (layout.version === 2) {
       const codec = await this.packedCodec(target, layout, true);
-      const columns = codec.features.map((f) => rows.values[f.name]);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
+      if (rows.source) return this.writeArrowPacked(target, layout, rows, packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes), graceSeconds, marker);
+      const columns = codec.features.map((f) => rows.values[f.name]);
       const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
       return this.writePacked('writeNewRows', target, layout, rows.keys, packed, true);
     }
@@ -492,6 +492,45 @@ export class RedisOnlineStore implements OnlineStore {
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
     await this.runCalls(operation, calls, (result) => {
+      const [written, skipped, expired] = result as [number, number, number];
+      counts.written += written;
+      counts.skipped += skipped;
+      counts.expired += expired;
+    });
+    return counts;
+  }
+
+  /**
+   * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write
+   * (PACKED_FRESH_WRITE_MANY_LUA) in writePacked's calls (one bucket each, `packedRowsPerCall`
+   * rows), each row's bytes a view of the one packed buffer. (One argument per call holding
+   * every row was tried in session 8: no measurable gain in Redis, so not kept.)
+   */
+  private async writeArrowPacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number, marker: string): Promise<WriteResult> {
+    for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
+    const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
+    if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
+    const tag = this.layout.packedTagPrefix(target);
+    const expiryOf = (i: number) => rowExpiresAt(target.ttlSeconds, rows.eventTimes[i]!, graceSeconds);
+    const calls: PackedCall[] = [];
+    for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
+      const bucketTag = `${tag}${bucket}}`;
+      const slot = this.clustered ? hashSlot(bucketTag) : 0;
+      // On a Cluster the fence is the bucket's marker, in the bucket's slot (writePacked).
+      const fence = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : marker;
+      for (let from = 0; from < indices.length; from += perCall) {
+        const to = Math.min(from + perCall, indices.length);
+        const args: (string | Buffer)[] = [String(to - from + 1), fence];
+        for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
+        for (let j = from; j < to; j++) {
+          const i = indices[j]!;
+          args.push(String(expiryOf(i)), packed.bytes.subarray(i === 0 ? 0 : packed.ends[i - 1]!, packed.ends[i]!));
+        }
+        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_FRESH_WRITE_MANY_COMMAND]!(args) });
+      }
+    }
+    const counts = { written: 0, skipped: 0, expired: 0 };
+    await this.runCalls('writeNewRows', calls, (result) => {
       const [written, skipped, expired] = result as [number, number, number];
       counts.written += written;
       counts.skipped += skipped;
@@ -699,40 +738,37 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * Layout 2's compare (PACKED_COMPARE_ROWS_LUA): each expected row packed as writeNewRows packs
-   * it, compared byte for byte inside Redis, calls of `perCall` rows of one bucket, one pipeline.
+   * Layout 2's compare: each expected row packed as writeNewRows packs it (from Arrow when the
+   * rows come with their source), then an MGET of the stored rows, calls of `perCall` keys of one
+   * bucket in one pipeline, compared byte for byte here (sameAsStored): Redis does a lookup per
+   * key and no script; this process one Buffer comparison per row.
    */
   private async comparePacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, perCall: number, out: Uint8Array): Promise<Uint8Array> {
     const codec = await this.packedCodec(target, layout, false);
-    const columns = codec.features.map((f) => rows.values[f.name]);
+    const packed = rows.source ? packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes) : packColumns(codec, rows);
     const tag = this.layout.packedTagPrefix(target);
     const order: number[] = [];
     const calls: SlotCommand[] = [];
     for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
-      const slot = this.clustered ? hashSlot(`${tag}${bucket}}`) : 0;
+      const bucketTag = `${tag}${bucket}}`;
+      const slot = this.clustered ? hashSlot(bucketTag) : 0;
       for (let from = 0; from < indices.length; from += perCall) {
         const to = Math.min(from + perCall, indices.length);
-        const args: (string | Buffer)[] = [String(to - from)];
-        for (let j = from; j < to; j++) args.push(`${tag}${bucket}}${rows.keys[indices[j]!]!}`);
+        const keys = new Array<string>(to - from);
         for (let j = from; j < to; j++) {
-          const i = indices[j]!;
-          order.push(i);
-          let bytes: Buffer | string;
-          try {
-            bytes = codec.encode(rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]);
-          } catch {
-            bytes = ''; // cannot have been written: differs (or is absent)
-          }
-          args.push(bytes);
+          keys[j - from] = bucketTag + rows.keys[indices[j]!]!;
+          order.push(indices[j]!);
         }
-        calls.push({ slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_COMPARE_ROWS_COMMAND]!(args) });
+        calls.push({ slot, add: (pipeline) => pipeline.mgetBuffer(keys) });
       }
     }
     await this.connected('compareRows');
     let at = 0;
     for (const result of await this.execBySlot('compareRows', calls)) {
-      const codes = result as string;
-      for (let i = 0; i < codes.length; i++) out[order[at++]!] = codes.charCodeAt(i) - 48;
+      for (const stored of result as (Buffer | null)[]) {
+        const i = order[at++]!;
+        out[i] = sameAsStored(packed, i, stored);
+      }
     }
     if (at !== rows.keys.length) throw this.failure('compareRows', new Error(`${at} answers for ${rows.keys.length} rows`));
     return out;
@@ -1210,6 +1246,14 @@ function packRow(
   } catch (error) {
     throw new TypeError(`feature view '${target.view}', entity ${entity}, ${(error as Error).message}`);
   }
+}
+
+/** The names of the target's features (the view's): packArrowRows leaves any other column null. */
+const featureNames = new WeakMap<OnlineTarget['features'], ReadonlySet<string>>();
+function featureNamesOf(target: OnlineTarget): ReadonlySet<string> {
+  let names = featureNames.get(target.features);
+  if (!names) featureNames.set(target.features, (names = new Set(target.features.map((f) => f.name))));
+  return names;
 }
 
 /** Indices of the encoded entities grouped by bucket, each group in order. */

@@ -48,7 +48,8 @@ export function contiguousSlice(table: Table, start: number, end: number): Table
   return takeRows(table, rows);
 }
 
-function chunkOf(starts: number[], row: number): number {
+/** The index of the chunk holding `row`, given each chunk's first row (`starts`, ascending): a binary search. */
+export function chunkOf(starts: readonly number[], row: number): number {
   let lo = 0;
   let hi = starts.length - 1;
   while (lo < hi) {

@@ -4,6 +4,7 @@ import { columnValues } from '../../arrow/column-values.ts';
 import type { FeatureValue } from '../../definitions/feature-value.ts';
 import { writeList, writeScalar, Writer, type PackedFeature, type PackedRowCodec } from './packed-row-codec.ts';
 import type { PackedRows } from './packed-rows.ts';
+import { chunkOf } from '../../arrow/take-rows.ts';
 
 /** Rows of an Arrow table by index, in the order to pack them (online-store.ts OnlineColumns.source). */
 export interface ArrowRows {
@@ -61,7 +62,7 @@ export function packArrowRows(
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     if (row < 0 || row >= total) throw new RangeError(`row ${row} is outside the table (0..${total - 1})`);
-    if (row < starts[c]! || (c + 1 < starts.length && row >= starts[c + 1]!)) c = batchOf(starts, row);
+    if (row < starts[c]! || (c + 1 < starts.length && row >= starts[c + 1]!)) c = chunkOf(starts, row);
     const local = row - starts[c]!;
     const start = w.at;
     w.double(eventTimes[i]!);
@@ -160,13 +161,3 @@ function halvesOf(values: BigInt64Array): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, values.length * 2);
 }
 
-function batchOf(starts: readonly number[], row: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= row) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}

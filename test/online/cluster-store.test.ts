@@ -6,6 +6,7 @@ import { encodeEntityKey } from '../../stores/online/key-layout.ts';
 import { ROW_COMPARISON, type OnlineColumns, type OnlineRow, type OnlineTarget } from '../../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { testTarget } from './online-fixtures.ts';
+import { keysPerMaster as keysOnMasters } from '../support/keys-per-master.ts';
 
 /**
  * Issue 15 item 4: the online store's contract on a real Redis Cluster (3 masters, 3 replicas,
@@ -61,19 +62,8 @@ function columnsOf(rows: readonly OnlineRow[]): OnlineColumns {
 }
 
 /** Keys of a pattern on each master (SCAN per node). */
-async function keysPerMaster(pattern: string): Promise<number[]> {
-  return Promise.all(
-    raw.nodes('master').map(async (node) => {
-      let cursor = '0';
-      let n = 0;
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        n += keys.length;
-      } while (cursor !== '0');
-      return n;
-    }),
-  );
+function keysPerMaster(pattern: string): Promise<number[]> {
+  return keysOnMasters(raw, pattern);
 }
 
 test('Cluster: rows spread over every master; one readRows (MGET per slot, a pipeline per node) returns them, missing entities null, a subset of features', async (t) => {

@@ -5,6 +5,7 @@ import { startPrivateRedisCluster } from '../../scripts/private-services.ts';
 import { hashSlot } from '../../stores/online/hash-slot.ts';
 import { driverRows } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
+import { keysPerMaster as keysOnMasters } from '../support/keys-per-master.ts';
 
 /**
  * Issue 15 item 4: the pipelines on a real Redis Cluster (a private one: 3 masters, 3 replicas),
@@ -20,19 +21,8 @@ raw.on('error', () => undefined);
 after(() => raw.disconnect());
 
 /** Keys matching a pattern, per master. */
-async function keysPerMaster(pattern: string): Promise<number[]> {
-  return Promise.all(
-    raw.nodes('master').map(async (node) => {
-      let cursor = '0';
-      let n = 0;
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        n += keys.length;
-      } while (cursor !== '0');
-      return n;
-    }),
-  );
+function keysPerMaster(pattern: string): Promise<number[]> {
+  return keysOnMasters(raw, pattern);
 }
 
 test('Cluster: materialize, verify on the workers, rebuild (verify, cut-over, old generation dropped on every master): online equals offline', async () => {

@@ -20,6 +20,8 @@ import type { ViewFreshnessFigures } from './view-freshness.ts';
  *   granary_feature_completeness{project, view, feature, source}         monitoring: non-null share (online-sample, window, served)
  *   granary_feature_psi{project, view, feature}                          monitoring: PSI against the baseline
  *   granary_feature_ks{project, view, feature}                           monitoring: KS statistic against the baseline
+ *   granary_service_skew_mismatches{project, feature_service}             monitoring: true mismatches of the last skew run
+ *   granary_service_latency_p99_seconds{project, feature_service}         monitoring: p99 from every replica's counters
  *   granary_monitor_objective{project, view, feature, metric}            the objective each of those is held to
  *   granary_monitor_state{project, view, feature, metric}                0 ok, 1 warn, 2 alert (a feature service's skew and
  *                                                                        latency_p99: view = the service's name)
@@ -119,6 +121,20 @@ export class ServingMetrics {
     registers: [this.registry],
     collect: () => this.refreshMonitoring(),
   });
+  readonly serviceSkew = new Gauge({
+    name: 'granary_service_skew_mismatches',
+    help: 'Monitoring: served values of the last skew run that no training set for the same entity and time holds (true mismatches; lag counted apart)',
+    labelNames: ['project', 'feature_service'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
+  readonly serviceLatencyP99 = new Gauge({
+    name: 'granary_service_latency_p99_seconds',
+    help: "Monitoring: p99 latency of the feature service's responses over the last minutes, from every server replica's counters",
+    labelNames: ['project', 'feature_service'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshMonitoring(),
+  });
   readonly monitorObjective = new Gauge({
     name: 'granary_monitor_objective',
     help: 'Monitoring: the objective each monitored value is held to (a maximum, or a minimum for completeness)',
@@ -179,7 +195,9 @@ export class ServingMetrics {
 
   /** Shows the latest monitoring results (replacing the ones shown before). */
   setMonitoring(project: string, results: readonly MonitoringFigure[]): void {
-    for (const g of [this.viewFreshness, this.featureCompleteness, this.featurePsi, this.featureKs, this.monitorObjective, this.monitorState]) g.reset();
+    for (const g of [this.viewFreshness, this.featureCompleteness, this.featurePsi, this.featureKs, this.serviceSkew, this.serviceLatencyP99, this.monitorObjective, this.monitorState]) {
+      g.reset();
+    }
     for (const r of results) {
       const value = Number.isFinite(r.value) && r.value < Number.MAX_VALUE ? r.value : Number.POSITIVE_INFINITY;
       if (r.metric === 'freshness' || r.metric === 'online_freshness') {
@@ -189,6 +207,9 @@ export class ServingMetrics {
         this.featureCompleteness.set({ project, view: r.view, feature: r.feature, source }, value);
       } else if (r.metric === 'psi') this.featurePsi.set({ project, view: r.view, feature: r.feature }, value);
       else if (r.metric === 'ks') this.featureKs.set({ project, view: r.view, feature: r.feature }, value);
+      // A feature service's results carry its name in `view` (version 0).
+      else if (r.metric === 'skew') this.serviceSkew.set({ project, feature_service: r.view }, value);
+      else if (r.metric === 'latency_p99') this.serviceLatencyP99.set({ project, feature_service: r.view }, value / 1000);
       const labels = { project, view: r.view, feature: r.feature, metric: r.metric };
       this.monitorObjective.set(labels, r.objective);
       this.monitorState.set(labels, r.state === 'alert' ? 2 : r.state === 'warn' ? 1 : 0);

@@ -5,6 +5,7 @@ import { buildFeatureRepo, entity, featureService, featureView, parquetSource } 
 import { runMonitor } from '../../monitoring/monitor-runs.ts';
 import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
+import { ServingMetrics } from '../../serving/serving-metrics.ts';
 import { RedisServingCounters } from '../../stores/online/redis-serving-counters.ts';
 import { onlineConnection } from '../../stores/open-stores.ts';
 import { PostgresMonitorResults } from '../../stores/registry/postgres-monitor-results.ts';
@@ -96,4 +97,11 @@ test('two server processes add to the same counters; the workflow stores served 
   assert.equal(p99.detail.responses, 50);
   assert.ok(p99.value > 0 && p99.value <= 2500, JSON.stringify(p99));
   assert.equal(p99.state, p99.value > 250 ? 'alert' : p99.value > 125 ? 'warn' : 'ok');
+
+  // The same values on /metrics: the p99 in seconds, served completeness by feature.
+  const metrics = new ServingMetrics({ defaultMetrics: false });
+  metrics.watchMonitoring(config.project, () => results.latest(['meter', 'meter_model']));
+  const text = await metrics.registry.metrics();
+  assert.match(text, new RegExp(`granary_service_latency_p99_seconds\\{project="${config.project}",feature_service="meter_model"\\} ${p99.value / 1000}\n`));
+  assert.match(text, new RegExp(`granary_feature_completeness\\{project="${config.project}",view="meter",feature="reading",source="served"\\} ${250 / 520}`));
 });

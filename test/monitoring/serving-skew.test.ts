@@ -6,6 +6,7 @@ import { runMonitor } from '../../monitoring/monitor-runs.ts';
 import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 import { FeatureServer } from '../../serving/feature-server.ts';
+import { ServingMetrics } from '../../serving/serving-metrics.ts';
 import { ServingSampleLog, servingLogPrefix } from '../../serving/serving-sample-log.ts';
 import { onlineTargetOf } from '../../stores/online/online-store.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
@@ -117,4 +118,11 @@ test('a late row committed after the read is lag, counted apart; a value planted
   assert.equal(skew.value, 2);
   assert.equal(mismatches.length, 2, 'u4 and u5 are not mismatches');
   assert.equal(skew.detail.matched, 2);
+
+  // The count of true mismatches on /metrics, and its alert state.
+  const metrics = new ServingMetrics({ defaultMetrics: false });
+  metrics.watchMonitoring(config.project, () => results.latest(['account_model']));
+  const text = await metrics.registry.metrics();
+  assert.match(text, new RegExp(`granary_service_skew_mismatches\\{project="${config.project}",feature_service="account_model"\\} 2\n`));
+  assert.match(text, new RegExp(`granary_monitor_state\\{project="${config.project}",view="account_model",feature="[^"]*",metric="skew"\\} 2\n`));
 });

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import { hashSlot } from './hash-slot.ts';
-import { createRedisClient } from './redis-client.ts';
+import { createRedisClient, type RedisConnectionOptions } from './redis-client.ts';
 import { parseClusterUrl } from './redis-cluster-url.ts';
 import {
   CREATED_TIME_FIELD,
@@ -78,32 +78,19 @@ export const DEFAULT_ROWS_PER_COMPARE = 100;
  */
 export const DEFAULT_PACKED_ROWS_PER_CALL = 100;
 
-/** Where the Redis online store connects, its key prefix, and how it fails and batches. */
-export interface RedisOnlineStoreOptions {
-  /**
-   * redis:// or rediss:// URL (config `online.url`), or a Redis Cluster's seed nodes as
-   * `redis+cluster://[user:password@]host:port,host:port` (redis-cluster-url.ts).
-   */
-  readonly url: string;
+/**
+ * Where the Redis online store connects, its key prefix, and how it fails and batches. The connection (redis-client.ts: `url` redis://, rediss://, or a Cluster's seed nodes as
+ * `redis+cluster://[user:password@]host:port,host:port`; sentinels; tlsCa; failFast; timeouts;
+ * config `online.*`) and how the store uses it.
+ */
+export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
   /** Prefix of every key (config `online.keyPrefix`). */
   readonly keyPrefix: string;
-  /** Redis Sentinel (config `online.sentinels`, host:port each): the master is found through them; `url` then gives password, database and TLS only. */
-  readonly sentinels?: readonly string[];
-  /** The master's name the sentinels monitor (config `online.sentinelMaster`; default 'granary'). */
-  readonly sentinelMaster?: string;
-  /** With a rediss:// url: the PEM of the CA to trust in place of Node's (config `online.tlsCa`, the file's content). */
-  readonly tlsCa?: string;
-  /** Reject calls at once while disconnected instead of queueing them (serving). Default false. */
-  readonly failFast?: boolean;
-  /** Default 2000. */
-  readonly connectTimeoutMs?: number;
   /**
    * Deadline of one Redis call or pipeline, queued time included; 0 for none. Default 10000.
    * Kept per call, not per command: a timer per command costs a third of a bulk write.
    */
   readonly commandTimeoutMs?: number;
-  /** Reconnect attempts a queued command waits through before failing. Default 1. */
-  readonly maxRetriesPerRequest?: number;
   /**
    * Rows per monotonic script call (monotonic-write-many.lua.ts). Default DEFAULT_ROWS_PER_CALL;
    * Redis serves nobody else while a call runs, so keep a call near 1 ms (see there).

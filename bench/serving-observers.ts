@@ -67,7 +67,7 @@ try {
     for (let i = 0; i < READS; i++) JSON.stringify(feastResponse(table));
     encode.push(us(performance.now() - t, READS));
 
-    const counts = new ServingCounts({ counters, project: 'bench', flushMs: 3_600_000, maxReads: READS });
+    const counts = new ServingCounts({ counters, project: 'bench', flushMs: 3_600_000 });
     // The default rate on the path; the cost of a sampled read's encoding is measured apart below.
     const log = new ServingSampleLog({ offline, project: 'bench', rate: 0.01, flushMs: 3_600_000 });
     t = performance.now();

@@ -12,29 +12,34 @@ export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.002, 0.005, 
  * The feature server's side of the shared serving counters (stores/online/redis-serving-counters.ts):
  * served values by (view, feature, status) and responses by (feature service, latency bucket),
  * per minute, added to Redis every `flushMs` so that every replica adds to the same numbers. On
- * the request's path: a push of the read's reference, and one bucket increment per response;
- * statuses are counted and sent at the flush, off the path. A failed flush keeps its counts for
- * the next one.
+ * the request's path: the statuses counted at once (each distinct statuses array once: the columns
+ * of one view share theirs) into per-minute counts, and one bucket increment per response; only
+ * the counts wait for the flush. A read is never held: holding every response until the flush
+ * kept ~2 s of responses alive, so each young-generation collection copied them (2-7 ms pauses
+ * every ~35 ms under load, the server's p99; docs/plans/online-store-v2.md). A failed flush
+ * keeps its counts for the next one.
  *
  * @example
  *   const counts = new ServingCounts({ counters: new RedisServingCounters(onlineConnection(config)), project: 'fraud' });
  *   new FeatureServer({ ..., observers: [counts] });
  */
 export class ServingCounts implements ServingObserver {
-  private pendingReads: ServedRead[] = [];
   /** minute -> field -> count, not yet added. */
   private pending = new Map<number, Map<string, number>>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   private readonly fields = new Map<string, readonly string[]>();
 
-  constructor(private readonly options: { readonly counters: ServingCounters; readonly project: string; readonly flushMs?: number; readonly maxReads?: number }) {
+  /** Reads per status of the last statuses array counted (reused). */
+  private readonly byStatus = new Array<number>(FEATURE_STATUSES.length).fill(0);
+
+  constructor(private readonly options: { readonly counters: ServingCounters; readonly project: string; readonly flushMs?: number }) {
     this.timer = setInterval(() => void this.flush(), options.flushMs ?? 2000);
     this.timer.unref();
   }
 
   served(read: ServedRead): void {
-    if (this.pendingReads.length < (this.options.maxReads ?? 100_000)) this.pendingReads.push(read);
+    this.countStatuses(read);
   }
 
   timed(featureService: string, seconds: number): void {
@@ -44,16 +49,9 @@ export class ServingCounts implements ServingObserver {
     this.bump(Math.floor(Date.now() / 60_000), latencyField(featureService, LATENCY_BUCKETS[b]!), 1);
   }
 
-  /** Counts the reads held and adds everything pending to Redis; resolves once sent (or failed, kept). */
+  /** Adds everything pending to Redis; resolves once sent (or failed, kept). */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      const reads = this.pendingReads;
-      this.pendingReads = [];
-      for (const [i, read] of reads.entries()) {
-        this.countStatuses(read);
-        // Let requests in between: counting is off their path, and must not stall it either.
-        if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
-      }
       const deltas = [...this.pending].map(([minute, counts]) => ({ minute, counts }));
       this.pending = new Map();
       if (deltas.length === 0) return;
@@ -73,13 +71,23 @@ export class ServingCounts implements ServingObserver {
 
   private countStatuses({ requestTime, table }: ServedRead): void {
     const minute = Math.floor(requestTime / 60_000);
-    const byStatus = new Array<number>(FEATURE_STATUSES.length);
-    table.columns.forEach((column, f) => {
-      byStatus.fill(0);
-      for (const s of column.statuses) byStatus[STATUS_INDEX[s]]!++;
+    let counts = this.pending.get(minute);
+    if (!counts) this.pending.set(minute, (counts = new Map()));
+    const byStatus = this.byStatus;
+    let counted: readonly FeatureStatus[] | undefined;
+    for (let f = 0; f < table.columns.length; f++) {
+      const statuses = table.columns[f]!.statuses;
+      if (statuses !== counted) {
+        byStatus.fill(0);
+        for (let r = 0; r < statuses.length; r++) byStatus[STATUS_INDEX[statuses[r]!]]!++;
+        counted = statuses;
+      }
       const fields = this.fieldsOf(table.featureRefs[f]!);
-      for (let i = 0; i < byStatus.length; i++) if (byStatus[i]! > 0) this.bump(minute, fields[i]!, byStatus[i]!);
-    });
+      for (let i = 0; i < byStatus.length; i++) {
+        const n = byStatus[i]!;
+        if (n > 0) counts.set(fields[i]!, (counts.get(fields[i]!) ?? 0) + n);
+      }
+    }
   }
 
   /** The counter fields of a `view:feature` reference, one per status (cached: a few per feature). */

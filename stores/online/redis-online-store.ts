@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import { hashSlot } from './hash-slot.ts';
 import { createRedisClient, type RedisConnectionOptions } from './redis-client.ts';
+import { ReadShape, ShapeCache, featureOf } from './read-shape.ts';
 import { parseClusterUrl } from './redis-cluster-url.ts';
 import {
   CREATED_TIME_FIELD,
@@ -204,6 +205,8 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly newLayout: GenerationLayout;
   private readonly packedCodecs = new WeakMap<OnlineTarget['features'], PackedRowCodec>();
   private readonly packingCodecs = new WeakMap<NonNullable<GenerationLayout['features']>, PackedRowCodec>();
+  /** Per target: its read shape, while still current (readShapeOf). */
+  private readonly readShapes = new ShapeCache();
 
   constructor(options: RedisOnlineStoreOptions) {
     this.options = options;
@@ -606,20 +609,25 @@ export class RedisOnlineStore implements OnlineStore {
 
   private async readRowsOnce(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
     if (reads.every((read) => read.entityKeys.length === 0)) return reads.map(() => []);
-    const layouts = await Promise.all(reads.map((read) => this.generationLayout(read.target)));
-    const codecs = await Promise.all(reads.map((read, r) => (layouts[r]!.version === 2 ? this.packedCodec(read.target, layouts[r]!, false) : undefined)));
+    const shapes = new Array<ReadShape>(reads.length);
+    for (let r = 0; r < reads.length; r++) shapes[r] = this.readShapes.get(reads[r]!.target) ?? (await this.readShapeOf(reads[r]!.target));
     const packedKeys: string[] = [];
-    const pipeline = this.redis.pipeline();
+    let pipeline: ChainableCommander | undefined;
     const plans = reads.map((read, r) => {
-      const layout = layouts[r]!;
-      const codec = codecs[r];
+      const shape = shapes[r]!;
+      const { codec } = shape;
       if (codec) {
-        const names = read.features ? pickFeatures(read.target, read.features).map((f) => f.name) : read.target.features.map((f) => f.name);
-        const wanted = names.map((name) => codec.features.findIndex((g) => g.name === name));
+        const { names, wanted } = shape.columnsOf(read);
         const at = packedKeys.length;
-        for (const entityKey of read.entityKeys) packedKeys.push(this.layout.packedRowKey(read.target, encodeEntityKey(entityKey, read.target.joinKeys), layout.buckets));
+        const { tagPrefix, buckets } = shape;
+        const joinKeys = read.target.joinKeys;
+        for (const entityKey of read.entityKeys) {
+          const encoded = encodeEntityKey(entityKey, joinKeys);
+          packedKeys.push(`${tagPrefix}${entityBucket(encoded, buckets)}}${encoded}`);
+        }
         return { kind: 'packed', read, codec, wanted, names, at } as const;
       }
+      pipeline ??= this.redis.pipeline();
       const features = read.features ? pickFeatures(read.target, read.features) : codecsOf(read.target.features);
       const fields = [...TIME_FIELDS, ...features.map((f) => f.name)];
       const rowPrefix = this.layout.rowKeyPrefix(read.target);
@@ -627,13 +635,18 @@ export class RedisOnlineStore implements OnlineStore {
       for (const entityKey of read.entityKeys) pipeline.hmget(rowPrefix + encodeEntityKey(entityKey, read.target.joinKeys), ...fields);
       return { kind: 'hashes', read, features, at } as const;
     });
-    await this.connected('readRows');
     let results: unknown[] = [];
     let packed: (Buffer | null)[] = [];
     if (this.clustered) {
       // Layout 2 only (generationLayout refuses layout 1 here): one MGET per slot, a pipeline per node.
+      await this.connected('readRows');
       packed = await this.mgetBySlot('readRows', packedKeys);
+    } else if (!pipeline) {
+      // Layout 2 only: one MGET, sent as a plain command (an ioredis pipeline costs more to build
+      // than the MGET itself, and kept the request's objects alive longer).
+      packed = await this.call('readRows', () => this.redis.mgetBuffer(packedKeys));
     } else {
+      await this.connected('readRows');
       if (packedKeys.length > 0) pipeline.mgetBuffer(...packedKeys);
       results = await this.exec('readRows', pipeline);
       packed = packedKeys.length > 0 ? (results[results.length - 1] as (Buffer | null)[]) : [];
@@ -649,6 +662,24 @@ export class RedisOnlineStore implements OnlineStore {
         return bytes ? packedRowOf(entityKey, codec, names, wanted, bytes) : null;
       });
     });
+  }
+
+  /**
+   * What a read of a target needs that does not change between reads (serving's hot path): its
+   * generation's layout and packing codec, the key's tag prefix, and per list of features asked
+   * for, their names and places in the packing. Kept per target object while the generation's
+   * layout is the one this process knows (`layouts`); a target whose packing lacks one of its
+   * features is not kept, so each read looks for it in the marker again, as before.
+   */
+  private async readShapeOf(target: OnlineTarget): Promise<ReadShape> {
+    const layout = await this.generationLayout(target);
+    const prefix = this.layout.generationPrefix(target);
+    const codec = layout.version === 2 ? await this.packedCodec(target, layout, false) : undefined;
+    const shape = new ReadShape(target, layout, codec, this.layout.packedTagPrefix(target), () => this.layouts.get(prefix) === layout);
+    if (this.layouts.get(prefix) === layout && (!codec || target.features.every((f) => codec.features.some((g) => g.name === f.name)))) {
+      this.readShapes.set(target, shape);
+    }
+    return shape;
   }
 
   /** The packed-row codec of a target's features (kept per feature list: reads are hot). */
@@ -1107,15 +1138,7 @@ function codecsOf(features: OnlineTarget['features']): FeatureCodec[] {
 }
 
 function pickFeatures(target: OnlineTarget, names: readonly string[]): FeatureCodec[] {
-  return names.map((name) => {
-    const feature = target.features.find((f) => f.name === name);
-    if (!feature) {
-      throw new TypeError(
-        `feature view '${target.view}' version ${target.version} has no feature '${name}' (it has: ${target.features.map((f) => f.name).join(', ')})`,
-      );
-    }
-    return { name, codec: valueCodec(feature.type) };
-  });
+  return names.map((name) => ({ name, codec: valueCodec(featureOf(target, name).type) }));
 }
 
 /** The row's key; a key that does not fit the join keys is a TypeError naming the view. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPrivateRedisSentinel } from '../../scripts/private-services.ts';
 import { livePid, sentinelDataDir } from '../../scripts/stack/redis-topology.ts';
@@ -14,24 +14,26 @@ import { replicaCaughtUp } from '../support/replica-caught-up.ts';
  * marker says how far it got: `granary status` reads BEHIND and the next materialization applies
  * the missing commits again. Each case ends on the invariant: online equals offline.
  */
-async function sentinelFixture(name: string) {
+async function sentinelFixture(t: TestContext, name: string) {
   const sentinel = await startPrivateRedisSentinel();
+  t.after(() => sentinel.dispose());
   const f = await pipelineFixture(name, {
     GRANARY_REDIS_SENTINELS: sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(','),
     GRANARY_REDIS_SENTINEL_MASTER: sentinel.name,
   });
-  return { ...f, sentinel };
+  await f.startWorker();
+  // A first commit of 1000 entities, materialized and on both data nodes.
+  const first = await f.store.push('driver_stats', driverRows(2000, { entities: 1000 }), { batchId: 'b1' });
+  assert.equal(first.materialized, true);
+  const master = await sentinel.master();
+  const replica = sentinel.dataPorts.find((p) => p !== master.port)!;
+  await replicaCaughtUp(master, replica);
+  return { ...f, sentinel, first, master, replica };
 }
 
 test('Sentinel failover with every write replicated: ingest and serving go on against the promoted replica, and online equals offline', async (t) => {
-  const f = await sentinelFixture('sentinel_failover');
-  t.after(() => f.sentinel.dispose());
-  await f.startWorker();
-  const first = await f.store.push('driver_stats', driverRows(2000, { entities: 1000 }), { batchId: 'b1' });
-  assert.equal(first.materialized, true);
-  const master = await f.sentinel.master();
-  const replica = f.sentinel.dataPorts.find((p) => p !== master.port)!;
-  await replicaCaughtUp(master, replica);
+  const f = await sentinelFixture(t, 'sentinel_failover');
+  const { master, replica } = f;
 
   await f.sentinel.kill(master.port);
   const promotion = await f.sentinel.waitForPromotion(master.port);
@@ -50,14 +52,8 @@ test('Sentinel failover with every write replicated: ingest and serving go on ag
 });
 
 test('Sentinel failover that lost acknowledged writes: the promoted replica reads BEHIND, the next materialization applies the lost commit again, and online equals offline', async (t) => {
-  const f = await sentinelFixture('sentinel_failover_lost');
-  t.after(() => f.sentinel.dispose());
-  await f.startWorker();
-  const first = await f.store.push('driver_stats', driverRows(2000, { entities: 1000 }), { batchId: 'b1' });
-  assert.equal(first.materialized, true);
-  const master = await f.sentinel.master();
-  const replica = f.sentinel.dataPorts.find((p) => p !== master.port)!;
-  await replicaCaughtUp(master, replica);
+  const f = await sentinelFixture(t, 'sentinel_failover_lost');
+  const { first, master, replica } = f;
 
   // The replica is frozen (SIGSTOP) and the master drops its link (CLIENT KILL), so it cannot
   // reconnect and resync: what the master acknowledges now lives on the master alone; then the master dies.

@@ -1,36 +1,27 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig } from '../../config/granary-config.ts';
-import type { StateChange } from '../../monitoring/webhook-notifier.ts';
 import { workerMonitoring } from '../../monitoring/worker-monitoring.ts';
 import { openStores } from '../../stores/open-stores.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { testConfig } from '../support/test-config.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 
 /**
  * `monitoring.webhooks` in granary.yaml (no GRANARY_MONITOR_WEBHOOKS): the worker's monitoring
  * activities POST each state change to it, as they do to the variable's URLs.
  */
-const received: { project: string; changes: StateChange[] }[] = [];
-const hook = createServer((request: IncomingMessage, response) => {
-  let body = '';
-  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-  request.on('end', () => {
-    received.push(JSON.parse(body) as { project: string; changes: StateChange[] });
-    response.writeHead(204).end();
-  });
-});
-await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+const hook = await startWebhookReceiver();
+const { received } = hook;
 after(() => hook.close());
 
 test('monitoring.webhooks from granary.yaml receives the state changes a run records', async () => {
   const { env } = testConfig('monitor_hook_cfg');
   const repo = await tempDir('monitor-hook');
-  await writeFile(join(repo, 'granary.yaml'), `monitoring:\n  webhooks:\n    - http://127.0.0.1:${(hook.address() as { port: number }).port}/from-yaml\n`);
+  await writeFile(join(repo, 'granary.yaml'), `monitoring:\n  webhooks:\n    - ${hook.url('/from-yaml')}\n`);
   const processEnv = { ...process.env, ...env };
   delete processEnv.GRANARY_MONITOR_WEBHOOKS;
   const config = loadConfig({ repoDir: repo, env: processEnv });

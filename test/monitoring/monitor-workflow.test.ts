@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
 import { after, test } from 'node:test';
 import { buildFeatureRepo, entity, featureService, featureView, parquetSource } from '../../definitions/index.ts';
 import { runMonitor } from '../../monitoring/monitor-runs.ts';
 import { computeBaselines } from '../../monitoring/view-distribution.ts';
-import type { StateChange } from '../../monitoring/webhook-notifier.ts';
 import { startWorkerProcess, type WorkerProcess } from '../../scripts/worker-process.ts';
 import { FeatureStore } from '../../sdk/feature-store.ts';
 import { ServingMetrics } from '../../serving/serving-metrics.ts';
 import { PostgresMonitorResults } from '../../stores/registry/postgres-monitor-results.ts';
 import { PostgresRegistry } from '../../stores/registry/postgres-registry.ts';
 import { testConfig } from '../support/test-config.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 
 /**
  * The monitoring workflow end to end, on a real worker process, Temporal, Redis, PostgreSQL and
@@ -35,17 +34,9 @@ const quick = featureView({
 });
 const repo = buildFeatureRepo('.', [{ definition: quick }, { definition: featureService({ name: 'quick_model', features: [quick] }) }]);
 
-const received: { project: string; changes: StateChange[] }[] = [];
-const hook = createServer((request: IncomingMessage, response) => {
-  let body = '';
-  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-  request.on('end', () => {
-    received.push(JSON.parse(body) as { project: string; changes: StateChange[] });
-    response.writeHead(204).end();
-  });
-});
-await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/granary`;
+const hook = await startWebhookReceiver();
+const { received } = hook;
+const hookUrl = hook.url('/granary');
 
 const { config, env } = testConfig('monitor_wf');
 const registry = new PostgresRegistry({ url: config.registry.url, project: config.project });

@@ -1015,8 +1015,12 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  /** Runs a pipeline; the first failed command fails the call. */
-  private async exec(operation: string, pipeline: ChainableCommander): Promise<unknown[]> {
+  /**
+   * Runs a pipeline; the first failed command fails the call, except, with `keepSlotMoves`, a
+   * command refused because its slot is moving between Cluster nodes (slotMoving): its Error is
+   * its result, for the caller to send again key by key.
+   */
+  private async exec(operation: string, pipeline: ChainableCommander, keepSlotMoves = false): Promise<unknown[]> {
     let results: [Error | null, unknown][] | null;
     try {
       results = await this.withDeadline(pipeline.exec());
@@ -1027,8 +1031,8 @@ export class RedisOnlineStore implements OnlineStore {
     const out = new Array<unknown>(results.length);
     for (let i = 0; i < results.length; i++) {
       const [error, value] = results[i]!;
-      if (error) throw this.failure(operation, error);
-      out[i] = value;
+      if (error && !(keepSlotMoves && slotMoving(error))) throw this.failure(operation, error);
+      out[i] = error ?? value;
     }
     return out;
   }
@@ -1038,7 +1042,7 @@ export class RedisOnlineStore implements OnlineStore {
    * a pipeline whose keys span nodes), the nodes in parallel, so one round trip per node. Results
    * in the commands' order; the first failed command fails the call.
    */
-  private async execBySlot(operation: string, commands: readonly SlotCommand[]): Promise<unknown[]> {
+  private async execBySlot(operation: string, commands: readonly SlotCommand[], keepSlotMoves = false): Promise<unknown[]> {
     if (!this.clustered) {
       const pipeline = this.redis.pipeline();
       for (const command of commands) command.add(pipeline);
@@ -1059,14 +1063,33 @@ export class RedisOnlineStore implements OnlineStore {
       [...byNode.values()].map(async (indices) => {
         const pipeline = this.redis.pipeline();
         for (const i of indices) commands[i]!.add(pipeline);
-        const results = await this.exec(operation, pipeline);
+        let results: unknown[];
+        try {
+          results = await this.exec(operation, pipeline, keepSlotMoves);
+        } catch (error) {
+          if (!(error instanceof OnlineStoreError && error.message.includes('same slots allocation group'))) throw error;
+          // The client's slot map moved under the grouping (a reshard): one pipeline per command.
+          results = await Promise.all(
+            indices.map(async (i) => {
+              const single = this.redis.pipeline();
+              commands[i]!.add(single);
+              return (await this.exec(operation, single, keepSlotMoves))[0];
+            }),
+          );
+        }
         for (let j = 0; j < indices.length; j++) out[indices[j]!] = results[j];
       }),
     );
     return out;
   }
 
-  /** Cluster: MGET of keys of many slots, one MGET per slot, a pipeline per node (execBySlot); values in the keys' order. */
+  /**
+   * Cluster: MGET of keys of many slots, one MGET per slot, a pipeline per node (execBySlot);
+   * values in the keys' order. A slot being resharded refuses an MGET whose keys are not all on
+   * one side yet (TRYAGAIN) or redirects it (ASK, MOVED): its keys are read again one GET each,
+   * which the Cluster client follows to wherever each key is (measured with
+   * test/pipelines/cluster-reshard.test.ts: without it, reads of moving slots failed).
+   */
   private async mgetBySlot(operation: string, keys: readonly string[]): Promise<(Buffer | null)[]> {
     const out = new Array<Buffer | null>(keys.length).fill(null);
     if (keys.length === 0) return out;
@@ -1074,11 +1097,18 @@ export class RedisOnlineStore implements OnlineStore {
     const results = await this.execBySlot(
       operation,
       groups.map(([slot, indices]) => ({ slot, add: (p) => p.mgetBuffer(...indices.map((i) => keys[i]!)) })),
+      true,
     );
+    const moving: number[] = [];
     groups.forEach(([, indices], g) => {
-      const values = results[g] as (Buffer | null)[];
-      for (let j = 0; j < indices.length; j++) out[indices[j]!] = values[j]!;
+      const values = results[g];
+      if (values instanceof Error) moving.push(...indices);
+      else for (let j = 0; j < indices.length; j++) out[indices[j]!] = (values as (Buffer | null)[])[j]!;
     });
+    if (moving.length > 0) {
+      const values = await this.call(operation, () => Promise.all(moving.map((i) => this.redis.getBuffer(keys[i]!))));
+      moving.forEach((i, j) => (out[i] = values[j]!));
+    }
     return out;
   }
 
@@ -1284,6 +1314,11 @@ function packedRowOf(entityKey: EntityKey, codec: PackedRowCodec, names: readonl
   const byName: Record<string, FeatureValue | null> = {};
   for (let i = 0; i < names.length; i++) byName[names[i]!] = values[i]!;
   return { entityKey, values: byName, eventTime, createdTime };
+}
+
+/** A Cluster's refusal of a command whose slot is moving between nodes (resharding), to send again key by key. */
+function slotMoving(error: Error): boolean {
+  return /^(TRYAGAIN|ASK|MOVED) /.test(error.message);
 }
 
 function describeKey(entityKey: EntityKey): string {

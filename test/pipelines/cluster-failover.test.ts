@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startPrivateRedisCluster, type PrivateRedisCluster } from '../../scripts/private-services.ts';
 import { clusterNodeDir, livePid } from '../../scripts/stack/redis-topology.ts';
 import { sleep } from '../../scripts/worker-process.ts';
 import { FeatureServer } from '../../serving/feature-server.ts';
 import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { driverRows } from '../support/driver-stats.ts';
-import { pipelineFixture } from '../support/pipeline-fixture.ts';
+import { clusterFixture, masterAndReplica, pollServing } from '../support/cluster-fixture.ts';
 import { servingConsumer } from '../serving/serving-consumer.ts';
 import { replicaCaughtUp } from '../support/replica-caught-up.ts';
 
@@ -19,46 +18,6 @@ import { replicaCaughtUp } from '../support/replica-caught-up.ts';
  * Serving answers fast 503s for the dead master's slots, then recovers on its own once the
  * replica is promoted. Each case ends on the invariant: online equals offline.
  */
-async function clusterFixture(name: string) {
-  const cluster = await startPrivateRedisCluster({ log: () => undefined });
-  const url = `redis+cluster://${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
-  const f = await pipelineFixture(name, { GRANARY_REDIS_URL: url });
-  return { ...f, cluster, url };
-}
-
-/** A master and its replica (the cluster as one node sees it). */
-async function masterAndReplica(cluster: PrivateRedisCluster): Promise<{ master: number; replica: number }> {
-  const nodes = await cluster.clusterNodes();
-  const master = (await cluster.masters())[0]!;
-  const replica = nodes.find((n) => n.masterId === master.id)!;
-  return { master: master.port, replica: replica.port };
-}
-
-/** Reads of every entity, one request every `everyMs`, until stopped: each answer's status, time and latency. */
-function pollServing(url: string, headers: Record<string, string>, entities: number, everyMs = 50) {
-  const answers: { at: number; status: number; ms: number }[] = [];
-  let stopped = false;
-  const body = JSON.stringify({ features: ['driver_stats:trips'], entities: { driver_id: Array.from({ length: entities }, (_, i) => i + 1) } });
-  const done = (async () => {
-    while (!stopped) {
-      const started = performance.now();
-      const status = await fetch(`${url}/get-online-features`, { method: 'POST', body, headers }).then(
-        async (r) => (await r.arrayBuffer(), r.status),
-        () => 0,
-      );
-      answers.push({ at: started, status, ms: performance.now() - started });
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    answers,
-    async stop() {
-      stopped = true;
-      await done;
-    },
-  };
-}
-
 test('Cluster: a master SIGKILLed while serving and materializing, its replica frozen so it missed acknowledged writes: fast 503s, serving recovers on its own, the lost commit is applied again, verify at zero divergence', { timeout: 240_000 }, async (t) => {
   const f = await clusterFixture('cluster_failover');
   t.after(() => f.cluster.dispose());
@@ -74,7 +33,7 @@ test('Cluster: a master SIGKILLed while serving and materializing, its replica f
     await server.close();
     await online.close();
   });
-  const poll = pollServing(serverUrl, consumer.headers, 100);
+  const poll = pollServing(t, serverUrl, consumer.headers, 100);
   await sleep(300);
 
   const { master, replica } = await masterAndReplica(f.cluster);

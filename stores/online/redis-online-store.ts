@@ -80,9 +80,10 @@ export const DEFAULT_ROWS_PER_COMPARE = 100;
 export const DEFAULT_PACKED_ROWS_PER_CALL = 100;
 
 /**
- * Where the Redis online store connects, its key prefix, and how it fails and batches. The connection (redis-client.ts: `url` redis://, rediss://, or a Cluster's seed nodes as
- * `redis+cluster://[user:password@]host:port,host:port`; sentinels; tlsCa; failFast; timeouts;
- * config `online.*`) and how the store uses it.
+ * Where the Redis online store connects (RedisConnectionOptions, redis-client.ts: `url` as
+ * redis://, rediss:// or a Cluster's seed nodes `redis+cluster://[user:password@]host:port,...`;
+ * sentinels; tlsCa; failFast; timeouts; config `online.*`), its key prefix, and how it fails and
+ * batches.
  */
 export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
   /** Prefix of every key (config `online.keyPrefix`). */

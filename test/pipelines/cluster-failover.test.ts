@@ -120,5 +120,8 @@ test('Cluster: a master SIGKILLed during a rebuild and a materialization: both c
   assert.equal(done!.progress.state, 'done', JSON.stringify(done!.progress));
   const [report] = await f.store.verify(['driver_stats']);
   assert.equal(report!.ok, true, report!.examples.join('\n'));
-  assert.deepEqual([report!.generation, report!.matching, report!.watermark], [2, 12_000, second.seq]);
+  // Generation 2, or 3 when the failover was seen as a loss after the build was sealed (a rebuild
+  // requested then gets a build of its own); either way the active one equals the offline store.
+  assert.ok(report!.generation === 2 || report!.generation === 3, `generation ${report!.generation}`);
+  assert.deepEqual([report!.matching, report!.watermark], [12_000, second.seq]);
 });

@@ -419,12 +419,7 @@ export class RedisOnlineStore implements OnlineStore {
       const pipeline = this.redis.pipeline();
       const end = Math.min(start + chunkSize, count);
       for (let from = start; from < end; from += rowsPerCall) call(pipeline, from, Math.min(from + rowsPerCall, end));
-      for (const result of await this.exec(operation, pipeline)) {
-        const [written, skipped, expired] = result as [number, number, number];
-        counts.written += written;
-        counts.skipped += skipped;
-        counts.expired += expired;
-      }
+      for (const result of await this.exec(operation, pipeline)) addWriteCounts(counts, result);
     };
     const worker = async (): Promise<void> => {
       while (!failed && next < count) {
@@ -482,12 +477,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
-    await this.runCalls(operation, calls, (result) => {
-      const [written, skipped, expired] = result as [number, number, number];
-      counts.written += written;
-      counts.skipped += skipped;
-      counts.expired += expired;
-    });
+    await this.runCalls(operation, calls, (result) => addWriteCounts(counts, result));
     return counts;
   }
 
@@ -521,12 +511,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
-    await this.runCalls('writeNewRows', calls, (result) => {
-      const [written, skipped, expired] = result as [number, number, number];
-      counts.written += written;
-      counts.skipped += skipped;
-      counts.expired += expired;
-    });
+    await this.runCalls('writeNewRows', calls, (result) => addWriteCounts(counts, result));
     return counts;
   }
 
@@ -1315,6 +1300,14 @@ function packedRowOf(entityKey: EntityKey, codec: PackedRowCodec, names: readonl
   const byName: Record<string, FeatureValue | null> = {};
   for (let i = 0; i < names.length; i++) byName[names[i]!] = values[i]!;
   return { entityKey, values: byName, eventTime, createdTime };
+}
+
+/** Adds a write script's reply `{ written, skipped, expired, ... }` to the counts. */
+function addWriteCounts(counts: { written: number; skipped: number; expired: number }, result: unknown): void {
+  const [written, skipped, expired] = result as [number, number, number];
+  counts.written += written;
+  counts.skipped += skipped;
+  counts.expired += expired;
 }
 
 /** A Cluster's refusal of a command whose slot is moving between nodes (resharding), to send again key by key. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 
@@ -101,6 +102,10 @@ export async function awaitWithWorkerWatch<T>(client: Client, work: () => Promis
   // The work's calls (a long poll for the result, progress queries) are cancelled when the wait
   // gives up; the watcher's own calls are made outside this signal.
   const abort = new AbortController();
+  // The client adds an abort listener per call it makes under the signal and never removes it:
+  // a long wait re-issues its long poll every 20-30 s (a 5-minute rebuild made Node warn of a leak
+  // at 11). They are few and end with the wait.
+  setMaxListeners(0, abort.signal);
   try {
     return await Promise.race([client.withAbortSignal(abort.signal, work), watcher]);
   } catch (error) {

@@ -3,11 +3,8 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { clusterNodeDir, livePid } from '../../scripts/stack/redis-topology.ts';
 import { sleep } from '../../scripts/worker-process.ts';
-import { FeatureServer } from '../../serving/feature-server.ts';
-import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
 import { driverRows } from '../support/driver-stats.ts';
-import { clusterFixture, masterAndReplica, pollServing } from '../support/cluster-fixture.ts';
-import { servingConsumer } from '../serving/serving-consumer.ts';
+import { clusterFixture, clusterServer, masterAndReplica, pollServing } from '../support/cluster-fixture.ts';
 import { replicaCaughtUp } from '../support/replica-caught-up.ts';
 
 /**
@@ -25,15 +22,8 @@ test('Cluster: a master SIGKILLed while serving and materializing, its replica f
   const first = await f.store.push('driver_stats', driverRows(2000, { entities: 1000 }), { batchId: 'b1' });
   assert.equal(first.materialized, true);
 
-  const consumer = await servingConsumer(f);
-  const online = new RedisOnlineStore({ url: f.url, keyPrefix: f.config.online.keyPrefix, failFast: true, commandTimeoutMs: 500, connectTimeoutMs: 500 });
-  const server = new FeatureServer({ registry: f.registry, online, access: consumer.access, timeoutMs: 500 });
-  const serverUrl = await server.listen({ port: 0 });
-  t.after(async () => {
-    await server.close();
-    await online.close();
-  });
-  const poll = pollServing(t, serverUrl, consumer.headers, 100);
+  const server = await clusterServer(t, f);
+  const poll = pollServing(t, server.url, server.headers, 100);
   await sleep(300);
 
   const { master, replica } = await masterAndReplica(f.cluster);

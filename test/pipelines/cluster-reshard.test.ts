@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { FeatureServer } from '../../serving/feature-server.ts';
-import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
-import { servingConsumer } from '../serving/serving-consumer.ts';
-import { clusterFixture, pollServing } from '../support/cluster-fixture.ts';
+import { clusterFixture, clusterServer, pollServing } from '../support/cluster-fixture.ts';
 import { driverRows } from '../support/driver-stats.ts';
 
 const run = promisify(execFile);
@@ -26,15 +23,8 @@ test('Cluster: 4000 slots resharded from one master to another while commits mat
   const first = await f.store.push('driver_stats', driverRows(4000, { entities: 2000 }), { batchId: 'b1' });
   assert.equal(first.materialized, true);
 
-  const consumer = await servingConsumer(f);
-  const online = new RedisOnlineStore({ url: f.url, keyPrefix: f.config.online.keyPrefix, failFast: true, commandTimeoutMs: 500, connectTimeoutMs: 500 });
-  const server = new FeatureServer({ registry: f.registry, online, access: consumer.access, timeoutMs: 500 });
-  const serverUrl = await server.listen({ port: 0 });
-  t.after(async () => {
-    await server.close();
-    await online.close();
-  });
-  const poll = pollServing(t, serverUrl, consumer.headers, 100, 20);
+  const server = await clusterServer(t, f);
+  const poll = pollServing(t, server.url, server.headers, 100, 20);
 
   // Commits, one after another, from before the reshard starts until after it ends.
   let writing = true;

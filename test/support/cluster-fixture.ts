@@ -1,5 +1,8 @@
 import { startPrivateRedisCluster, type PrivateRedisCluster } from '../../scripts/private-services.ts';
 import { sleep } from '../../scripts/worker-process.ts';
+import { FeatureServer } from '../../serving/feature-server.ts';
+import { RedisOnlineStore } from '../../stores/online/redis-online-store.ts';
+import { servingConsumer } from '../serving/serving-consumer.ts';
 import { pipelineFixture } from './pipeline-fixture.ts';
 
 /**
@@ -16,6 +19,22 @@ export async function clusterFixture(name: string) {
   const url = `redis+cluster://${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   const f = await pipelineFixture(name, { GRANARY_REDIS_URL: url });
   return { ...f, cluster, url };
+}
+
+/**
+ * A feature server in this process on the fixture's cluster, as `granary serve` runs (fail fast,
+ * 500 ms deadlines), with a consumer allowed every view; closed when the test ends.
+ */
+export async function clusterServer(t: { after(fn: () => Promise<void>): void }, f: Awaited<ReturnType<typeof clusterFixture>>): Promise<{ url: string; headers: Record<string, string> }> {
+  const consumer = await servingConsumer(f);
+  const online = new RedisOnlineStore({ url: f.url, keyPrefix: f.config.online.keyPrefix, failFast: true, commandTimeoutMs: 500, connectTimeoutMs: 500 });
+  const server = new FeatureServer({ registry: f.registry, online, access: consumer.access, timeoutMs: 500 });
+  const url = await server.listen({ port: 0 });
+  t.after(async () => {
+    await server.close();
+    await online.close();
+  });
+  return { url, headers: consumer.headers };
 }
 
 /** A master and its replica (the cluster as one node sees it). */

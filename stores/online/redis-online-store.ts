@@ -579,8 +579,9 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * One pipeline for all reads, one round trip: layout 2's rows in one MGET (all views of the
-   * request), layout 1's as HMGETs (event time, created time, the features asked for).
+   * One round trip for all reads: layout 2's rows in one MGET (all views of the request; a plain
+   * command when every view is layout 2, on a Cluster one MGET per slot and a pipeline per node),
+   * layout 1's as HMGETs (event time, created time, the features asked for) in one pipeline with it.
    */
   async readRows(reads: readonly OnlineRead[]): Promise<(OnlineRow | null)[][]> {
     try {

@@ -195,9 +195,16 @@ export async function startPrivateRedisCluster(options: PrivateTopologyOptions =
     clusterNodes: nodes,
     masters: async () => (await nodes()).filter((n) => n.role === 'master' && !n.failed && n.slots > 0).sort((a, b) => a.port - b.port),
     async kill(port) {
-      const all = await nodes([port]);
-      const id = all.find((n) => n.port === port)?.id;
-      replicasOfKilled.set(port, all.filter((n) => n.masterId !== null && n.masterId === id).map((n) => n.port));
+      // Its replicas as the other nodes see them, once they do: right after the cluster formed,
+      // gossip may not have told them yet, and waitForPromotion needs to know whom to watch.
+      let replicas: number[] = [];
+      await waitUntil(async () => {
+        const all = await nodes([port]);
+        const id = all.find((n) => n.port === port)?.id;
+        replicas = all.filter((n) => n.masterId !== null && n.masterId === id).map((n) => n.port);
+        return replicas.length > 0 || all.find((n) => n.port === port)?.role !== 'master';
+      }, 10_000, async () => new Error(`no node knows a replica of ${spec.host}:${port} after 10 s: ${JSON.stringify(await nodes([port]))}`));
+      replicasOfKilled.set(port, replicas);
       await killRedisNode(spec, port);
     },
     start: async () => void (await ensureRedisCluster(spec, logOf(options))),

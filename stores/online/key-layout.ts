@@ -113,7 +113,7 @@ export class KeyLayout {
 
   /** Layout 2: the row key of an encoded entity (encodeEntityKey) in a generation of `buckets` buckets. */
   packedRowKey(ref: GenerationRef, encodedEntity: string, buckets: number): string {
-    return `${this.packedTagPrefix(ref)}${entityBucket(encodedEntity, buckets)}}${encodedEntity}`;
+    return packedRowKeyAt(this.packedTagPrefix(ref), encodedEntity, buckets);
   }
 
   /**
@@ -234,4 +234,15 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * Layout 2: the row key of an encoded entity under a generation's tag prefix (packedTagPrefix),
+ * for callers that keep the prefix (serving's read shapes); the one place the row key's format lives.
+ *
+ * @example
+ *   packedRowKeyAt('granary:{p:v:v1:g1:', 'u1', 256) // => 'granary:{p:v:v1:g1:<bucket>}u1'
+ */
+export function packedRowKeyAt(tagPrefix: string, encodedEntity: string, buckets: number): string {
+  return `${tagPrefix}${entityBucket(encodedEntity, buckets)}}${encodedEntity}`;
 }

@@ -14,6 +14,7 @@ import {
   MARKER_LAYOUT_FIELD,
   decodeEntityKey,
   encodeEntityKey,
+  packedRowKeyAt,
   type GenerationRef,
 } from './key-layout.ts';
 import { COMPARE_ROWS_COMMAND, COMPARE_ROWS_LUA } from './compare-rows.lua.ts';
@@ -606,12 +607,10 @@ export class RedisOnlineStore implements OnlineStore {
       if (codec) {
         const { names, wanted } = shape.columnsOf(read);
         const at = packedKeys.length;
-        const { tagPrefix, buckets } = shape;
+        const { tagPrefix } = shape;
+        const { buckets } = shape.layout;
         const joinKeys = read.target.joinKeys;
-        for (const entityKey of read.entityKeys) {
-          const encoded = encodeEntityKey(entityKey, joinKeys);
-          packedKeys.push(`${tagPrefix}${entityBucket(encoded, buckets)}}${encoded}`);
-        }
+        for (const entityKey of read.entityKeys) packedKeys.push(packedRowKeyAt(tagPrefix, encodeEntityKey(entityKey, joinKeys), buckets));
         return { kind: 'packed', read, codec, wanted, names, at } as const;
       }
       pipeline ??= this.redis.pipeline();

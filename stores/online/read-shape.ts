@@ -20,7 +20,6 @@ export interface ReadColumns {
  *   shape.columnsOf({ target, entityKeys, features: ['age'] }) // => { names: ['age'], wanted: [3] }
  */
 export class ReadShape {
-  readonly buckets: number;
   private readonly all: ReadColumns | undefined;
   private readonly picked = new WeakMap<readonly string[], ReadColumns>();
 
@@ -31,7 +30,6 @@ export class ReadShape {
     readonly tagPrefix: string,
     readonly isCurrent: () => boolean,
   ) {
-    this.buckets = layout.buckets;
     this.all = codec ? this.columnsFor(target.features.map((f) => f.name)) : undefined;
   }
 

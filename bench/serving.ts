@@ -12,7 +12,7 @@
  * split into HTTP over loopback (floor / raw) and the server's own work (server / floor); the CPU
  * each process spends per request (/proc) is the figure least moved by a loaded machine.
  *
- *   npm run bench -- serving [--entities 10000] [--seconds 3] [--concurrency 16] [--shapes 1x10,1x50,100x50] [--cluster]
+ *   npm run bench -- serving [--entities 10000] [--seconds 3] [--warmup-seconds 5] [--concurrency 16] [--shapes 1x10,1x50,100x50] [--cluster]
  *     [--server-node-options='--cpu-prof --cpu-prof-dir=/tmp/prof']   (flags of the server's node, for profiling)
  *
  * `--cluster`: the same on a Redis Cluster (online.url `redis+cluster://...`, by default the
@@ -47,6 +47,8 @@ const { values: args } = parseArgs({
   options: {
     entities: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '3' },
+    /** Requests sent before each measurement (JIT tiering, heap growth, connections): a server in production is warm. */
+    'warmup-seconds': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
     /** Node flags for the server's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc` (profiling). */
     'server-node-options': { type: 'string', default: '' },
@@ -60,6 +62,7 @@ const { values: args } = parseArgs({
 const CLUSTER = args.cluster;
 const ENTITIES = Number(args.entities);
 const SECONDS = Number(args.seconds);
+const WARMUP_SECONDS = Number(args['warmup-seconds']);
 const CONCURRENCY = Number(args.concurrency);
 const BIN = args['server-bin'] || fileURLToPath(new URL('../bin/granary.mjs', import.meta.url));
 
@@ -296,7 +299,7 @@ interface Figures {
 }
 
 async function measure(call: () => Promise<unknown>, pid?: number): Promise<Figures> {
-  const warm = performance.now() + 1000; // warm-up: JIT, connections, caches
+  const warm = performance.now() + WARMUP_SECONDS * 1000; // warm-up: JIT tiering, heap growth, connections, caches
   while (performance.now() < warm) await call();
   const latencies: number[] = [];
   const cpu = () => (pid === undefined ? (process.cpuUsage().user + process.cpuUsage().system) / 1000 : cpuMsOf(pid));
@@ -394,6 +397,7 @@ console.log(
       benchmark: 'serving',
       entitiesWritten: ENTITIES,
       secondsPerMeasure: SECONDS,
+      warmupSecondsPerMeasure: WARMUP_SECONDS,
       concurrency: CONCURRENCY,
       redis: redisShape,
       note:

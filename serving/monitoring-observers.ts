@@ -1,16 +1,16 @@
 import type { GranaryConfig } from '../config/granary-config.ts';
-import { createOfflineStore } from '../stores/offline/create-offline-store.ts';
 import { RedisServingCounters } from '../stores/online/redis-serving-counters.ts';
 import { onlineConnection } from '../stores/open-stores.ts';
 import { ServingCounts } from './serving-counts.ts';
 import type { ServingObserver } from './serving-observer.ts';
-import { ServingSampleLog } from './serving-sample-log.ts';
+import { ThreadedSampleLog } from './threaded-sample-log.ts';
 
 /**
  * What `granary serve` gives its feature server for monitoring: the shared serving counters
  * (served statuses per view and feature, latency buckets per feature service, added to Redis
- * every 2 s) and, unless `monitoring.skewSampleRate` is 0, the skew sample log (written to the
- * offline store every 10 s). `close()` after the server's: the stores they opened.
+ * every 2 s) and, unless `monitoring.skewSampleRate` is 0, the skew sample log (encoded and
+ * written to the offline store every 10 s by a thread of its own, threaded-sample-log.ts).
+ * `close()` after the server's: the counters' connection.
  *
  * @example
  *   const monitoring = monitoringObservers(config);
@@ -20,21 +20,20 @@ import { ServingSampleLog } from './serving-sample-log.ts';
 export function monitoringObservers(config: GranaryConfig, log?: (line: string) => void): { observers: ServingObserver[]; close(): Promise<void> } {
   const counters = new RedisServingCounters(onlineConnection(config));
   const observers: ServingObserver[] = [new ServingCounts({ counters, project: config.project })];
-  const offline = config.monitoring.skewSampleRate > 0 ? createOfflineStore(config.offline) : undefined;
-  if (offline) {
+  if (config.monitoring.skewSampleRate > 0) {
     observers.push(
-      new ServingSampleLog({
-        offline,
+      new ThreadedSampleLog({
+        offline: config.offline,
         project: config.project,
         rate: config.monitoring.skewSampleRate,
-        onError: (error) => log?.(`skew sample log: a write failed, its samples are dropped: ${error.message}`),
+        onError: (error) => log?.(`skew sample log: ${error.message}`),
       }),
     );
   }
   return {
     observers,
     async close() {
-      await Promise.allSettled([counters.close(), offline?.close()]);
+      await counters.close();
     },
   };
 }

@@ -6,6 +6,7 @@ import { quantileMs } from '../../monitoring/measure-serving.ts';
 import type { OnlineFeatureColumns } from '../../serving/online-features.ts';
 import { notifyServed } from '../../serving/serving-observer.ts';
 import { ServingSampleLog, servingLogPrefix } from '../../serving/serving-sample-log.ts';
+import { ThreadedSampleLog } from '../../serving/threaded-sample-log.ts';
 import { LocalOfflineStore } from '../../stores/offline/local-offline-store.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -68,6 +69,46 @@ test('the sample log: its rate of service reads, none by feature list, drops pas
     );
   } finally {
     await log.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the threaded sample log writes in its thread the rows the in-process log writes, and stops at close", async () => {
+  const dir = await tempDir('threaded-sample-log');
+  const offline = new LocalOfflineStore({ path: dir });
+  await offline.ensureReady();
+  const rowsUnder = async (prefix: string): Promise<unknown[][]> => {
+    const rows: unknown[][] = [];
+    const keys: string[] = [];
+    for await (const o of offline.list(prefix)) keys.push(o.key);
+    for (const key of keys.sort()) {
+      for await (const { table: t } of offline.readTable(key)) {
+        rows.push(...t.toArray().map((r) => [r.request_time_ms, r.key_user_id, r.view, r.feature, r.value, r.status, r.event_time_ms]));
+      }
+    }
+    return rows;
+  };
+  const reads = [
+    { featureService: 'model_a', requestTime: 5000, table: table(['u0', 'nobody']) },
+    { featureService: '', requestTime: 6000, table: table(['by-list']) },
+    { featureService: 'model_a', requestTime: 5001, table: table(['u1']) },
+  ];
+  try {
+    const inProcess = new ServingSampleLog({ offline, project: 'in', rate: 1, flushMs: 3_600_000 });
+    for (const read of reads) inProcess.served(read);
+    await inProcess.close();
+    const threaded = new ThreadedSampleLog({ offline: { kind: 'local', path: dir }, project: 'thread', rate: 1, flushMs: 3_600_000 });
+    for (const read of reads) threaded.served(read);
+    await threaded.close();
+    assert.deepEqual(threaded.stats(), { sampled: 2, written: 2, dropped: 0, failed: 0, objects: 1 });
+    const written = await rowsUnder(servingLogPrefix('thread', 'model_a'));
+    assert.equal(written.length, 6, 'two reads: 3 entity rows x 2 features');
+    assert.deepEqual(written, await rowsUnder(servingLogPrefix('in', 'model_a')));
+    // Closed: a read served afterwards is not taken, and close() again is quiet.
+    threaded.served(reads[0]!);
+    await threaded.close();
+    assert.equal((await rowsUnder(servingLogPrefix('thread', 'model_a'))).length, 6);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

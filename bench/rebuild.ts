@@ -348,6 +348,7 @@ try {
 
   const entitiesPerSecond = figures.map((f) => entities / (f.wallMs / 1000));
   const rate = median(entitiesPerSecond);
+  const rateToCutOver = median(figures.map((f) => entities / (f.toCutOverMs / 1000)));
   const ceiling = args.ceiling ? median(ceilingRps) : null;
   const last = figures.at(-1)!;
   const phaseNames = Object.keys(last.phasesMs);
@@ -386,6 +387,7 @@ try {
       wallMs: figures.map((f) => Math.round(f.wallMs)),
       wallMsMedian: median(figures.map((f) => f.wallMs)),
       toCutOverMsMedian: median(figures.map((f) => f.toCutOverMs)),
+      entitiesPerSecondToCutOverMedian: rateToCutOver,
       toCutOverNote: 'workflow start to the cut-over activity completed (serving reads the new generation from then on)',
       rowsRead: last.progress.rowsRead,
       rowsCommitted: last.progress.rowsCommitted ?? null,
@@ -440,10 +442,17 @@ try {
             setPackedRpsMedian: median(setCeilingRps),
             setPackedRps: setCeilingRps,
           },
-          ratio: { rebuildToCeiling: Number((rate / ceiling).toFixed(4)), rebuildToSetCeiling: Number((rate / median(setCeilingRps)).toFixed(4)) },
+          ratio: {
+            rebuildToCeiling: Number((rate / ceiling).toFixed(4)),
+            rebuildToSetCeiling: Number((rate / median(setCeilingRps)).toFixed(4)),
+            // Issue 14 item 1 defines the rebuild as fill, catch-up, verify, cut-over: from the
+            // start to the cut-over (the retire grace and the old generation's drop come after).
+            cutOverToCeiling: Number((rateToCutOver / ceiling).toFixed(4)),
+          },
         }
       : {}),
     extrapolated100MEntitiesSeconds: Math.round(100_000_000 / rate),
+    extrapolated100MEntitiesToCutOverSeconds: Math.round(100_000_000 / rateToCutOver),
     extrapolation: {
       note:
         `linear in entities at the measured end-to-end rate (${rate} entities/s), with the same ${totalRows / entities} offline rows per entity, ` +

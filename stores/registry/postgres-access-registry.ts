@@ -1,4 +1,3 @@
-import pg from 'pg';
 import {
   AccessError,
   type AccessEvent,
@@ -13,7 +12,7 @@ import {
   grantTarget,
 } from './access-registry.ts';
 import type { Queryable } from './object-queries.ts';
-import { reachingRegistry } from './registry-unavailable-error.ts';
+import { PostgresPool } from './postgres-pool.ts';
 import { migrateSchema } from './schema-migrations.ts';
 import { withTransaction } from './with-transaction.ts';
 
@@ -29,13 +28,9 @@ import { withTransaction } from './with-transaction.ts';
  *   await access.grants({ project: 'fraud' }) // => [{ consumer: 'fraud_model', kind: 'service', name: 'fraud_model_v1', ... }]
  *   await access.close();
  */
-export class PostgresAccessRegistry implements AccessRegistry {
-  private readonly pool: pg.Pool;
-  private closed = false;
-
+export class PostgresAccessRegistry extends PostgresPool implements AccessRegistry {
   constructor(private readonly options: { readonly url: string; readonly maxConnections?: number }) {
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 2, application_name: 'granary-access' });
-    this.pool.on('error', () => {});
+    super(options.url, { maxConnections: options.maxConnections ?? 2, applicationName: 'granary-access' });
   }
 
   async migrate(): Promise<void> {
@@ -198,15 +193,6 @@ export class PostgresAccessRegistry implements AccessRegistry {
     return rows.map((r) => ({ project: r.project, consumer: r.consumer, read: r.read, bucket: r.bucket, count: Number(r.count) }));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
-  }
-
-  private run<T>(fn: () => Promise<T>): Promise<T> {
-    return reachingRegistry(this.options.url, fn);
-  }
 }
 
 interface ConsumerRow {

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import type { Baseline, BaselineBins, MonitorResult, MonitorResults, MonitorStateName, RecordedResult } from './monitor-results.ts';
-import { reachingRegistry } from './registry-unavailable-error.ts';
+import { PostgresPool } from './postgres-pool.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /**
@@ -12,13 +11,9 @@ import { withTransaction } from './with-transaction.ts';
  *   await results.latest(['user_spend']) // => [{ view: 'user_spend', metric: 'freshness', state: 'ok', ... }]
  *   await results.close();
  */
-export class PostgresMonitorResults implements MonitorResults {
-  private readonly pool: pg.Pool;
-  private closed = false;
-
+export class PostgresMonitorResults extends PostgresPool implements MonitorResults {
   constructor(private readonly options: { readonly url: string; readonly project: string; readonly maxConnections?: number }) {
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 2, application_name: 'granary-monitor' });
-    this.pool.on('error', () => {});
+    super(options.url, { maxConnections: options.maxConnections ?? 2, applicationName: 'granary-monitor' });
   }
 
   get project(): string {
@@ -120,15 +115,6 @@ export class PostgresMonitorResults implements MonitorResults {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
-  }
-
-  private run<T>(fn: () => Promise<T>): Promise<T> {
-    return reachingRegistry(this.options.url, fn);
-  }
 }
 
 interface ResultRow {

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { FeatureRepo } from '../../definitions/feature-repo.ts';
 import { applyChanges } from './apply-changes.ts';
 import { currentVersionFirst } from '../../definitions/changes/current-version.ts';
@@ -10,7 +9,7 @@ import { markDropped, selectActiveGeneration, selectBuildingGeneration, selectGe
 import { advanceWatermarkTo, selectWatermark } from './watermark-queries.ts';
 import { planChanges } from '../../definitions/changes/plan-changes.ts';
 import { insertProjectHome, selectProjectHome } from './project-home-queries.ts';
-import { reachingRegistry } from './registry-unavailable-error.ts';
+import { PostgresPool } from './postgres-pool.ts';
 import type { Registry } from './registry.ts';
 import type { ViewMigrationRecord } from './view-migrations.ts';
 import type { OfflineHome } from './project-home.ts';
@@ -41,18 +40,12 @@ export interface PostgresRegistryOptions {
  *   const plan = await registry.apply(await loadFeatureRepo('definitions/examples/fraud'));
  *   await registry.close();
  */
-export class PostgresRegistry implements Registry {
+export class PostgresRegistry extends PostgresPool implements Registry {
   readonly project: string;
-  private readonly url: string;
-  private readonly pool: pg.Pool;
-  private closed = false;
 
   constructor(options: PostgresRegistryOptions) {
+    super(options.url, { maxConnections: options.maxConnections ?? 4, applicationName: 'granary' });
     this.project = options.project;
-    this.url = options.url;
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 4, application_name: 'granary' });
-    // An idle connection that dies (server restart) must not crash the process; the pool replaces it.
-    this.pool.on('error', () => {});
   }
 
   async migrate(): Promise<void> {
@@ -158,14 +151,4 @@ export class PostgresRegistry implements Registry {
   }
 
   /** Ends the pool; safe to call more than once. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
-  }
-
-  /** Runs a query, turning "cannot reach the server" errors into one that names the URL. */
-  private run<T>(fn: () => Promise<T>): Promise<T> {
-    return reachingRegistry(this.url, fn);
-  }
 }

@@ -49,8 +49,7 @@ export interface ServingSampleLogOptions {
  */
 export class ServingSampleLog implements ServingObserver {
   private readonly options: ServingSampleLogOptions;
-  private readonly rate: number;
-  private readonly random: () => number;
+  private readonly drawn: (read: ServedRead) => boolean;
   private readonly serverId: string;
   private pending: ServedRead[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -59,18 +58,15 @@ export class ServingSampleLog implements ServingObserver {
   private sequence = 0;
 
   constructor(options: ServingSampleLogOptions) {
-    const rate = options.rate ?? 0.01;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`monitoring.skewSampleRate: ${rate} is not a share between 0 and 1`);
+    this.drawn = sampleDraw(options.rate, options.random);
     this.options = options;
-    this.rate = rate;
-    this.random = options.random ?? Math.random;
     this.serverId = options.serverId ?? randomBytes(4).toString('hex');
     this.timer = setInterval(() => void this.flush(), options.flushMs ?? 10_000);
     this.timer.unref();
   }
 
   served(read: ServedRead): void {
-    if (read.featureService === '' || this.rate === 0 || this.random() >= this.rate) return;
+    if (!this.drawn(read)) return;
     if (this.pending.length >= (this.options.maxReads ?? 10_000)) {
       this.count.dropped++;
       return;
@@ -121,6 +117,19 @@ export class ServingSampleLog implements ServingObserver {
       }
     }
   }
+}
+
+/**
+ * The draw that decides whether a read is logged: reads of a feature service only (not by feature
+ * list), a share `rate` of them (default 0.01; a rate outside 0..1 is a RangeError).
+ *
+ * @example
+ *   const drawn = sampleDraw(0.5, () => 0.25);
+ *   drawn({ featureService: 'model_a', requestTime: 0, table }) // => true
+ */
+export function sampleDraw(rate = 0.01, random: () => number = Math.random): (read: ServedRead) => boolean {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`monitoring.skewSampleRate: ${rate} is not a share between 0 and 1`);
+  return (read) => read.featureService !== '' && rate !== 0 && random() < rate;
 }
 
 /** Served values per log object at most (a read is never split). */

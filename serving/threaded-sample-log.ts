@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { OfflineSettings } from '../config/granary-config.ts';
 import type { ServedRead, ServingObserver } from './serving-observer.ts';
-import type { ServingSampleLog } from './serving-sample-log.ts';
+import { sampleDraw, type ServingSampleLog } from './serving-sample-log.ts';
 
 export interface ThreadedSampleLogOptions {
   /** Where the samples go; the thread opens its own offline store from these settings. */
@@ -57,8 +57,7 @@ const CLOSE_TIMEOUT_MS = 15_000;
  */
 export class ThreadedSampleLog implements ServingObserver {
   private readonly options: ThreadedSampleLogOptions;
-  private readonly rate: number;
-  private readonly random: () => number;
+  private readonly drawn: (read: ServedRead) => boolean;
   private readonly thread: Worker;
   private outbox: ServedRead[] = [];
   private scheduled = false;
@@ -67,11 +66,8 @@ export class ThreadedSampleLog implements ServingObserver {
   private closedStats: ReturnType<ServingSampleLog['stats']> | undefined;
 
   constructor(options: ThreadedSampleLogOptions) {
-    const rate = options.rate ?? 0.01;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`monitoring.skewSampleRate: ${rate} is not a share between 0 and 1`);
+    this.drawn = sampleDraw(options.rate, options.random);
     this.options = options;
-    this.rate = rate;
-    this.random = options.random ?? Math.random;
     const data: SampleThreadData = {
       offline: options.offline,
       project: options.project,
@@ -94,7 +90,7 @@ export class ThreadedSampleLog implements ServingObserver {
   }
 
   served(read: ServedRead): void {
-    if (this.stopped || read.featureService === '' || this.rate === 0 || this.random() >= this.rate) return;
+    if (this.stopped || !this.drawn(read)) return;
     this.outbox.push(read);
     if (!this.scheduled) {
       this.scheduled = true;

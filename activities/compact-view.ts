@@ -7,6 +7,7 @@ import { snapshotPrefix } from '../stores/offline/object-key.ts';
 import type { ViewSnapshot } from '../stores/registry/view-snapshots.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
+import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { partitionsFor, sliceCommits, type PlannedSnapshot, type RebuildSlice } from './plan-rebuild.ts';
 
@@ -101,6 +102,8 @@ export function compactPartition(deps: ActivityDeps) {
         await addRuns(deps.offline, { ...input, generation: input.seq, scratch: 'compact' }, input.runs, newest, input.base);
         phase = 'writing';
         const runs = await writeSnapshotRuns(deps.offline, input.prefix, input.partition, newest);
+        if (input.partition > 0) failpoint('mid-compaction');
+        log.info(`compaction of '${input.view}' v${input.version} at seq ${input.seq}, partition ${input.partition}/${input.partitions}: done, ${newest.entities} entities from ${newest.rowsRead} rows`);
         return { partition: input.partition, runs, entities: newest.entities, rowsRead: newest.rowsRead };
       },
       () => ({ phase }),

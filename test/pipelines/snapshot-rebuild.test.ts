@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { onlineTarget } from '../../pipelines/registered-view.ts';
 import { collectOfflineGarbage } from '../../sdk/offline-garbage.ts';
+import { snapshotPrefix, snapshotRunKey } from '../../stores/offline/object-key.ts';
 import type { OnlineRow } from '../../stores/online/online-store.ts';
 import { driverRows, driverStats, type DriverRow } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
@@ -145,7 +146,7 @@ test('compaction is incremental and survives offline GC; a superseded snapshot i
   assert.equal(two!.rowsRead, ENTITIES + later.length, "the first snapshot's rows plus the commit after it");
   assert.equal(two!.entities, ENTITIES + 100);
 
-  const oldPrefix = `${f.ref.project}/_snapshots/driver_stats/v1/seq${one!.seq}-of2/`;
+  const oldPrefix = snapshotPrefix(f.ref.project, 'driver_stats', 1, one!.seq, 2);
   const current = (await f.registry.latestSnapshot('driver_stats', 1, { maxFutureSkewMs: f.config.ingest.maxFutureSkewMs }))!;
   assert.equal(current.seq, two!.seq);
   const gc = await collectOfflineGarbage({ registry: f.registry, offline: f.store.stores.offline }, f.ref.project, { graceSeconds: 0, now: Date.now() + 1000 });
@@ -156,4 +157,34 @@ test('compaction is incremental and survives offline GC; a superseded snapshot i
   assert.equal(rebuilt!.progress.snapshotSeq, two!.seq);
   assert.equal(rebuilt!.progress.rowsRead, 0, 'nothing committed after the snapshot');
   await verifyOk(f, ENTITIES + 100);
+});
+
+test('the worker killed (SIGKILL) mid-compaction: a new worker finishes it, the snapshot is recorded once and a rebuild from it is exact', async () => {
+  const f = await pipelineFixture('snapshot_kill');
+  const first = await f.startWorker();
+  await f.store.push('driver_stats', driverRows(2 * ENTITIES, { entities: ENTITIES }), { batchId: 'b1' });
+  await first.kill('SIGTERM');
+
+  const doomed = await f.startWorker({ GRANARY_FAILPOINTS: 'mid-compaction', GRANARY_LOG_LEVEL: 'INFO' });
+  const compaction = f.store.compact(['driver_stats'], { partitions: 4, parallelism: 1 });
+  assert.equal(await doomed.exited, 'SIGKILL', doomed.output());
+  const seq = await f.registry.latestCommitSeq('driver_stats', 1);
+  const prefix = snapshotPrefix(f.ref.project, 'driver_stats', 1, seq, 4);
+  assert.equal(await f.store.stores.offline.exists(snapshotRunKey(prefix, 1, 0)), true, 'killed after writing partition 1');
+  assert.equal(await f.registry.latestSnapshot('driver_stats', 1, { maxFutureSkewMs: f.config.ingest.maxFutureSkewMs }), undefined, 'not recorded before every partition is written');
+
+  await f.startWorker({ GRANARY_LOG_LEVEL: 'INFO' });
+  const [done] = await compaction;
+  assert.equal(done!.entities, ENTITIES);
+  assert.equal(done!.partitions, 4);
+  const snapshots = (await f.registry.snapshots()).filter((s) => s.view === 'driver_stats');
+  assert.equal(snapshots.length, 1);
+  assert.equal(snapshots[0]!.entities, ENTITIES);
+  let scratch = 0;
+  for await (const _ of f.store.stores.offline.list(`${f.ref.project}/_compact-runs/`)) scratch++;
+  assert.equal(scratch, 0, "the compaction's scratch is dropped");
+
+  const [rebuilt] = await f.store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 0 });
+  assert.equal(rebuilt!.progress.snapshotSeq, done!.seq);
+  await verifyOk(f, ENTITIES);
 });

@@ -1,5 +1,7 @@
 import type { ViewRef } from '../workflows/contracts.ts';
-import { rebuildRunsPrefix, type RunScratch } from '../stores/offline/object-key.ts';
+import { log } from '@temporalio/activity';
+import { rebuildRunsPrefix, snapshotRunKey, type RunScratch } from '../stores/offline/object-key.ts';
+import type { ViewSnapshot } from '../stores/registry/view-snapshots.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { registeredView } from '../pipelines/registered-view.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -77,8 +79,7 @@ export function planRebuild(deps: ActivityDeps) {
   return async function planRebuild(input: PlanRebuildInput): Promise<RebuildPlan> {
     const registry = deps.registry(input.project);
     if (input.snapshots) {
-      const maxFutureSkewMs = deps.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
-      const snapshot = await registry.latestSnapshot(input.view, input.version, { upTo: input.upTo, partitions: input.partitions, maxFutureSkewMs });
+      const snapshot = await readableSnapshot(deps, input);
       if (snapshot) {
         const { slices, rows } = await sliceCommits(registry, input.view, input.version, snapshot.seq, input.upTo);
         return {
@@ -92,6 +93,32 @@ export function planRebuild(deps: ActivityDeps) {
     const { slices, rows } = await sliceCommits(registry, input.view, input.version, 0, input.upTo);
     return { slices, rowsCommitted: rows, partitions: partitionsFor(rows) };
   };
+}
+
+/**
+ * The newest usable snapshot for the plan whose runs are all in the offline store. One with a run
+ * missing (removed by hand, or by a bucket lifecycle rule: offline GC keeps them) is marked
+ * unusable in the registry, and the next older one is tried: a rebuild never plans with runs it
+ * cannot read.
+ */
+async function readableSnapshot(deps: ActivityDeps, input: PlanRebuildInput): Promise<ViewSnapshot | undefined> {
+  const registry = deps.registry(input.project);
+  const maxFutureSkewMs = deps.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  for (;;) {
+    const snapshot = await registry.latestSnapshot(input.view, input.version, { upTo: input.upTo, partitions: input.partitions, maxFutureSkewMs });
+    if (!snapshot) return undefined;
+    const keys = snapshot.runs.flatMap((count, partition) => Array.from({ length: count }, (_, run) => snapshotRunKey(snapshot.prefix, partition, run)));
+    let missing: string | undefined;
+    for (let i = 0; i < keys.length && missing === undefined; i += 32) {
+      const batch = keys.slice(i, i + 32);
+      const found = await Promise.all(batch.map((key) => deps.offline.exists(key)));
+      missing = batch.find((_, j) => !found[j]);
+    }
+    if (missing === undefined) return snapshot;
+    const because = `its run ${missing} is missing from the offline store`;
+    log.warn(`snapshot of '${input.view}' v${input.version} at seq ${snapshot.seq} (${snapshot.partitions} partitions) is not used and marked unusable: ${because}`);
+    await registry.invalidateSnapshots(input.view, input.version, because, { fromSeq: snapshot.seq, beforeSeq: snapshot.seq + 1, partitions: snapshot.partitions });
+  }
 }
 
 /** The commits of a view version in (after, upTo] cut into slices of about SLICE_ROWS rows, and their rows. */

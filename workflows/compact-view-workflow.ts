@@ -24,7 +24,7 @@ export async function compactViewWorkflow(input: CompactInput): Promise<CompactR
   const ref = { project: input.project, view: input.view, version: input.version };
   const plan = await planCompaction({ ...ref, ...(input.partitions === undefined ? {} : { partitions: input.partitions }) });
   const baseSeq = plan.base?.seq ?? 0;
-  if (plan.upToDate) return { seq: plan.seq, partitions: plan.partitions, baseSeq, entities: 0, rowsRead: 0, rowsCommitted: plan.rowsCommitted, upToDate: true };
+  if (plan.upToDate) return { view: input.view, version: input.version, seq: plan.seq, partitions: plan.partitions, baseSeq, entities: 0, rowsRead: 0, rowsCommitted: plan.rowsCommitted, upToDate: true };
   const parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, plan.partitions));
   const scratch = { ...ref, generation: plan.seq, scratch: 'compact' as const };
 
@@ -53,5 +53,5 @@ export async function compactViewWorkflow(input: CompactInput): Promise<CompactR
   });
   await recordSnapshot({ ...ref, seq: plan.seq, prefix: plan.prefix, partitions: plan.partitions, runs: written, rowsCommitted: plan.rowsCommitted, entities });
   await dropRebuildRuns(scratch);
-  return { seq: plan.seq, partitions: plan.partitions, baseSeq, entities, rowsRead, rowsCommitted: plan.rowsCommitted, upToDate: false };
+  return { view: input.view, version: input.version, seq: plan.seq, partitions: plan.partitions, baseSeq, entities, rowsRead, rowsCommitted: plan.rowsCommitted, upToDate: false };
 }

@@ -291,6 +291,8 @@ export interface CompactInput extends ViewRef {
 }
 
 export interface CompactResult {
+  readonly view: string;
+  readonly version: number;
   /** The snapshot's commit seq (0: nothing committed). */
   readonly seq: number;
   readonly partitions: number;
@@ -314,6 +316,7 @@ export const workflowIds = {
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
   verify: (ref: ViewRef): string => `verify-online/${ref.project}/${ref.view}/v${ref.version}`,
   compact: (ref: ViewRef): string => `compact-view/${ref.project}/${ref.view}/v${ref.version}`,
+  compactSchedule: (ref: ViewRef): string => `compact-schedule/${ref.project}/${ref.view}/v${ref.version}`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
   historical: (run: { project: string; id: string }): string => `historical/${run.project}/${run.id}`,

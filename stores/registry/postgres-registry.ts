@@ -111,7 +111,7 @@ export class PostgresRegistry implements Registry {
     return this.run(() => selectSnapshots(this.pool, this.project, options.invalidatedSince));
   }
 
-  async invalidateSnapshots(view: string, version: number, because: string, range?: { fromSeq?: number; beforeSeq?: number }): Promise<number> {
+  async invalidateSnapshots(view: string, version: number, because: string, range?: { fromSeq?: number; beforeSeq?: number; partitions?: number }): Promise<number> {
     return this.run(() => markSnapshotsInvalid(this.pool, this.project, view, version, because, range));
   }
 

@@ -73,7 +73,7 @@ export async function selectLatestSnapshot(
 
 export async function selectSnapshots(db: Queryable, project: string, invalidatedSince?: Date): Promise<ViewSnapshot[]> {
   const { rows } = await db.query<SnapshotRow>(
-    `${SNAPSHOT_SELECT} WHERE project = $1 AND (invalidated_at IS NULL OR invalidated_at > $2) ORDER BY view, version, seq`,
+    `${SNAPSHOT_SELECT} WHERE project = $1 AND (invalidated_at IS NULL OR invalidated_at > $2) ORDER BY view, version, seq, partitions`,
     [project, invalidatedSince ?? new Date(8.64e15)],
   );
   return rows.map(toSnapshot);
@@ -85,12 +85,13 @@ export async function markSnapshotsInvalid(
   view: string,
   version: number,
   because: string,
-  range: { fromSeq?: number; beforeSeq?: number } = {},
+  range: { fromSeq?: number; beforeSeq?: number; partitions?: number } = {},
 ): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE granary_view_snapshots SET invalidated_at = now(), invalidated_because = $6
-     WHERE project = $1 AND view = $2 AND version = $3 AND seq >= $4 AND seq < $5 AND invalidated_at IS NULL`,
-    [project, view, version, range.fromSeq ?? 0, range.beforeSeq ?? Number.MAX_SAFE_INTEGER, because],
+     WHERE project = $1 AND view = $2 AND version = $3 AND seq >= $4 AND seq < $5 AND ($7::integer IS NULL OR partitions = $7)
+       AND invalidated_at IS NULL`,
+    [project, view, version, range.fromSeq ?? 0, range.beforeSeq ?? Number.MAX_SAFE_INTEGER, because, range.partitions ?? null],
   );
   return rowCount ?? 0;
 }

@@ -37,6 +37,6 @@ export interface ViewSnapshots {
    * rebuild that planned with one may still read it): offline GC keeps their runs.
    */
   snapshots(options?: { invalidatedSince?: Date }): Promise<ViewSnapshot[]>;
-  /** Marks the usable snapshots of the view version with fromSeq <= seq < beforeSeq unusable (default: all), saying why; returns how many. */
-  invalidateSnapshots(view: string, version: number, because: string, range?: { fromSeq?: number; beforeSeq?: number }): Promise<number>;
+  /** Marks the usable snapshots of the view version with fromSeq <= seq < beforeSeq (and `partitions` partitions) unusable (default: all), saying why; returns how many. */
+  invalidateSnapshots(view: string, version: number, because: string, range?: { fromSeq?: number; beforeSeq?: number; partitions?: number }): Promise<number>;
 }

@@ -6,6 +6,8 @@ import { snapshotPrefix, snapshotRunKey } from '../../stores/offline/object-key.
 import type { OnlineRow } from '../../stores/online/online-store.ts';
 import { driverRows, driverStats, type DriverRow } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
+import { sleep } from '../../scripts/worker-process.ts';
+import { workflowIds } from '../../workflows/contracts.ts';
 
 /**
  * The compacted latest-value snapshot (issue 14 item 1): a compaction writes the newest row per
@@ -157,6 +159,14 @@ test('compaction is incremental and survives offline GC; a superseded snapshot i
   assert.equal(rebuilt!.progress.snapshotSeq, two!.seq);
   assert.equal(rebuilt!.progress.rowsRead, 0, 'nothing committed after the snapshot');
   await verifyOk(f, ENTITIES + 100);
+
+  // A run removed behind the registry's back (by hand, a bucket rule): the snapshot is marked unusable, the rebuild reads every commit.
+  await f.store.stores.offline.delete(snapshotRunKey(current.prefix, 1, 0));
+  const [fallback] = await f.store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 0 });
+  assert.equal(fallback!.progress.snapshotSeq, undefined);
+  assert.equal(fallback!.progress.rowsRead, first.length + later.length);
+  assert.equal(await f.registry.latestSnapshot('driver_stats', 1, { maxFutureSkewMs: f.config.ingest.maxFutureSkewMs }), undefined, 'marked unusable');
+  await verifyOk(f, ENTITIES + 100);
 });
 
 test('the worker killed (SIGKILL) mid-compaction: a new worker finishes it, the snapshot is recorded once and a rebuild from it is exact', async () => {
@@ -187,4 +197,27 @@ test('the worker killed (SIGKILL) mid-compaction: a new worker finishes it, the 
   const [rebuilt] = await f.store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 0 });
   assert.equal(rebuilt!.progress.snapshotSeq, done!.seq);
   await verifyOk(f, ENTITIES);
+});
+
+test('a compaction schedule: a tick compacts the commits since the last snapshot', async () => {
+  const f = await pipelineFixture('snapshot_schedule');
+  await f.startWorker();
+  await f.store.push('driver_stats', driverRows(1000, { entities: 500 }), { batchId: 'b1' });
+  assert.equal(await f.store.scheduleCompaction('driver_stats', { every: '1h', partitions: 2 }), 'created');
+  assert.equal(await f.store.scheduleCompaction('driver_stats', { every: '2h', partitions: 2 }), 'updated');
+  const schedule = (await f.store.temporal()).schedule.getHandle(workflowIds.compactSchedule(f.ref));
+  try {
+    await schedule.trigger();
+    const seq = await f.registry.latestCommitSeq('driver_stats', 1);
+    let snapshot;
+    for (let i = 0; i < 300 && !snapshot; i++) {
+      snapshot = await f.registry.latestSnapshot('driver_stats', 1, { maxFutureSkewMs: f.config.ingest.maxFutureSkewMs });
+      if (!snapshot) await sleep(100);
+    }
+    assert.equal(snapshot?.seq, seq, 'the tick compacted up to the latest commit');
+    assert.equal(snapshot.partitions, 2);
+    assert.equal(snapshot.entities, 500);
+  } finally {
+    await schedule.delete();
+  }
 });

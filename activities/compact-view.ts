@@ -122,7 +122,8 @@ export interface RecordSnapshotInput extends ViewRef {
 
 /**
  * Records a compaction's snapshot once all its runs are written (idempotent), and marks the
- * older snapshots of the view version superseded (offline GC collects their runs once the
+ * older snapshots of the view version with its partition count superseded (a snapshot of another
+ * count still serves rebuilds that ask for it) (offline GC collects their runs once the
  * grace period has passed, so a rebuild that planned with one can still read it).
  */
 export function recordSnapshot(deps: ActivityDeps) {
@@ -139,7 +140,10 @@ export function recordSnapshot(deps: ActivityDeps) {
       entities: input.entities,
       prefix: input.prefix,
     });
-    const superseded = await registry.invalidateSnapshots(input.view, input.version, `superseded by the snapshot at seq ${input.seq}`, { beforeSeq: input.seq });
+    const superseded = await registry.invalidateSnapshots(input.view, input.version, `superseded by the snapshot at seq ${input.seq}`, {
+      beforeSeq: input.seq,
+      partitions: input.partitions,
+    });
     log.info(`snapshot of '${input.view}' v${input.version} at seq ${input.seq}: ${input.entities} entities in ${input.partitions} partitions; ${superseded} older snapshot(s) superseded`);
     return snapshot;
   };

@@ -7,7 +7,8 @@ import type { OnlineRow } from '../../stores/online/online-store.ts';
 import { driverRows, driverStats, type DriverRow } from '../support/driver-stats.ts';
 import { pipelineFixture } from '../support/pipeline-fixture.ts';
 import { sleep } from '../../scripts/worker-process.ts';
-import { workflowIds } from '../../workflows/contracts.ts';
+import { workflowIds, type CompactResult } from '../../workflows/contracts.ts';
+import { granary } from '../cli/cli-fixtures.ts';
 
 /**
  * The compacted latest-value snapshot (issue 14 item 1): a compaction writes the newest row per
@@ -220,4 +221,14 @@ test('a compaction schedule: a tick compacts the commits since the last snapshot
   } finally {
     await schedule.delete();
   }
+
+  // `granary compact`: the schedule's snapshot is at the latest commit, so nothing to do; after a commit, it compacts from it.
+  const cli = (...args: string[]) => granary(['compact', 'driver_stats', ...args], { project: f.config.project, env: f.env });
+  const upToDate = await cli('--json');
+  assert.equal(upToDate.code, 0, upToDate.stderr);
+  assert.equal((JSON.parse(upToDate.stdout) as CompactResult[])[0]!.upToDate, true);
+  await f.store.push('driver_stats', driverRows(100, { entities: 50, salt: 9 }), { batchId: 'b2' });
+  const compacted = await cli();
+  assert.equal(compacted.code, 0, compacted.stderr);
+  assert.match(compacted.stdout, /driver_stats v1\s+\d+\s+\d+\s+2\s+500\s+600\s+1100\s+compacted/);
 });

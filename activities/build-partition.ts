@@ -1,7 +1,7 @@
 import { log } from '@temporalio/activity';
 import { NewestPerEntity } from '../pipelines/newest-per-entity.ts';
 import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
-import { addRuns } from '../pipelines/rebuild-runs.ts';
+import { addRuns, type SnapshotRuns } from '../pipelines/rebuild-runs.ts';
 import { arrowOnlineColumns } from '../pipelines/arrow-online-columns.ts';
 import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
@@ -14,6 +14,8 @@ export interface BuildPartitionInput extends ViewRef {
   readonly partitions: number;
   /** Runs of this partition per slice, in slice order (scatterSlice's runs[partition] of each slice). */
   readonly runs: readonly number[];
+  /** The partition's snapshot runs, read before `runs` (their slices hold only commits after the snapshot's seq). */
+  readonly snapshot?: SnapshotRuns;
 }
 
 export interface RebuiltPartition {
@@ -73,7 +75,7 @@ export function buildPartition(deps: ActivityDeps) {
     return withHeartbeat(
       async () => {
         const newest = new NewestPerEntity(view);
-        await addRuns(deps.offline, input, input.runs, newest);
+        await addRuns(deps.offline, input, input.runs, newest, input.snapshot);
         if (resumedAt > 0) log.info(`${name}: resuming at entity ${resumedAt} of ${newest.entities} (from the last heartbeat)`);
         else log.info(`${name}: starting, ${newest.entities} entities from ${newest.rowsRead} rows of its runs`);
         const counts = { written: 0, skipped: 0, expired: 0 };

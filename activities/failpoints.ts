@@ -17,6 +17,8 @@ export const FAILPOINTS = [
   'mid-rebuild',
   /** In a rebuild's verify, after the first chunk of a partition other than the first is compared and heartbeated. */
   'mid-verify',
+  /** In a compaction, a partition other than the first: its snapshot runs written, before the activity completes. */
+  'mid-compaction',
   /** In a migration's backfill, after its first old-version commit is rewritten and committed. */
   'mid-backfill',
   /** In a distributed training set, a partition other than the first: its rows downloaded, before its join. */

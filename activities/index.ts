@@ -5,6 +5,7 @@ import { backfillMigration } from './backfill-migration.ts';
 import { beginRebuild } from './begin-rebuild.ts';
 import { buildPartition } from './build-partition.ts';
 import { commitBatch } from './commit-batch.ts';
+import { compactPartition, planCompaction, recordSnapshot } from './compact-view.ts';
 import { cutOver, dropRetiredGenerations, markRebuiltUpTo, verifyGeneration } from './finish-rebuild.ts';
 import { latestCommitSeq, pendingCommits } from './pending-commits.ts';
 import { migrateCommit, migrationTargets } from './migrate-commit.ts';
@@ -49,6 +50,9 @@ export function createActivities(deps: ActivityDeps) {
     scatterSlice: scatterSlice(deps),
     buildPartition: buildPartition(deps),
     dropRebuildRuns: dropRebuildRuns(deps),
+    planCompaction: planCompaction(deps),
+    compactPartition: compactPartition(deps),
+    recordSnapshot: recordSnapshot(deps),
     verifyPartition: verifyPartition(deps),
     finishVerify: finishVerify(deps),
     reportVerify: reportVerify(deps),

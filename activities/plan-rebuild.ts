@@ -1,13 +1,32 @@
 import type { ViewRef } from '../workflows/contracts.ts';
-import { rebuildRunsPrefix, type RunScratch } from '../stores/offline/object-key.ts';
+import { log } from '@temporalio/activity';
+import { rebuildRunsPrefix, snapshotRunKey, type RunScratch } from '../stores/offline/object-key.ts';
+import type { ViewSnapshot } from '../stores/registry/view-snapshots.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { registeredView } from '../pipelines/registered-view.ts';
 import { withHeartbeat } from './heartbeat.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipelines/future-event-time.ts';
+import type { Registry } from '../stores/registry/registry.ts';
 
 export interface PlanRebuildInput extends ViewRef {
   readonly generation: number;
   /** The build covers the commits up to this seq (beginRebuild's upTo). */
   readonly upTo: number;
+  /**
+   * Read the newest usable snapshot (view-snapshots.ts) with seq <= upTo, of `partitions`
+   * partitions when given, and slice only the commits after it. Asked only by workflow code that
+   * passes the plan's snapshot on to its partitions (patched 'snapshot-rebuild').
+   */
+  readonly snapshots?: boolean;
+  /** The partitions the caller asked for (a snapshot is used only if it has as many). */
+  readonly partitions?: number;
+}
+
+/** The snapshot a plan starts from: its seq, its runs' folder and each partition's run count. */
+export interface PlannedSnapshot {
+  readonly seq: number;
+  readonly prefix: string;
+  readonly runs: readonly number[];
 }
 
 /** A run of consecutive commits, (after, upTo], that one scatterSlice activity reads. */
@@ -27,6 +46,8 @@ export interface RebuildPlan {
    * a worker's memory stays the same whatever the view's size. (Absent in results of older code.)
    */
   readonly partitions?: number;
+  /** The snapshot the partitions read before the slices (its partition count is `partitions`); absent without one. */
+  readonly snapshot?: PlannedSnapshot;
 }
 
 /**
@@ -57,25 +78,75 @@ export function partitionsFor(rowsCommitted: number): number {
 export function planRebuild(deps: ActivityDeps) {
   return async function planRebuild(input: PlanRebuildInput): Promise<RebuildPlan> {
     const registry = deps.registry(input.project);
-    const slices: RebuildSlice[] = [];
-    /** The slice being filled: slices.at(-1) while it has room. */
-    let filling = false;
-    let rowsCommitted = 0;
-    for (let after = 0; ; ) {
-      const commits = await registry.commits(input.view, input.version, { after, upTo: input.upTo, limit: COMMITS_PER_PAGE });
-      if (commits.length === 0) break;
-      for (const commit of commits) {
-        const rows = commit.objects.reduce((n, o) => n + o.rowCount, 0);
-        rowsCommitted += rows;
-        const last = slices.at(-1);
-        if (filling && last && last.rows + rows <= SLICE_ROWS) slices[slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + rows };
-        else slices.push({ after, upTo: commit.seq, rows });
-        filling = true;
-        after = commit.seq;
+    if (input.snapshots) {
+      const snapshot = await readableSnapshot(deps, input);
+      if (snapshot) {
+        const { slices, rows } = await sliceCommits(registry, input.view, input.version, snapshot.seq, input.upTo);
+        return {
+          slices,
+          rowsCommitted: snapshot.rowsCommitted + rows,
+          partitions: snapshot.partitions,
+          snapshot: { seq: snapshot.seq, prefix: snapshot.prefix, runs: snapshot.runs },
+        };
       }
     }
-    return { slices, rowsCommitted, partitions: partitionsFor(rowsCommitted) };
+    const { slices, rows } = await sliceCommits(registry, input.view, input.version, 0, input.upTo);
+    return { slices, rowsCommitted: rows, partitions: partitionsFor(rows) };
   };
+}
+
+/**
+ * The newest usable snapshot for the plan whose runs are all in the offline store. One with a run
+ * missing (removed by hand, or by a bucket lifecycle rule: offline GC keeps them) is marked
+ * unusable in the registry, and the next older one is tried: a rebuild never plans with runs it
+ * cannot read.
+ */
+async function readableSnapshot(deps: ActivityDeps, input: PlanRebuildInput): Promise<ViewSnapshot | undefined> {
+  const registry = deps.registry(input.project);
+  const maxFutureSkewMs = deps.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  for (;;) {
+    const snapshot = await registry.latestSnapshot(input.view, input.version, { upTo: input.upTo, partitions: input.partitions, maxFutureSkewMs });
+    if (!snapshot) return undefined;
+    const keys = snapshot.runs.flatMap((count, partition) => Array.from({ length: count }, (_, run) => snapshotRunKey(snapshot.prefix, partition, run)));
+    let missing: string | undefined;
+    for (let i = 0; i < keys.length && missing === undefined; i += 32) {
+      const batch = keys.slice(i, i + 32);
+      const found = await Promise.all(batch.map((key) => deps.offline.exists(key)));
+      missing = batch.find((_, j) => !found[j]);
+    }
+    if (missing === undefined) return snapshot;
+    const because = `its run ${missing} is missing from the offline store`;
+    log.warn(`snapshot of '${input.view}' v${input.version} at seq ${snapshot.seq} (${snapshot.partitions} partitions) is not used and marked unusable: ${because}`);
+    await registry.invalidateSnapshots(input.view, input.version, because, { fromSeq: snapshot.seq, beforeSeq: snapshot.seq + 1, partitions: snapshot.partitions });
+  }
+}
+
+/** The commits of a view version in (after, upTo] cut into slices of about SLICE_ROWS rows, and their rows. */
+export async function sliceCommits(
+  registry: Pick<Registry, 'commits'>,
+  view: string,
+  version: number,
+  from: number,
+  upTo: number,
+): Promise<{ slices: RebuildSlice[]; rows: number }> {
+  const slices: RebuildSlice[] = [];
+  /** The slice being filled: slices.at(-1) while it has room. */
+  let filling = false;
+  let rowsCommitted = 0;
+  for (let after = from; ; ) {
+    const commits = await registry.commits(view, version, { after, upTo, limit: COMMITS_PER_PAGE });
+    if (commits.length === 0) break;
+    for (const commit of commits) {
+      const rows = commit.objects.reduce((n, o) => n + o.rowCount, 0);
+      rowsCommitted += rows;
+      const last = slices.at(-1);
+      if (filling && last && last.rows + rows <= SLICE_ROWS) slices[slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + rows };
+      else slices.push({ after, upTo: commit.seq, rows });
+      filling = true;
+      after = commit.seq;
+    }
+  }
+  return { slices, rows: rowsCommitted };
 }
 
 /** A partitioned verify's plan: the generation serving reads, its watermark, and the slices of the commits up to it. */

@@ -7,7 +7,7 @@ import { onlineTarget, registeredView } from '../pipelines/registered-view.ts';
 import { tableToOnlineRows } from '../pipelines/row-conversion.ts';
 import { arrowOnlineColumns } from '../pipelines/arrow-online-columns.ts';
 import { describe, signature, verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
-import { addRuns } from '../pipelines/rebuild-runs.ts';
+import { addRuns, type SnapshotRuns } from '../pipelines/rebuild-runs.ts';
 import type { FeatureView } from '../definitions/feature-view.ts';
 import { encodeEntityKey } from '../stores/online/key-layout.ts';
 import { ROW_COMPARISON, type OnlineRow } from '../stores/online/online-store.ts';
@@ -28,6 +28,8 @@ export interface VerifyPartitionInput extends ViewRef {
   readonly upTo: number;
   /** Whose runs `runs` counts: the rebuild's (default) or a partitioned verify's. */
   readonly scratch?: RunScratch;
+  /** The partition's snapshot runs, read before `runs` (their slices hold only commits after the snapshot's seq). */
+  readonly snapshot?: SnapshotRuns;
 }
 
 /** One partition's side of invariant 4 (pipelines/verify-view.ts has the whole-view version and the definitions). */
@@ -96,7 +98,7 @@ export function verifyPartition(deps: ActivityDeps) {
       async () => {
         const only = (key: string) => entityPartition(key, input.partitions) === input.partition;
         const expected = new NewestPerEntity(view);
-        await addRuns(deps.offline, input, input.runs, expected);
+        await addRuns(deps.offline, input, input.runs, expected, input.snapshot);
         const newer = new NewestPerEntity(view);
         let refused = 0;
         for await (const { commit, table, valid } of committedTables(registry, deps.offline, input, { after: input.upTo }, deps.maxFutureSkewMs)) {

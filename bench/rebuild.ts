@@ -7,7 +7,7 @@
  *   npm run bench -- rebuild [--rows 10000000] [--entities 2000000] [--batches 10]
  *     [--partitions <workflow default, 8>] [--parallelism <workflow default, 2>] [--runs 1]
  *     [--retire-after 0] [--max-minutes 60] [--offline s3://granary/bench/<id> | /a/folder] [--no-ceiling]
- *     [--workers 0 (in-process) | N worker processes]
+ *     [--workers 0 (in-process) | N worker processes] [--snapshot [--snapshot-behind 0]]
  *   e.g. first small: npm run bench -- rebuild --rows 1000000 --entities 200000
  *
  * The objects are written once, untimed (one per batch of rows/batches rows; row i is entity
@@ -25,6 +25,11 @@
  * Per-phase times come from the workflow history (activity scheduled to completed). A rebuild
  * still running after --max-minutes is terminated and the bench fails naming the pending
  * activities and their attempts (heartbeat-timeout retries would otherwise go on forever).
+ * With --snapshot, each run first compacts the view (FeatureStore.compact: the compaction
+ * workflow, with --partitions/--parallelism), timed apart (`snapshot.compactSeconds`, with its CPU),
+ * and then times the rebuild as without it: the rebuild reads the snapshot's runs (one row per
+ * entity) instead of every committed row. With --snapshot-behind K, the last K batches are
+ * committed after the compaction, so the rebuild reads the snapshot plus those K commits.
  */
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -55,6 +60,8 @@ const { values: args } = parseArgs({
     offline: { type: 'string' },
     ceiling: { type: 'boolean', default: true },
     workers: { type: 'string', default: '0' },
+    snapshot: { type: 'boolean', default: false },
+    'snapshot-behind': { type: 'string', default: '0' },
   },
 });
 const positiveInt = (name: string, text: string | undefined, min = 1): number | undefined => {
@@ -72,6 +79,8 @@ const partitions = positiveInt('partitions', args.partitions);
 const parallelism = positiveInt('parallelism', args.parallelism);
 const maxMinutes = positiveInt('max-minutes', args['max-minutes'])!;
 const workers = positiveInt('workers', args.workers, 0)!;
+const snapshotBehind = positiveInt('snapshot-behind', args['snapshot-behind'], 0)!;
+if (snapshotBehind > 0 && !args.snapshot) throw new Error('--snapshot-behind needs --snapshot');
 if (totalRows < entities) throw new Error(`--rows (${totalRows}) must be at least --entities (${entities}): every entity needs a row`);
 const layout = { rows: totalRows, entities, batches };
 /** An HSET per entity, and at least 1M so the rate is not mostly connection set-up. */
@@ -216,6 +225,10 @@ interface RunFigures {
   workerCpuMs: number[];
   /** Build and verify partitions started per worker identity (attempts, from the history). */
   partitionsByWorker: Record<string, Record<string, number>>;
+  /** With --snapshot: the compaction before the rebuild, wall ms and CPU ms (this process + workers + Redis not included). */
+  compactMs: number | null;
+  compactCpuMs: number | null;
+  compactRowsRead: number | null;
 }
 
 /** The Redis server's CPU time so far (used_cpu_user + used_cpu_sys), in ms. */
@@ -247,9 +260,27 @@ try {
   const setCeilingRps: number[] = [];
   for (let r = 0; r < runs; r++) {
     const project = `${id}_r${r}`;
-    await commitUserFeatureObjects(stores.registry(project), objects);
+    const afterSnapshot = args.snapshot ? Math.min(snapshotBehind, objects.length - 1) : 0;
+    await commitUserFeatureObjects(stores.registry(project), objects.slice(0, objects.length - afterSnapshot));
     const store = await FeatureStore.open({ config: configOf(project) });
     try {
+      let compacted: { ms: number; cpuMs: number; rowsRead: number } | null = null;
+      if (args.snapshot) {
+        const workerCpu = await Promise.all(workerPids.map(async (pid) => (await processUsage(pid)).cpuMs));
+        const cpu0 = process.cpuUsage();
+        const c0 = performance.now();
+        const [result] = await store.compact([userFeatures.name], {
+          ...(partitions === undefined ? {} : { partitions }),
+          ...(parallelism === undefined ? {} : { parallelism }),
+        });
+        const ms = performance.now() - c0;
+        const cpu = process.cpuUsage(cpu0);
+        const workerCpuDuring = (await Promise.all(workerPids.map(async (pid, w) => (await processUsage(pid)).cpuMs - workerCpu[w]!))).reduce((a, b) => a + b, 0);
+        if (snapshotBehind === 0 && result!.entities !== entities) throw new Error(`compaction of ${project} kept ${result!.entities} entities, expected ${entities}`);
+        compacted = { ms, cpuMs: Math.round((cpu.user + cpu.system) / 1000 + workerCpuDuring), rowsRead: result!.rowsRead };
+        console.error(`compaction run ${r + 1}/${runs}: ${Math.round(ms / 100) / 10} s, ${result!.rowsRead} rows read, ${result!.partitions} partitions`);
+        if (afterSnapshot > 0) await commitUserFeatureObjects(stores.registry(project), objects.slice(objects.length - afterSnapshot), objects.length - afterSnapshot);
+      }
       let rssPeak = process.memoryUsage.rss();
       const workerRssPeak = workerPids.map(() => 0);
       const sampleWorkers = () =>
@@ -331,6 +362,9 @@ try {
         workerRssPeakMiB: workerRssPeak,
         workerCpuMs,
         partitionsByWorker: Object.fromEntries(['buildPartition', 'verifyPartition'].map((type) => [type, startedBy.get(type) ?? {}])),
+        compactMs: compacted?.ms ?? null,
+        compactCpuMs: compacted?.cpuMs ?? null,
+        compactRowsRead: compacted?.rowsRead ?? null,
       });
     } finally {
       await store.close();
@@ -451,6 +485,20 @@ try {
           },
         }
       : {}),
+    snapshot: args.snapshot
+      ? {
+          note:
+            'each run compacted the view first (the compaction workflow: scatter the commits, newest row per entity per partition, snapshot runs), ' +
+            'not included in the rebuild figures; the rebuild then read the snapshot (one row per entity) and the commits after it (batchesCommittedAfterSnapshot)',
+          compactSeconds: figures.map((f) => Number(((f.compactMs ?? NaN) / 1000).toFixed(1))),
+          compactSecondsMedian: Number((median(figures.map((f) => f.compactMs ?? NaN)) / 1000).toFixed(1)),
+          compactCpuMsPer1MEntitiesMedian: median(figures.map((f) => Math.round(((f.compactCpuMs ?? NaN) * 1e6) / entities))),
+          compactCpuNote: 'this process plus every worker process during the compaction (Redis is not involved)',
+          compactRowsRead: last.compactRowsRead,
+          batchesCommittedAfterSnapshot: Math.min(snapshotBehind, batches - 1),
+          rebuildSnapshotSeq: last.progress.snapshotSeq ?? null,
+        }
+      : null,
     extrapolated100MEntitiesSeconds: Math.round(100_000_000 / rate),
     extrapolated100MEntitiesToCutOverSeconds: Math.round(100_000_000 / rateToCutOver),
     extrapolation: {

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { registerAccessCommand } from './commands/access.ts';
 import { registerApplyCommand } from './commands/apply.ts';
+import { registerCompactCommand } from './commands/compact.ts';
 import { registerDescribeCommand } from './commands/describe.ts';
 import { registerGcCommand } from './commands/gc.ts';
 import { registerGetOnlineFeaturesCommand } from './commands/get-online-features.ts';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerScheduleCommand(program);
   registerRebuildOnlineCommand(program);
+  registerCompactCommand(program);
   registerRepairCommand(program);
   registerMigrateCommand(program);
   registerStatusCommand(program);

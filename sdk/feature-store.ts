@@ -3,6 +3,9 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
+import { compactViews, type CompactOptions } from './view-compaction.ts';
+import { scheduleCompaction } from './compaction-schedule.ts';
+import type { CompactResult } from '../workflows/contracts.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
 import { writeTrainingSet, type HistoricalRunContext, type HistoricalRunOptions, type HistoricalRunOutput } from './historical-run.ts';
@@ -214,6 +217,23 @@ export class FeatureStore {
       entityKeys,
       { maxFutureSkewMs: this.config.ingest.maxFutureSkewMs },
     );
+  }
+
+  /**
+   * Compacts the views (all online views when none are named) into latest-value snapshots
+   * (sdk/view-compaction.ts): a later rebuild reads each snapshot and only the commits after it.
+   */
+  async compact(viewNames: readonly string[] = [], options: CompactOptions = {}): Promise<CompactResult[]> {
+    const views = viewNames.length ? await Promise.all(viewNames.map((n) => this.view(n))) : await this.onlineViews();
+    const refs = views.map((v) => ({ project: this.project, view: v.name, version: v.version }));
+    return this.waitOnWorkflows(async () => compactViews(await this.temporal(), this.config.temporal.taskQueue, refs, options));
+  }
+
+  /** Compacts the view on a Temporal Schedule, every `every` (sdk/compaction-schedule.ts); creates or updates it. */
+  async scheduleCompaction(viewName: string, options: CompactOptions & { every: string }): Promise<'created' | 'updated'> {
+    const view = await this.view(viewName);
+    const { every, ...tuning } = options;
+    return scheduleCompaction(await this.temporal(), this.config.temporal.taskQueue, { project: this.project, view: view.name, version: view.version, ...tuning }, { every });
   }
 
   /**

@@ -5,7 +5,9 @@ import type { Registry } from '../stores/registry/registry.ts';
 /**
  * Offline garbage: objects of a project that no commit names (a write whose commit never came:
  * a crash between the two) and staged batches. Only objects older than the grace period go, so
- * an ingestion in flight is never touched; committed objects are never removed.
+ * an ingestion in flight is never touched; committed objects are never removed, nor the runs of
+ * a recorded snapshot (view-snapshots.ts) still usable or made unusable within the grace period
+ * (a rebuild that planned with it may still read it).
  *
  * @example
  *   await collectOfflineGarbage({ registry, offline }, 'fraud', { graceSeconds: 86_400 })
@@ -33,13 +35,15 @@ export async function collectOfflineGarbage(
     }
   }
   const cutoff = (options.now ?? Date.now()) - options.graceSeconds * 1000;
+  const snapshotPrefixes = (await stores.registry.snapshots({ invalidatedSince: new Date(cutoff) })).map((s) => s.prefix);
+  const inSnapshot = (key: string) => snapshotPrefixes.some((prefix) => key.startsWith(prefix));
   const removed: string[] = [];
   let scanned = 0;
   let committed = 0;
   let kept = 0;
   for await (const object of stores.offline.list(`${project}/`)) {
     scanned += 1;
-    if (committedKeys.has(object.key)) committed += 1;
+    if (committedKeys.has(object.key) || inSnapshot(object.key)) committed += 1;
     else if (object.lastModified.getTime() > cutoff) kept += 1;
     else {
       if (!options.dryRun) await stores.offline.delete(object.key);

@@ -110,6 +110,8 @@ export interface RebuildProgress {
   readonly rowsRead: number;
   /** Committed rows the build covers (commits up to upTo). Absent in runs of older code. */
   readonly rowsCommitted?: number;
+  /** The snapshot's seq when the build started from one (it read only the commits after it, plus the snapshot's rows). */
+  readonly snapshotSeq?: number;
   /** Rows refused: a time later than their commit's time + the skew (future-event-time.ts). */
   readonly rowsRefused?: number;
   /** Slices of commits the build reads once each, and how many are scattered into partition runs. */
@@ -280,6 +282,30 @@ export interface HistoricalResult {
 
 export const historicalProgressQuery = defineQuery<HistoricalProgress>('historical-progress');
 
+/** A compaction of a view version into a latest-value snapshot (compact-view-workflow.ts). */
+export interface CompactInput extends ViewRef {
+  /** Entity-hash partitions of the snapshot: match the rebuild's (default: the newest snapshot's, or sized from the rows committed). */
+  readonly partitions?: number;
+  /** Partitions (and slices) compacted at once (default 2). */
+  readonly parallelism?: number;
+}
+
+export interface CompactResult {
+  readonly view: string;
+  readonly version: number;
+  /** The snapshot's commit seq (0: nothing committed). */
+  readonly seq: number;
+  readonly partitions: number;
+  /** The snapshot it started from (0: none, every commit read). */
+  readonly baseSeq: number;
+  readonly entities: number;
+  /** Rows read: the base snapshot's runs plus the commits after it. */
+  readonly rowsRead: number;
+  readonly rowsCommitted: number;
+  /** Nothing to do: a snapshot at the latest commit existed already. */
+  readonly upToDate: boolean;
+}
+
 /** Workflow ids are business keys: the id says what runs, so a second start finds the first. */
 export const workflowIds = {
   ingest: (ref: ViewRef, batchId: string): string => `ingest/${ref.project}/${ref.view}/v${ref.version}/${batchId}`,
@@ -289,6 +315,8 @@ export const workflowIds = {
   scheduledMaterialize: (ref: ViewRef): string => `scheduled-materialize/${ref.project}/${ref.view}/v${ref.version}`,
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
   verify: (ref: ViewRef): string => `verify-online/${ref.project}/${ref.view}/v${ref.version}`,
+  compact: (ref: ViewRef): string => `compact-view/${ref.project}/${ref.view}/v${ref.version}`,
+  compactSchedule: (ref: ViewRef): string => `compact-schedule/${ref.project}/${ref.view}/v${ref.version}`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
   historical: (run: { project: string; id: string }): string => `historical/${run.project}/${run.id}`,

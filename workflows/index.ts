@@ -1,4 +1,5 @@
 /** Every workflow the Granary worker runs (its workflowsPath). Workflow code only: no I/O. */
+export { compactViewWorkflow } from './compact-view-workflow.ts';
 export { ingestWorkflow } from './ingest-workflow.ts';
 export { materializeWorkflow } from './materialize-workflow.ts';
 export { migrateViewWorkflow } from './migrate-view-workflow.ts';

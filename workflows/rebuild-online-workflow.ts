@@ -9,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as activities from '../activities/index.ts';
+import type { PlannedSnapshot } from '../activities/plan-rebuild.ts';
 import { longActivity, shortActivity } from './activity-options.ts';
 import {
   failureTypes,
@@ -56,6 +57,13 @@ const READ_ONCE_REBUILD = 'read-once-rebuild';
  *   where older runs always used 8.
  */
 const PARTITIONS_FROM_PLAN = 'partitions-from-plan';
+/**
+ * - snapshot-rebuild: the plan may start from a compacted snapshot of the view version
+ *   (compact-view-workflow.ts) with the requested partition count (or, unrequested, the
+ *   snapshot's): its slices cover only the commits after the snapshot's seq, and each build and
+ *   verify partition reads its snapshot runs first. Older runs planned without snapshots.
+ */
+const SNAPSHOT_REBUILD = 'snapshot-rebuild';
 
 /**
  * Disaster recovery for one view version: builds a new online generation from the committed
@@ -109,22 +117,25 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     };
     // The read-once build's runs per slice (runs[slice][partition]); its verify reads them too.
     const runs: number[][] = [];
+    /** The snapshot the read-once build starts from (planRebuild with snapshots), if any. */
+    let snapshot: PlannedSnapshot | undefined;
     const readOnce = patched(READ_ONCE_REBUILD);
     if (readOnce) {
       const generation = start.generation;
-      const plan = await planRebuild({ ...input, generation, upTo: start.upTo });
+      const plan = await planRebuild({ ...input, generation, upTo: start.upTo, ...(patched(SNAPSHOT_REBUILD) ? { snapshots: true } : {}) });
       if (input.partitions === undefined && plan.partitions !== undefined && patched(PARTITIONS_FROM_PLAN)) {
         partitions = plan.partitions;
         parallelism = Math.max(1, Math.min(input.parallelism ?? DEFAULT_PARALLELISM, partitions));
       }
-      progress = { ...progress, partitions, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0 };
+      snapshot = plan.snapshot;
+      progress = { ...progress, partitions, rowsCommitted: plan.rowsCommitted, slices: plan.slices.length, slicesDone: 0, ...(snapshot ? { snapshotSeq: snapshot.seq } : {}) };
       await inLanes(plan.slices.length, parallelism, async (slice) => {
         const scattered = await scatterSlice({ ...input, generation, slice, after: plan.slices[slice]!.after, upTo: plan.slices[slice]!.upTo, partitions });
         runs[slice] = [...scattered.runs];
         progress = { ...progress, slicesDone: (progress.slicesDone ?? 0) + 1, rowsRead: progress.rowsRead + scattered.rowsRead, rowsRefused: (progress.rowsRefused ?? 0) + scattered.refused };
       });
       await inLanes(partitions, parallelism, async (partition) => {
-        built(await buildPartition({ ...input, generation, partition, partitions, runs: runs.map((r) => r[partition]!) }));
+        built(await buildPartition({ ...input, generation, partition, partitions, runs: runs.map((r) => r[partition]!), ...snapshotRuns(snapshot, partition) }));
       });
     } else {
       await inLanes(partitions, parallelism, async (partition) => {
@@ -140,7 +151,7 @@ export async function rebuildOnlineWorkflow(input: RebuildInput): Promise<Rebuil
     await applyPendingCommits(input, start.generation, () => progress.watermark, { applied: (w) => (progress = { ...progress, watermark: w }) });
 
     progress = { ...progress, state: 'verifying' };
-    const check = readOnce ? await verifyInPartitions(input, start, partitions, parallelism, runs) : await verifyGeneration({ ...input, generation: start.generation });
+    const check = readOnce ? await verifyInPartitions(input, start, partitions, parallelism, runs, snapshot) : await verifyGeneration({ ...input, generation: start.generation });
     if (readOnce) await dropRebuildRuns({ ...input, generation: start.generation });
     progress = { ...progress, state: 'cutting-over', verifiedEntities: check.matching };
     await cutOver({ ...input, generation: start.generation });
@@ -218,10 +229,24 @@ async function verifyInPartitions(
   partitions: number,
   parallelism: number,
   runs: readonly (readonly number[])[],
+  snapshot: PlannedSnapshot | undefined,
 ): Promise<Awaited<ReturnType<typeof verifyGeneration>>> {
   const reports: Awaited<ReturnType<typeof verifyPartition>>[] = [];
   await inLanes(partitions, parallelism, async (partition) => {
-    reports[partition] = await verifyPartition({ ...input, generation: start.generation, partition, partitions, runs: runs.map((r) => r[partition]!), upTo: start.upTo });
+    reports[partition] = await verifyPartition({
+      ...input,
+      generation: start.generation,
+      partition,
+      partitions,
+      runs: runs.map((r) => r[partition]!),
+      upTo: start.upTo,
+      ...snapshotRuns(snapshot, partition),
+    });
   });
   return finishVerify({ ...input, generation: start.generation, reports });
+}
+
+/** A partition's part of the plan's snapshot, as a build or verify input field (none without a snapshot: older inputs unchanged). */
+function snapshotRuns(snapshot: PlannedSnapshot | undefined, partition: number): { snapshot?: { seq: number; prefix: string; runs: number } } {
+  return snapshot ? { snapshot: { seq: snapshot.seq, prefix: snapshot.prefix, runs: snapshot.runs[partition]! } } : {};
 }

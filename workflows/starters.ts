@@ -3,6 +3,7 @@ import {
   commitsAvailableSignal,
   rebuildRequestedSignal,
   workflowIds,
+  type CompactInput,
   type HistoricalInput,
   type IngestInput,
   type MigrateViewInput,
@@ -30,6 +31,7 @@ export const workflowTypes = {
   verify: 'verifyOnlineWorkflow',
   migrate: 'migrateViewWorkflow',
   historical: 'historicalWorkflow',
+  compact: 'compactViewWorkflow',
 } as const satisfies Record<string, keyof typeof workflows>;
 
 /** A view's ref without whatever else the caller's object holds: the workflows' input shape. */
@@ -103,6 +105,20 @@ function attachingStart<I>(workflowId: string, input: I, taskQueue: string) {
  */
 export function verifyStart(input: VerifyInput, taskQueue: string) {
   return attachingStart(workflowIds.verify(input), input, taskQueue);
+}
+
+/**
+ * A view version's compaction into a latest-value snapshot (`compact-view/<project>/<view>/v<version>`):
+ * a second start while one runs attaches to it; a finished one may run again (it compacts the
+ * commits since, or finds the snapshot up to date).
+ */
+export function compactStart(input: CompactInput, taskQueue: string) {
+  return attachingStart(workflowIds.compact(input), input, taskQueue);
+}
+
+/** The action of a view's compaction schedule: each tick starts (or joins) the view's compaction. */
+export function compactAction(input: CompactInput, taskQueue: string) {
+  return { type: 'startWorkflow' as const, workflowType: workflowTypes.compact, workflowId: workflowIds.compact(input), taskQueue, args: [input] as [CompactInput] };
 }
 
 /**

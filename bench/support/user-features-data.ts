@@ -80,11 +80,11 @@ export async function writeUserFeatureObjects(
 }
 
 /** Applies the repo in the registry's project and commits the objects there, one commit each (batch `b<i>`). Returns the commit seqs. */
-export async function commitUserFeatureObjects(registry: Registry, objects: readonly CommitObject[]): Promise<number[]> {
+export async function commitUserFeatureObjects(registry: Registry, objects: readonly CommitObject[], firstBatch = 0): Promise<number[]> {
   await registry.apply(userFeaturesRepo);
   const seqs: number[] = [];
   for (const [b, object] of objects.entries()) {
-    seqs.push((await registry.commit({ view: userFeatures.name, version: 1, batchId: `b${b}`, schemaVersion: 1, objects: [object] })).commit.seq);
+    seqs.push((await registry.commit({ view: userFeatures.name, version: 1, batchId: `b${firstBatch + b}`, schemaVersion: 1, objects: [object] })).commit.seq);
   }
   return seqs;
 }

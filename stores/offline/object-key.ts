@@ -22,8 +22,12 @@ export const STAGING_FOLDER = '_staging';
 export const REBUILD_RUNS_FOLDER = '_rebuild-runs';
 /** Scratch of a partitioned verify of a live generation (the same runs, apart from any rebuild's). */
 export const VERIFY_RUNS_FOLDER = '_verify-runs';
-/** Whose scratch runs: a rebuild's (default) or a verify's. */
-export type RunScratch = 'rebuild' | 'verify';
+/** Scratch of a compaction (its slices' rows split by partition), keyed by the snapshot's seq in place of a generation. */
+export const COMPACT_RUNS_FOLDER = '_compact-runs';
+/** Compacted snapshots: the newest row per entity of a view version up to a seq, by partition (registry: view-snapshots.ts). */
+export const SNAPSHOTS_FOLDER = '_snapshots';
+/** Whose scratch runs: a rebuild's (default), a verify's or a compaction's. */
+export type RunScratch = 'rebuild' | 'verify' | 'compact';
 
 const PROJECT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const VIEW = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -47,6 +51,8 @@ export class ObjectKeyError extends Error {
  *   <project>/_staging/<view>/v<version>/<batchId>.parquet                            (uploads)
  *   <project>/_rebuild-runs/<view>/v<version>/g<generation>/s<slice>/p<partition>-r<run>.arrow  (rebuild scratch)
  *   <project>/_verify-runs/<view>/v<version>/g<generation>/s<slice>/p<partition>-r<run>.arrow   (verify scratch)
+ *   <project>/_compact-runs/<view>/v<version>/g<seq>/s<slice>/p<partition>-r<run>.arrow         (compaction scratch)
+ *   <project>/_snapshots/<view>/v<version>/seq<seq>-of<partitions>/p<partition>-r<run>.arrow     (snapshots)
  *
  * Keys are deterministic: the same batch always lands at the same key, so a retry overwrites the
  * same object with the same bytes. Batch ids hold letters, digits, '_' and '-' only (a UUID is
@@ -72,7 +78,7 @@ export function stagingKey(project: string, view: string, version: number, batch
 /** The folder of a rebuild's (or a verify's) scratch runs for one generation, ending in '/' (for list and delete). */
 export function rebuildRunsPrefix(project: string, view: string, version: number, generation: number, scratch: RunScratch = 'rebuild'): string {
   if (!Number.isSafeInteger(generation) || generation < 1) throw new ObjectKeyError(`generation ${generation} must be a whole number >= 1`);
-  const folder = scratch === 'verify' ? VERIFY_RUNS_FOLDER : REBUILD_RUNS_FOLDER;
+  const folder = scratch === 'verify' ? VERIFY_RUNS_FOLDER : scratch === 'compact' ? COMPACT_RUNS_FOLDER : REBUILD_RUNS_FOLDER;
   return `${checkProject(project)}/${folder}/${checkView(view)}/v${checkVersion(version)}/g${generation}/`;
 }
 
@@ -80,6 +86,18 @@ export function rebuildRunsPrefix(project: string, view: string, version: number
 export function rebuildRunKey(parts: { project: string; view: string; version: number; generation: number; slice: number; partition: number; run: number; scratch?: RunScratch | undefined }): string {
   const { project, view, version, generation, slice, partition, run, scratch } = parts;
   return `${rebuildRunsPrefix(project, view, version, generation, scratch)}s${slice}/p${partition}-r${run}.arrow`;
+}
+
+/** The folder of one snapshot's runs (seq and partition count), ending in '/'. */
+export function snapshotPrefix(project: string, view: string, version: number, seq: number, partitions: number): string {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new ObjectKeyError(`snapshot seq ${seq} must be a whole number >= 1`);
+  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new ObjectKeyError(`snapshot partitions ${partitions} must be a whole number >= 1`);
+  return `${checkProject(project)}/${SNAPSHOTS_FOLDER}/${checkView(view)}/v${checkVersion(version)}/seq${seq}-of${partitions}/`;
+}
+
+/** One run of a snapshot's partition: Arrow IPC, the same format as a rebuild's runs (rebuild-runs.ts). */
+export function snapshotRunKey(prefix: string, partition: number, run: number): string {
+  return `${prefix}p${partition}-r${run}.arrow`;
 }
 
 /** The folder holding every data object of one view version, ending in '/' (for list). */

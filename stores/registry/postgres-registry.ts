@@ -19,6 +19,8 @@ import type { Plan } from '../../definitions/changes/plan.ts';
 import type { RegisteredObject } from './definition-registry.ts';
 import type { ObjectKind } from '../../definitions/spec.ts';
 import { migrateSchema } from './schema-migrations.ts';
+import { insertSnapshot, markSnapshotsInvalid, selectLatestSnapshot, selectSnapshots } from './view-snapshot-queries.ts';
+import type { NewViewSnapshot, ViewSnapshot } from './view-snapshots.ts';
 import { withTransaction } from './with-transaction.ts';
 
 /** Where the registry's PostgreSQL is, and for which project. */
@@ -88,6 +90,22 @@ export class PostgresRegistry extends PostgresPool implements Registry {
 
   async latestCommitSeq(view: string, version: number): Promise<number> {
     return this.run(() => selectLatestSeq(this.pool, this.project, view, version));
+  }
+
+  async recordSnapshot(snapshot: NewViewSnapshot): Promise<ViewSnapshot> {
+    return this.run(() => insertSnapshot(this.pool, this.project, snapshot));
+  }
+
+  async latestSnapshot(view: string, version: number, options: { upTo?: number; partitions?: number; maxFutureSkewMs: number }): Promise<ViewSnapshot | undefined> {
+    return this.run(() => selectLatestSnapshot(this.pool, this.project, view, version, options));
+  }
+
+  async snapshots(options: { invalidatedSince?: Date } = {}): Promise<ViewSnapshot[]> {
+    return this.run(() => selectSnapshots(this.pool, this.project, options.invalidatedSince));
+  }
+
+  async invalidateSnapshots(view: string, version: number, because: string, range?: { fromSeq?: number; beforeSeq?: number; partitions?: number }): Promise<number> {
+    return this.run(() => markSnapshotsInvalid(this.pool, this.project, view, version, because, range));
   }
 
   async watermark(view: string, version: number, generation: number): Promise<number> {

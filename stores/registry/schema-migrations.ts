@@ -246,6 +246,32 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'view snapshots: the newest committed row per entity of a view version up to a commit seq, by entity-hash partition',
+    sql: `
+      -- One compaction (workflows/compact-view-workflow.ts): its runs are Arrow IPC objects at
+      -- snapshotRunKey (stores/offline/object-key.ts), runs[p] of them for partition p.
+      CREATE TABLE granary_view_snapshots (
+        project        text        NOT NULL,
+        view           text        NOT NULL,
+        version        integer     NOT NULL,
+        seq            bigint      NOT NULL,
+        partitions     integer     NOT NULL,
+        runs           integer[]   NOT NULL,
+        -- the future-time rule's skew the rows were judged with (future-event-time.ts)
+        max_future_skew_ms bigint  NOT NULL,
+        rows_committed bigint      NOT NULL,
+        entities       bigint      NOT NULL,
+        prefix         text        NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        -- set when something made the snapshot unsafe to read (it is then never used again)
+        invalidated_at timestamptz,
+        invalidated_because text,
+        PRIMARY KEY (project, view, version, seq, partitions)
+      );
+    `,
+  },
 ];
 
 /** Applies the steps not yet applied; returns their versions. */

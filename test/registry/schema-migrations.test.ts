@@ -55,6 +55,7 @@ test('migrating twice applies each step once', async () => {
       'granary_restricted_reads',
       'granary_schema_migrations',
       'granary_view_migrations',
+      'granary_view_snapshots',
       'granary_watermarks',
     ]);
   } finally {

@@ -92,6 +92,9 @@ const ACTIVITY_NAMES = [
   'joinHistoricalPartition',
   'mergeHistorical',
   'dropHistoricalRun',
+  'planCompaction',
+  'compactPartition',
+  'recordSnapshot',
 ] as const satisfies readonly ActivityName[];
 type Unlisted = Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]>;
 const everyActivityListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -107,7 +107,7 @@ test('the read-once build: each slice scattered once, each partition built from 
 
     assert.equal(result.state, 'done');
     const scope = { project: i.project, view: i.view, version: 1, generation: 5 };
-    assert.deepEqual(stubs.callsOf('planRebuild').map((c) => c.args[0]), [{ ...i, ...scope, upTo: 10 }]);
+    assert.deepEqual(stubs.callsOf('planRebuild').map((c) => c.args[0]), [{ ...i, ...scope, upTo: 10, snapshots: true }]);
     assert.deepEqual(
       stubs.callsOf('scatterSlice').map((c) => c.args[0]).sort((a, b) => (a as { slice: number }).slice - (b as { slice: number }).slice),
       [{ ...i, ...scope, slice: 0, after: 0, upTo: 4 }, { ...i, ...scope, slice: 1, after: 4, upTo: 7 }, { ...i, ...scope, slice: 2, after: 7, upTo: 10 }],
@@ -140,6 +140,36 @@ test('the read-once build: each slice scattered once, each partition built from 
       { rowsCommitted: result.rowsCommitted, rowsRead: result.rowsRead, rowsRefused: result.rowsRefused, slices: result.slices, slicesDone: result.slicesDone, partitionsDone: result.partitionsDone, entitiesWritten: result.entitiesWritten },
       { rowsCommitted: 60, rowsRead: 60, rowsRefused: 1, slices: 3, slicesDone: 3, partitionsDone: 3, entitiesWritten: 30 },
     );
+  }));
+
+test('a plan from a snapshot: its partition count taken, each build and verify partition handed its snapshot runs next to the slices after it', timeLimit, () =>
+  onOwnServer(async (own) => {
+    const i = input({ partitions: undefined, parallelism: 2 });
+    const snapshot = { seq: 6, prefix: 'shop/_snapshots/x/v1/seq6-of3/', runs: [2, 0, 1] };
+    const stubs = stubActivities(script({
+      planRebuild: () => ({ slices: [{ after: 6, upTo: 10, rows: 8 }], rowsCommitted: 48, partitions: 3, snapshot }),
+      scatterSlice: ({ slice }) => ({ slice, rowsRead: 8, refused: 0, entities: 8, runs: [1, 1, 0] }),
+    }));
+    const result = await own.withWorker(stubs, (taskQueue) => own.client.workflow.execute(rebuildOnlineWorkflow, { taskQueue, workflowId: workflowIds.rebuild(i), args: [i] }));
+
+    assert.equal(result.state, 'done');
+    assert.equal(result.partitions, 3, "the snapshot's partitions");
+    assert.equal(result.snapshotSeq, 6);
+    assert.equal(result.rowsRead, 8, 'committed rows read: those after the snapshot');
+    assert.equal(result.rowsCommitted, 48);
+    const handed = (name: 'buildPartition' | 'verifyPartition') =>
+      stubs
+        .callsOf(name)
+        .map((c) => c.args[0] as { partition: number; runs: number[]; snapshot?: unknown })
+        .map((a) => [a.partition, a.runs, a.snapshot])
+        .sort((a, b) => (a[0] as number) - (b[0] as number));
+    const expected = [
+      [0, [1], { seq: 6, prefix: snapshot.prefix, runs: 2 }],
+      [1, [1], { seq: 6, prefix: snapshot.prefix, runs: 0 }],
+      [2, [0], { seq: 6, prefix: snapshot.prefix, runs: 1 }],
+    ];
+    assert.deepEqual(handed('buildPartition'), expected);
+    assert.deepEqual(handed('verifyPartition'), expected);
   }));
 
 test('after one loss the build starts over and cuts over; the retire workflow drops the old generation once its grace has passed', timeLimit, async () => {

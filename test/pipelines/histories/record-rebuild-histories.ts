@@ -13,7 +13,9 @@
  * grace is the retire workflow's, recorded as `retire-online-<label>-waiting.json`). From v2 on,
  * also `rebuild-online-<label>-late-request.json`: a run that received a request while verifying
  * and continued as a new build. From v5 on, also `rebuild-online-<label>-default-partitions.json`:
- * a rebuild asked without partitions (the plan picks them).
+ * a rebuild asked without partitions (the plan picks them). From v6 on, also
+ * `compact-view-<label>-completed.json` (a compaction) and `rebuild-online-<label>-from-snapshot.json`
+ * (a rebuild that starts from that snapshot and reads only the commit after it).
  */
 import { join } from 'node:path';
 import { PostgresRegistry } from '../../../stores/registry/postgres-registry.ts';
@@ -43,6 +45,13 @@ async function main(label: string): Promise<void> {
     // From v5 on: no partitions asked, the plan picks them (partitions-from-plan).
     await store.rebuildOnline(['driver_stats'], { wait: true, retireAfterSeconds: 1 });
     await save(`rebuild-online-${label}-default-partitions.json`, await client.workflow.getHandle(id).fetchHistory());
+    // From v6 on: a compaction, then a rebuild from its snapshot plus a later commit (snapshot-rebuild).
+    const ref = { project: config.project, view: 'driver_stats', version: 1 };
+    await store.compact(['driver_stats'], { partitions: 2 });
+    await save(`compact-view-${label}-completed.json`, await client.workflow.getHandle(workflowIds.compact(ref)).fetchHistory());
+    await store.push('driver_stats', driverRows(2000, { entities: 10_000, salt: 3 }), { batchId: 'b2' });
+    await store.rebuildOnline(['driver_stats'], { wait: true, partitions: 2, retireAfterSeconds: 1 });
+    await save(`rebuild-online-${label}-from-snapshot.json`, await client.workflow.getHandle(id).fetchHistory());
 
     await store.rebuildOnline(['driver_stats'], { partitions: 2, retireAfterSeconds: 3600 });
     const handle = client.workflow.getHandle(id);

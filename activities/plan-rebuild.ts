@@ -68,6 +68,22 @@ export function partitionsFor(rowsCommitted: number): number {
 }
 
 /**
+ * Whether a snapshot's partition count still bounds a partition's rows when its entities are read
+ * with the rows committed since (at most about PARTITION_ROWS each, as partitionsFor sizes them; a
+ * count asked below MIN_PARTITIONS is kept while it holds them): a
+ * compaction or a rebuild that starts from it keeps a worker's memory bounded by a partition. One
+ * made when the view was smaller fails this once the view has grown; the caller then reads every
+ * commit at the count partitionsFor gives (a compaction starts a new snapshot at it).
+ *
+ * @example
+ *   keepsPartitionSize({ partitions: 8, entities: 2_000_000 }, 1_000_000) // => true (3M rows: 3 partitions would do)
+ *   keepsPartitionSize({ partitions: 8, entities: 9_000_000 }, 2_000_000) // => false (11M rows need 9)
+ */
+export function keepsPartitionSize(snapshot: { readonly partitions: number; readonly entities: number }, rowsSince: number): boolean {
+  return Math.min(MAX_PARTITIONS, Math.ceil((snapshot.entities + rowsSince) / PARTITION_ROWS)) <= snapshot.partitions;
+}
+
+/**
  * Cuts the commits a rebuild covers into slices of about SLICE_ROWS committed rows, from the
  * registry's row counts alone (nothing is read): the read-once build scatters each slice once.
  *
@@ -80,8 +96,11 @@ export function planRebuild(deps: ActivityDeps) {
     const registry = deps.registry(input.project);
     if (input.snapshots) {
       const snapshot = await readableSnapshot(deps, input);
-      if (snapshot) {
-        const { slices, rows } = await sliceCommits(registry, input.view, input.version, snapshot.seq, input.upTo);
+      const since = snapshot && (await sliceCommits(registry, input.view, input.version, snapshot.seq, input.upTo));
+      // A snapshot too far behind for its partition count would make partitions hold more than a
+      // partition's rows: then every commit is read, at the count the view needs.
+      if (snapshot && since && (input.partitions !== undefined || keepsPartitionSize(snapshot, since.rows))) {
+        const { slices, rows } = since;
         return {
           slices,
           rowsCommitted: snapshot.rowsCommitted + rows,

@@ -23,16 +23,28 @@ export interface VerifyOnlineOptions extends Pick<VerifyInput, 'partitions' | 'p
 export async function verifyOnline(client: Client, taskQueue: string, refs: readonly ViewRef[], options: VerifyOnlineOptions = {}): Promise<VerifyReport[]> {
   return Promise.all(
     refs.map(async (ref) => {
-      const input: VerifyInput = {
-        project: ref.project,
-        view: ref.view,
-        version: ref.version,
-        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-        ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
-      };
+      const input: VerifyInput = partitionedViewInput(ref, options);
       const handle = await client.workflow.start<typeof verifyOnlineWorkflow>(workflowTypes.verify, verifyStart(input, taskQueue));
       const report = options.onProgress && ((p: VerifyProgress) => options.onProgress!(ref, p));
       return whilePolling(client, handle, verifyProgressQuery, report, handle.result());
     }),
   );
+}
+
+/**
+ * A partitioned workflow's input for one view version (verify, compact): the view's reference
+ * and the partitions and parallelism asked for, absent when not asked (the workflow's defaults).
+ *
+ * @example
+ *   partitionedViewInput({ project: 'fraud', view: 'user_spend', version: 1 }, { partitions: 8 })
+ *   // => { project: 'fraud', view: 'user_spend', version: 1, partitions: 8 }
+ */
+export function partitionedViewInput(ref: ViewRef, options: { readonly partitions?: number; readonly parallelism?: number }): ViewRef & { partitions?: number; parallelism?: number } {
+  return {
+    project: ref.project,
+    view: ref.view,
+    version: ref.version,
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+    ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
+  };
 }

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { CompactInput, CompactResult, ViewRef } from '../workflows/contracts.ts';
 import type { compactViewWorkflow } from '../workflows/compact-view-workflow.ts';
 import { compactStart, workflowTypes } from '../workflows/starters.ts';
+import { partitionedViewInput } from './online-verify.ts';
 
 export type CompactOptions = Pick<CompactInput, 'partitions' | 'parallelism'>;
 
@@ -18,13 +19,7 @@ export type CompactOptions = Pick<CompactInput, 'partitions' | 'parallelism'>;
 export async function compactViews(client: Client, taskQueue: string, refs: readonly ViewRef[], options: CompactOptions = {}): Promise<CompactResult[]> {
   return Promise.all(
     refs.map(async (ref) => {
-      const input: CompactInput = {
-        project: ref.project,
-        view: ref.view,
-        version: ref.version,
-        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-        ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
-      };
+      const input: CompactInput = partitionedViewInput(ref, options);
       const handle = await client.workflow.start<typeof compactViewWorkflow>(workflowTypes.compact, compactStart(input, taskQueue));
       return handle.result();
     }),

@@ -24,6 +24,13 @@ export const MARKER_APPLIED_FIELD = 'applied';
 export const MARKER_LAYOUT_FIELD = 'layout';
 export const MARKER_BUCKETS_FIELD = 'buckets';
 export const MARKER_FEATURES_FIELD = 'features';
+/**
+ * Layout 2: the count of the generation's row keys kept by its writes (packed-write-many.lua.ts),
+ * on the count key: the generation's marker, on Redis Cluster each bucket's marker.
+ */
+export const MARKER_ROWS_FIELD = 'rows';
+/** After a count key: set when rows were created while the count key was gone (its count no longer covers every key). */
+const UNCOUNTED_SUFFIX = ':uncounted';
 const ENTITY_SEPARATOR = '|';
 
 /**
@@ -122,6 +129,17 @@ export class KeyLayout {
    */
   bucketMarkerKey(ref: GenerationRef, bucket: number): string {
     return `${this.bucketMarkerTagPrefix(ref)}${bucket}}`;
+  }
+
+  /**
+   * Layout 2: the key a write sets when it creates rows while its count key (the marker, or on
+   * Cluster the bucket's marker) is gone; always in the count key's slot. A bucket marker's: its
+   * name and a suffix (its hash tag, matched by bucketMarkerPattern); the generation marker's (no
+   * hash tag): the marker's whole name as the tag, `<prefix>:uncounted{<marker>}` (dropGeneration
+   * unlinks it by name).
+   */
+  uncountedKey(countKey: string): string {
+    return countKey.includes('{') ? countKey + UNCOUNTED_SUFFIX : `${this.prefix}${UNCOUNTED_SUFFIX}{${countKey}}`;
   }
 
   /** Layout 2 on Redis Cluster: SCAN MATCH pattern for the generation's bucket markers. */

@@ -149,6 +149,14 @@ export interface OnlineStore {
    */
   countRowKeys(target: OnlineTarget): Promise<number>;
   /**
+   * The count of the generation's row keys its own writes keep (created minus deleted, in the
+   * same atomic step as each write), without visiting the keyspace: an upper bound of the keys
+   * Granary wrote there (Redis' expiry only lowers the true number), or undefined when the
+   * generation does not keep one (then countRowKeys). It does not see keys written by anything
+   * other than Granary; countRowKeys does.
+   */
+  countedRowKeys(target: OnlineTarget): Promise<number | undefined>;
+  /**
    * The one unconditional write, for repair: replaces the entity's row with `row` (or deletes it
    * when `row` is null) whatever its times, provided the stored row still has the times in
    * `expected` (null: no row), in one step inside Redis. 'conflict' when another write came

@@ -12,6 +12,7 @@ import {
   MARKER_CREATED_FIELD,
   MARKER_FEATURES_FIELD,
   MARKER_LAYOUT_FIELD,
+  MARKER_ROWS_FIELD,
   decodeEntityKey,
   encodeEntityKey,
   packedRowKeyAt,
@@ -157,6 +158,10 @@ interface WithRecordApplied {
   [RECORD_APPLIED_COMMAND](key: string, seq: string): Promise<number>;
 }
 
+interface WithMarkGeneration {
+  [MARK_GENERATION_COMMAND](key: string, uncountedKey: string, count: string, ...fields: string[]): Promise<number>;
+}
+
 interface FeatureCodec {
   readonly name: string;
   readonly codec: ValueCodec;
@@ -236,8 +241,8 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
     this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
     this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
-    this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: PACKED_REPLACE_ROW_LUA });
-    this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 1, lua: MARK_GENERATION_LUA });
+    this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 3, lua: PACKED_REPLACE_ROW_LUA });
+    this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 2, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
   }
 
@@ -467,11 +472,11 @@ export class RedisOnlineStore implements OnlineStore {
     for (const [bucket, rows] of byBucket(encodedEntities, layout.buckets)) {
       const bucketTag = `${tag}${bucket}}`;
       const slot = this.clustered ? hashSlot(bucketTag) : 0;
-      const fence = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : generationMarker;
+      // The fence and count key: the generation's marker, on a Cluster the bucket's (in its slot).
+      const marker = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : generationMarker;
       for (let from = 0; from < rows.length; from += perCall) {
         const to = Math.min(from + perCall, rows.length);
-        const args: (string | Buffer)[] = [String(to - from + (fenced ? 1 : 0))];
-        if (fenced) args.push(fence);
+        const args: (string | Buffer)[] = [String(to - from + 2), marker, this.layout.uncountedKey(marker)];
         for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
         for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
         calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
@@ -498,11 +503,12 @@ export class RedisOnlineStore implements OnlineStore {
     for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
       const bucketTag = `${tag}${bucket}}`;
       const slot = this.clustered ? hashSlot(bucketTag) : 0;
-      // On a Cluster the fence is the bucket's marker, in the bucket's slot (writePacked).
+      // On a Cluster the fence (and count key) is the bucket's marker, in the bucket's slot (writePacked).
       const fence = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : marker;
+      const uncounted = this.layout.uncountedKey(fence);
       for (let from = 0; from < indices.length; from += perCall) {
         const to = Math.min(from + perCall, indices.length);
-        const args: (string | Buffer)[] = [String(to - from + 1), fence];
+        const args: (string | Buffer)[] = [String(to - from + 2), fence, uncounted];
         for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
         for (let j = from; j < to; j++) {
           const i = indices[j]!;
@@ -561,8 +567,11 @@ export class RedisOnlineStore implements OnlineStore {
     row: OnlineRow | null,
   ): Promise<'written' | 'deleted' | 'expired' | 'conflict'> {
     const encoded = encodeEntityOf(target, entityKey);
+    const countKey = this.clustered ? this.layout.bucketMarkerKey(target, entityBucket(encoded, layout.buckets)) : this.layout.markerKey(target);
     const args: (string | Buffer)[] = [
       this.layout.packedRowKey(target, encoded, layout.buckets),
+      countKey,
+      this.layout.uncountedKey(countKey),
       expected ? String(expected.eventTime) : '',
       expected ? String(expected.createdTime) : '',
       row ? 'row' : 'none',
@@ -789,11 +798,42 @@ export class RedisOnlineStore implements OnlineStore {
       fields.push(MARKER_LAYOUT_FIELD, '2', MARKER_BUCKETS_FIELD, String(this.newLayout.buckets), MARKER_FEATURES_FIELD, packingToMarker(target.features));
     }
     const key = this.layout.markerKey(target);
-    await this.call('markGeneration', () => (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[MARK_GENERATION_COMMAND]!(key, ...fields));
+    // Layout 2 counts its row keys on the marker, on a Cluster on each bucket's marker.
+    const counts = this.newLayout.version === 2 ? '1' : '0';
+    const created = await this.call('markGeneration', () => (this.redis as unknown as WithMarkGeneration)[MARK_GENERATION_COMMAND](key, this.layout.uncountedKey(key), this.clustered ? '0' : counts, ...fields));
     if (!this.clustered) return;
-    // Cluster: every bucket's marker (fence open: applied 0), created where missing, never reset.
+    // Cluster: every bucket's marker (fence open: applied 0), created where missing, never reset;
+    // counting from 0 only when this call created the generation's marker (a retry after a crash
+    // between the two leaves those buckets uncounted: counted by SCAN).
     const layout = await this.generationLayout(target);
-    await this.execBySlot('markGeneration', this.bucketMarkers(target, layout).map(({ key: bucketKey, slot }) => ({ slot, add: (p) => p.hsetnx(bucketKey, MARKER_APPLIED_FIELD, '0') })));
+    const countBuckets = created === 1 && layout.version === 2 ? counts : '0';
+    await this.execBySlot(
+      'markGeneration',
+      this.bucketMarkers(target, layout).map(({ key: bucketKey, slot }) => ({
+        slot,
+        add: (p) => (p as unknown as WithMarkGeneration)[MARK_GENERATION_COMMAND](bucketKey, this.layout.uncountedKey(bucketKey), countBuckets, MARKER_APPLIED_FIELD, '0'),
+      })),
+    );
+  }
+
+  /**
+   * Layout 2: the count of the generation's row keys its writes keep (packed-write-many.lua.ts),
+   * summed over the bucket markers on a Cluster: at least the number of row keys Granary's writes
+   * created and have not deleted. Undefined when it is not kept (layout 1, a generation marked by
+   * older code, a marker recreated after rows were written without it): count by SCAN then.
+   */
+  async countedRowKeys(target: OnlineTarget): Promise<number | undefined> {
+    const layout = await this.generationLayout(target);
+    if (layout.version !== 2) return undefined;
+    const counts = this.clustered
+      ? await this.execBySlot('countedRowKeys', this.bucketMarkers(target, layout).map(({ key, slot }) => ({ slot, add: (p) => p.hget(key, MARKER_ROWS_FIELD) })))
+      : [await this.call('countedRowKeys', () => this.redis.hget(this.layout.markerKey(target), MARKER_ROWS_FIELD))];
+    let total = 0;
+    for (const count of counts) {
+      if (count === null || count === undefined) return undefined;
+      total += Number(count);
+    }
+    return total;
   }
 
   /** Cluster: the marker key of each bucket of a layout-2 generation, with its slot. */
@@ -941,7 +981,10 @@ export class RedisOnlineStore implements OnlineStore {
         }
       }
     }
-    dropped += await this.call('dropGeneration', () => this.redis.unlink(this.layout.markerKey(target)));
+    const marker = this.layout.markerKey(target);
+    // The marker's uncounted key is bookkeeping, not counted as one of the generation's keys.
+    const [markerDropped] = (await this.exec('dropGeneration', this.redis.pipeline().unlink(marker).unlink(this.layout.uncountedKey(marker)))) as [number, number];
+    dropped += markerDropped;
     this.layouts.delete(prefix);
     return dropped;
   }

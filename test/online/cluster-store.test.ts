@@ -187,6 +187,24 @@ test('Cluster: scanRows and countRowKeys SCAN every master; dropGeneration remov
   assert.equal(await store.appliedSeq(kept), 0);
 });
 
+test('Cluster: each bucket marker keeps the count of its bucket\'s row keys; a bucket marker made again leaves the generation uncounted', async (t) => {
+  const store = openStore(t);
+  const view = target({ generation: 3 });
+  const now = Date.now();
+  await store.markGeneration(view);
+  assert.equal(await store.countedRowKeys(view), 0);
+  await store.writeNewRows(view, columnsOf(rowsOf(5000, now)));
+  await store.writeNewRows(view, columnsOf(rowsOf(5000, now))); // a retry: no key new
+  await store.recordApplied(view, 2);
+  await store.writeRows(view, rowsOf(5050, now + 1, 1)); // 50 new entities, 5000 newer rows
+  assert.equal(await store.countedRowKeys(view), 5050);
+  assert.equal(await store.countRowKeys(view), 5050);
+  // A bucket's marker lost (a failover) and made again: that bucket's count is gone with it.
+  await raw.del(store.layout.bucketMarkerKey(view, 17));
+  await store.markGeneration(view);
+  assert.equal(await store.countedRowKeys(view), undefined);
+});
+
 test('Cluster: layout 1 is refused (its calls span slots)', () => {
   assert.throws(() => new RedisOnlineStore({ url: 'redis+cluster://127.0.0.1:1', keyPrefix: 'x', newGenerationLayout: 1 }), /layout-2 generations only/);
   assert.throws(() => new RedisOnlineStore({ url: 'redis+cluster://127.0.0.1', keyPrefix: 'x' }), /seed node 1 must be host:port/);

@@ -32,6 +32,7 @@ test('a new generation is layout 2 (marker: layout, buckets, features); a layout
     layout: '2',
     buckets: String(DEFAULT_BUCKETS),
     features: '[["spend","float64"],["orders","int64"],["country","string"]]',
+    rows: '0', // the count of its row keys its writes keep (a layout-1 marker has none)
   });
   assert.deepEqual(Object.keys(await raw.hgetall(store.layout.markerKey(g1))), ['createdAt']);
   assert.equal((await store.generationLayout(g1)).version, 1);

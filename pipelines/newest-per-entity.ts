@@ -33,6 +33,9 @@ export class NewestPerEntity {
   private createdTimes = new Float64Array(INITIAL_SLOTS);
   private tableOf = new Int32Array(INITIAL_SLOTS);
   private rowOf = new Int32Array(INITIAL_SLOTS);
+  /** Tables offered by addDistinct and not indexed yet (their rows are winners as they are). */
+  private distinct: { readonly table: number; readonly keys: string[]; readonly eventTimes: Float64Array; readonly createdTimes: Float64Array }[] = [];
+  private distinctRows = 0;
   /** Rows offered (refused ones included). */
   rowsRead = 0;
 
@@ -40,12 +43,29 @@ export class NewestPerEntity {
 
   /** Entities seen so far. */
   get entities(): number {
-    return this.slotOf.size;
+    return this.slotOf.size + this.distinctRows;
   }
 
   /** Whether a row of the entity (its encoded key) was kept. */
   has(key: string): boolean {
+    this.index();
     return this.slotOf.has(key);
+  }
+
+  /**
+   * Offers a table whose rows are already one per entity, of entities not offered before: a
+   * compacted snapshot's run (the newest row of each entity). Before any add(): its rows are
+   * winners as they are, with no per-entity index, until an add() or has() needs one (then they
+   * are indexed as add() would have, the newest rule included). The snapshot rebuild reads only
+   * such tables, so it keeps no map of its entities.
+   */
+  addDistinct(table: Table): void {
+    if (this.slotOf.size > 0) throw new Error('NewestPerEntity.addDistinct: rows were already added; use add()');
+    const { keys, eventTimes, createdTimes } = rowKeysAndTimes(this.view, table);
+    const t = this.tables.push(table) - 1;
+    this.distinct.push({ table: t, keys, eventTimes, createdTimes });
+    this.distinctRows += keys.length;
+    this.rowsRead += keys.length;
   }
 
   /**
@@ -89,6 +109,7 @@ export class NewestPerEntity {
    * counting them as refused. Returns the number of rows refused.
    */
   add(table: Table, valid?: (eventTime: number, createdTime: number) => boolean, only?: (key: string) => boolean): number {
+    this.index();
     const { keys, eventTimes, createdTimes } = rowKeysAndTimes(this.view, table);
     const t = this.tables.push(table) - 1;
     let refused = 0;
@@ -101,19 +122,35 @@ export class NewestPerEntity {
         refused++;
         continue;
       }
-      const slot = this.slotOf.get(key);
-      if (slot === undefined) {
-        const next = this.slotOf.size;
-        if (next === this.rowOf.length) this.grow();
-        this.slotOf.set(key, next);
-        this.keyOf.push(key);
-        this.set(next, et, ct, t, i);
-      } else if (et > this.eventTimes[slot]! || (et === this.eventTimes[slot]! && ct > this.createdTimes[slot]!)) {
-        this.set(slot, et, ct, t, i);
-      }
+      this.offer(key, et, ct, t, i);
     }
     this.rowsRead += keys.length;
     return refused;
+  }
+
+  /** Keeps the row if it is the entity's first or newer than the one kept. */
+  private offer(key: string, et: number, ct: number, t: number, i: number): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) {
+      const next = this.slotOf.size;
+      if (next === this.rowOf.length) this.grow();
+      this.slotOf.set(key, next);
+      this.keyOf.push(key);
+      this.set(next, et, ct, t, i);
+    } else if (et > this.eventTimes[slot]! || (et === this.eventTimes[slot]! && ct > this.createdTimes[slot]!)) {
+      this.set(slot, et, ct, t, i);
+    }
+  }
+
+  /** Indexes the addDistinct tables' rows, in the order offered, as add() would have. */
+  private index(): void {
+    if (this.distinct.length === 0) return;
+    const distinct = this.distinct;
+    this.distinct = [];
+    this.distinctRows = 0;
+    for (const { table, keys, eventTimes, createdTimes } of distinct) {
+      for (let i = 0; i < keys.length; i++) this.offer(keys[i]!, eventTimes[i]!, createdTimes[i]!, table, i);
+    }
   }
 
   /**
@@ -123,6 +160,12 @@ export class NewestPerEntity {
    * `group(key)` (an entity-hash partition) first, groups in ascending order.
    */
   *winners(group?: (key: string) => number): Generator<{ readonly group: number; readonly table: Table; readonly rows: Int32Array; readonly keys: string[] }> {
+    if (group === undefined && this.slotOf.size === 0) {
+      // Only addDistinct tables: every row wins, table by table, in row order (as below).
+      for (const { table, keys } of this.distinct) if (keys.length > 0) yield { group: 0, table: this.tables[table]!, rows: Int32Array.from(keys, (_, i) => i), keys };
+      return;
+    }
+    this.index();
     // Each table's winning rows in row order, without sorting: a slot per row of the table.
     const slotAtRow = this.tables.map(() => null as Int32Array | null);
     for (let s = 0; s < this.slotOf.size; s++) {

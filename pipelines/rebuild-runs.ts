@@ -51,10 +51,10 @@ export async function addRuns(offline: OfflineStore, ref: RunsRef, runs: readonl
   }
 }
 
-/** Offers a partition's snapshot runs to `newest`, in run order. */
+/** Offers a partition's snapshot runs to `newest`, in run order (before anything else: their rows are one per entity, NewestPerEntity.addDistinct). */
 export async function addSnapshotRuns(offline: OfflineStore, snapshot: SnapshotRuns, partition: number, newest: NewestPerEntity): Promise<void> {
   for (let run = 0; run < snapshot.runs; run++) {
-    newest.add(tableFromIPC(await offline.getBytes(snapshotRunKey(snapshot.prefix, partition, run))));
+    newest.addDistinct(tableFromIPC(await offline.getBytes(snapshotRunKey(snapshot.prefix, partition, run))));
     await yieldToEventLoop();
   }
 }

@@ -89,3 +89,37 @@ test('more entities than the initial slots: every one is kept once, with its new
   assert.deepEqual(winners.map(({ table, rows }) => [table === older ? 'older' : 'newer', rows.length]), [['older', n / 2], ['newer', n / 2]]);
   assert.ok(winners[1]!.rows.every((row) => row % 2 === 0), 'the even entities took their newer row');
 });
+
+test('addDistinct (a snapshot run: one row per entity): winners as they are without an index, and indexed as add() would the moment add() or has() needs it', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const next = random(seed);
+    // Two "snapshot runs" of distinct entities (the winners of earlier tables), then a later table.
+    const reduce = (tables: ReturnType<typeof tableOf>[]) => {
+      const newest = new NewestPerEntity(everyType);
+      for (const table of tables) newest.add(table);
+      return newest;
+    };
+    const base = reduce([tableOf(next, 80)]);
+    const runs = [...base.tableChunks(7)].map((chunk) => chunk.table);
+    const later = tableOf(next, 40);
+    const order = (n: NewestPerEntity, tables: unknown[]) => [...n.winners()].flatMap(({ table, rows, keys }) => [...rows].map((row, i) => `${tables.indexOf(table)}:${row}:${keys[i]}`));
+
+    const distinct = new NewestPerEntity(everyType);
+    for (const run of runs) distinct.addDistinct(run);
+    const added = reduce(runs);
+    assert.equal(distinct.entities, added.entities, `seed ${seed}`);
+    assert.deepEqual(order(distinct, runs), order(added, runs), `seed ${seed}: the same winners in the same order, no index`);
+    const key = [...added.winners()][0]!.keys[0]!;
+    assert.equal(distinct.has(key), true, `seed ${seed}`);
+
+    const both = new NewestPerEntity(everyType);
+    for (const run of runs) both.addDistinct(run);
+    both.add(later);
+    const all = [...runs, later];
+    assert.deepEqual(order(both, all), order(reduce(all), all), `seed ${seed}: a later table after the runs wins by the newest rule`);
+    assert.equal(both.rowsRead, reduce(all).rowsRead, `seed ${seed}`);
+  }
+  const used = new NewestPerEntity(everyType);
+  used.add(tableOf(random(1), 5));
+  assert.throws(() => used.addDistinct(tableOf(random(2), 5)), /already added/);
+});

@@ -142,12 +142,25 @@ export class KeyLayout {
     return countKey.includes('{') ? countKey + UNCOUNTED_SUFFIX : `${this.prefix}${UNCOUNTED_SUFFIX}{${countKey}}`;
   }
 
+  /**
+   * One SCAN MATCH pattern for every key under any of the generation's prefixes (generationPrefix:
+   * layout 1's rows and the marker; packedTagPrefix: layout 2's rows; a Cluster's bucket
+   * markers): `<prefix>:*<project>:<view>:v<version>:g<generation>:*`, so a drop that does not
+   * know the layout visits the keyspace once instead of once per prefix. It may also match keys
+   * of other generations (a project or view whose name ends with this one's): keep only the keys
+   * that start with one of the prefixes.
+   */
+  anyGenerationPattern(ref: GenerationRef): string {
+    return `${escapeGlob(this.prefix)}:*${escapeGlob(`${escapeName(ref.project)}:${escapeName(ref.view)}:v${ref.version}:g${ref.generation}:`)}*`;
+  }
+
   /** Layout 2 on Redis Cluster: SCAN MATCH pattern for the generation's bucket markers. */
   bucketMarkerPattern(ref: GenerationRef): string {
     return escapeGlob(this.bucketMarkerTagPrefix(ref)) + '*';
   }
 
-  private bucketMarkerTagPrefix(ref: GenerationRef): string {
+  /** Layout 2 on Redis Cluster: every bucket marker of the generation starts with this. */
+  bucketMarkerTagPrefix(ref: GenerationRef): string {
     return `${this.prefix}:${BUCKET_MARKER_TAG}{${escapeName(ref.project)}:${escapeName(ref.view)}:v${ref.version}:g${ref.generation}:`;
   }
 

@@ -959,26 +959,30 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * SCANs the generation's keys of its layout and unlinks them, then the marker. Without a marker
-   * (its layout unknown) both layouts' patterns are scanned.
+   * (its layout unknown) the keys of both layouts are dropped, and on a Cluster the bucket
+   * markers too, in one SCAN pass (anyGenerationPattern) rather than one per kind.
    */
   async dropGeneration(target: GenerationRef): Promise<number> {
     const prefix = this.layout.generationPrefix(target);
     const marked = await this.hasGenerationMarker(target);
     const layout = marked ? await this.generationLayout(target) : undefined;
-    const patterns: string[] = [];
-    if (layout?.version !== 2) patterns.push(this.layout.generationPattern(target));
-    if (layout?.version !== 1) patterns.push(this.layout.packedRowPattern(target));
-    if (this.clustered) patterns.push(this.layout.bucketMarkerPattern(target));
+    const kinds: { pattern: string; prefix: string }[] = [];
+    if (layout?.version !== 2) kinds.push({ pattern: this.layout.generationPattern(target), prefix: this.layout.generationPrefix(target) });
+    if (layout?.version !== 1) kinds.push({ pattern: this.layout.packedRowPattern(target), prefix: this.layout.packedTagPrefix(target) });
+    if (this.clustered) kinds.push({ pattern: this.layout.bucketMarkerPattern(target), prefix: this.layout.bucketMarkerTagPrefix(target) });
+    // Several kinds: one pass with a pattern that matches them all (a SCAN costs Redis per key in
+    // the database, whatever matches), keeping only the keys under one of their prefixes.
+    const pattern = kinds.length === 1 ? kinds[0]!.pattern : this.layout.anyGenerationPattern(target);
+    const keep = (key: string) => kinds.length === 1 || kinds.some(({ prefix }) => key.startsWith(prefix));
     let dropped = 0;
-    for (const pattern of patterns) {
-      for await (const keys of this.scanKeys('dropGeneration', pattern)) {
-        if (keys.length === 0) continue;
-        if (!this.clustered) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
-        else {
-          const groups = [...groupKeysBySlot(keys)];
-          const counts = await this.execBySlot('dropGeneration', groups.map(([slot, group]) => ({ slot, add: (p) => p.unlink(...group) })));
-          for (const n of counts) dropped += n as number;
-        }
+    for await (const page of this.scanKeys('dropGeneration', pattern)) {
+      const keys = page.filter(keep);
+      if (keys.length === 0) continue;
+      if (!this.clustered) dropped += await this.call('dropGeneration', () => this.redis.unlink(...keys));
+      else {
+        const groups = [...groupKeysBySlot(keys)];
+        const counts = await this.execBySlot('dropGeneration', groups.map(([slot, group]) => ({ slot, add: (p) => p.unlink(...group) })));
+        for (const n of counts) dropped += n as number;
       }
     }
     const marker = this.layout.markerKey(target);

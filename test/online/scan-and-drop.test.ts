@@ -93,3 +93,24 @@ test('dropGeneration deletes one generation, marker included, and leaves other g
   }
   assert.equal(await store.dropGeneration(dropped), 0, 'dropping again is a no-op');
 });
+
+test('dropGeneration without a marker drops the keys of both layouts in one pass, and nothing of a generation whose project name ends with this one\'s', async (t) => {
+  const { store, raw, prefix } = await openTestStore(t);
+  const { store: old } = await openTestStore(t, { keyPrefix: prefix, newGenerationLayout: 1 });
+  const now = Date.now();
+  const lost = composite({ generation: 3 });
+  const lookalikes = [composite({ generation: 3, project: 'other_shop' }), composite({ generation: 3, view: 'my_user_stats' }), composite({ generation: 30 })];
+  // Layout-2 rows and layout-1 rows under the same generation, its marker gone (Redis lost it).
+  await store.markGeneration(lost);
+  await store.writeRows(lost, rowsOf(300, now));
+  await raw.del(store.layout.markerKey(lost));
+  await old.writeRows(lost, rowsOf(200, now)); // no marker: written as layout 1
+  for (const target of lookalikes) {
+    await store.markGeneration(target);
+    await store.writeRows(target, rowsOf(50, now));
+  }
+  const before = (await raw.keys(`${prefix}:*`)).length;
+  assert.equal(await store.dropGeneration(lost), 500);
+  assert.equal((await raw.keys(`${prefix}:*`)).length, before - 500, 'the rows of both layouts, nothing else');
+  for (const target of lookalikes) assert.equal(await store.countRowKeys(target), 50);
+});

@@ -2,17 +2,20 @@ import { MARKER_APPLIED_FIELD, MARKER_ROWS_FIELD } from './key-layout.ts';
 
 /**
  * The writes of layout 2 (packed rows, packed-row-codec.ts), as Lua to prepend to the scripts
- * below and packed-replace-row.lua.ts. A row in ARGV, from index `at`:
+ * below and to packed-fresh-write-blob.lua.ts. A row is an expiry and its packed bytes; the
+ * argument scripts take them from ARGV, two arguments per row from index `at`:
  *   ARGV[at]      expire at, ms since epoch (event time + TTL + grace, row-expiry.ts)
  *   ARGV[at+1]    the packed row: its first 16 bytes are the event and created times
  *
  * `checkPackedArgs(first)`: ARGV holds one row per KEYS[first..], each with a numeric expiry and
- * at least a header; an error reply, or nil. `putPacked(key, at, nowMs)`: SET key row PXAT
- * expiry; or, when the expiry is already past by Redis' clock, DEL and keep nothing. 1 written,
- * 3 expired. `writePackedIfNewer(key, at, nowMs)`: putPacked only when the row's (event time,
- * created time) is strictly greater than the stored row's (GETRANGE of the 16-byte header,
- * `struct.unpack('>dd')`), else 2 (skipped). Both also return the change in the number of row
- * keys (+1 a key created, -1 one deleted, else 0). `redisNowMs()` is Redis' clock (TIME) in ms.
+ * at least a header; an error reply, or nil. `putPacked(key, expiry, row, nowMs)`: SET key row
+ * PXAT expiry (a numeric string or a Lua number); or, when the expiry is already past by Redis'
+ * clock, DEL and keep nothing. 1 written, 3 expired. `writePackedIfNewer(key, expiry, row,
+ * nowMs)`: putPacked only when the row's (event time, created time) is strictly greater than the
+ * stored row's (GETRANGE of the 16-byte header, `struct.unpack('>dd')`), else 2 (skipped). Both
+ * also return the change in the number of row keys (+1 a key created, -1 one deleted, else 0).
+ * `redisNowMs()` is Redis' clock (TIME) in ms. `fenceOpen(marker)`: the rebuild's fence
+ * (fresh-write-many.lua.ts) is open, the marker existing and recording no applied commit.
  *
  * The count of a generation's row keys (the count key's `rows` field, the marker hash every write
  * of the generation names: the generation's marker, on Redis Cluster the bucket's marker): every
@@ -21,11 +24,10 @@ import { MARKER_APPLIED_FIELD, MARKER_ROWS_FIELD } from './key-layout.ts';
  * `countedWrites(countKey, uncountedKey, writes)` runs `writes(tally)` (which adds each row's
  * change to `tally.delta`) under Lua's pcall, so that a Redis error in the middle of a call still
  * counts the rows already written, then records the change and returns the error reply (or nil):
- * when the
- * count key has its field, HINCRBY; when the count key is gone (Redis lost the generation), a
- * created key sets the uncounted key, and a marker created later over such keys gets no count
- * (MARK_GENERATION_LUA). A marker without the field (older generations, or one recreated after a
- * loss) is not counted at all: the keys are then counted by SCAN.
+ * when the count key has its field, HINCRBY; when the count key is gone (Redis lost the
+ * generation), a created key sets the uncounted key, and a marker created later over such keys
+ * gets no count (MARK_GENERATION_LUA). A marker without the field (older generations, or one
+ * recreated after a loss) is not counted at all: the keys are then counted by SCAN.
  */
 export const PACKED_ROW_LUA = `
 local function redisNowMs()
@@ -43,28 +45,31 @@ local function checkPackedArgs(first)
   end
   return nil
 end
-local function putPacked(key, at, nowMs)
-  if tonumber(ARGV[at]) <= nowMs then
+local function putPacked(key, expiry, row, nowMs)
+  if tonumber(expiry) <= nowMs then
     return 3, -redis.call('DEL', key)
   end
-  local old = redis.pcall('SET', key, ARGV[at + 1], 'PXAT', ARGV[at], 'GET')
+  local old = redis.pcall('SET', key, row, 'PXAT', expiry, 'GET')
   if type(old) == 'table' and old.err then
     -- a key of another type (SET ... GET refuses it): it existed, and SET replaces it
-    redis.call('SET', key, ARGV[at + 1], 'PXAT', ARGV[at])
+    redis.call('SET', key, row, 'PXAT', expiry)
     return 1, 0
   end
   if old then return 1, 0 end
   return 1, 1
 end
-local function writePackedIfNewer(key, at, nowMs)
+local function writePackedIfNewer(key, expiry, row, nowMs)
   local stored = redis.call('GETRANGE', key, 0, 15)
   if #stored == 16 then
     local storedEventTime, storedCreatedTime = struct.unpack('>dd', stored)
-    local eventTime, createdTime = struct.unpack('>dd', ARGV[at + 1])
+    local eventTime, createdTime = struct.unpack('>dd', row)
     if eventTime < storedEventTime then return 2, 0 end
     if eventTime == storedEventTime and createdTime <= storedCreatedTime then return 2, 0 end
   end
-  return putPacked(key, at, nowMs)
+  return putPacked(key, expiry, row, nowMs)
+end
+local function fenceOpen(marker)
+  return redis.call('EXISTS', marker) == 1 and (tonumber(redis.call('HGET', marker, '${MARKER_APPLIED_FIELD}') or '0') or 1) == 0
 end
 local function countedWrites(countKey, uncountedKey, writes)
   local counted = redis.call('HEXISTS', countKey, '${MARKER_ROWS_FIELD}') == 1
@@ -104,7 +109,7 @@ local nowMs = redisNowMs()
 local counts = { 0, 0, 0 }
 local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
   for k = 3, #KEYS do
-    local outcome, change = writePackedIfNewer(KEYS[k], 2 * k - 5, nowMs)
+    local outcome, change = writePackedIfNewer(KEYS[k], ARGV[2 * k - 5], ARGV[2 * k - 4], nowMs)
     counts[outcome] = counts[outcome] + 1
     tally.delta = tally.delta + change
   end
@@ -120,6 +125,9 @@ export const PACKED_WRITE_MANY_COMMAND = 'granaryPackedWriteMany';
  * same for layout 1; the fence is explained there): while the generation's marker exists and
  * records no applied commit, each row is put plainly (SET ... PXAT, no read); once it records one,
  * or when it is gone, through the monotonic write. Decided once per call, atomically with it.
+ * This one takes its rows as JS values give them (writePacked); rows packed from Arrow (the
+ * rebuild's build) go through packed-fresh-write-blob.lua.ts, the same write with a call's rows
+ * in one argument.
  *
  * KEYS[1]     the generation's marker hash; on Redis Cluster the bucket's marker hash (in the
  *             rows' slot, key-layout.ts bucketMarkerKey), so the fence is kept per bucket; also
@@ -134,12 +142,13 @@ export const PACKED_FRESH_WRITE_MANY_LUA = `${PACKED_ROW_LUA}
 local malformed = checkPackedArgs(3)
 if malformed then return malformed end
 local nowMs = redisNowMs()
-local fresh = redis.call('EXISTS', KEYS[1]) == 1 and (tonumber(redis.call('HGET', KEYS[1], '${MARKER_APPLIED_FIELD}') or '0') or 1) == 0
+local fresh = fenceOpen(KEYS[1])
 local counts = { 0, 0, 0, fresh and 1 or 0 }
 local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
   for k = 3, #KEYS do
     local outcome, change
-    if fresh then outcome, change = putPacked(KEYS[k], 2 * k - 5, nowMs) else outcome, change = writePackedIfNewer(KEYS[k], 2 * k - 5, nowMs) end
+    local expiry, row = ARGV[2 * k - 5], ARGV[2 * k - 4]
+    if fresh then outcome, change = putPacked(KEYS[k], expiry, row, nowMs) else outcome, change = writePackedIfNewer(KEYS[k], expiry, row, nowMs) end
     counts[outcome] = counts[outcome] + 1
     tally.delta = tally.delta + change
   end
@@ -179,7 +188,7 @@ local failure = countedWrites(KEYS[2], KEYS[3], function(tally)
     result = 3
     return
   end
-  local outcome, change = putPacked(key, 4, redisNowMs())
+  local outcome, change = putPacked(key, ARGV[4], ARGV[5], redisNowMs())
   tally.delta = change
   if outcome == 1 then result = 1 else result = 2 end
 end)

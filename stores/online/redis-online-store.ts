@@ -55,6 +55,7 @@ import {
   PACKED_WRITE_MANY_COMMAND,
   PACKED_WRITE_MANY_LUA,
 } from './packed-write-many.lua.ts';
+import { BLOB_ROW_HEADER_BYTES, PACKED_FRESH_WRITE_BLOB_COMMAND, PACKED_FRESH_WRITE_BLOB_LUA } from './packed-fresh-write-blob.lua.ts';
 
 /**
  * Rows per monotonic script call. Redis runs one script at a time and serves no reader meanwhile,
@@ -241,6 +242,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(REPLACE_ROW_COMMAND, { numberOfKeys: 1, lua: REPLACE_ROW_LUA });
     this.redis.defineCommand(PACKED_WRITE_MANY_COMMAND, { lua: PACKED_WRITE_MANY_LUA });
     this.redis.defineCommand(PACKED_FRESH_WRITE_MANY_COMMAND, { lua: PACKED_FRESH_WRITE_MANY_LUA });
+    this.redis.defineCommand(PACKED_FRESH_WRITE_BLOB_COMMAND, { lua: PACKED_FRESH_WRITE_BLOB_LUA });
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 3, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 2, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
@@ -488,10 +490,12 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write
-   * (PACKED_FRESH_WRITE_MANY_LUA) in writePacked's calls (one bucket each, `packedRowsPerCall`
-   * rows), each row's bytes a view of the one packed buffer. (One argument per call holding
-   * every row was tried in session 8: no measurable gain in Redis, so not kept.)
+   * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write with each
+   * call's rows in one argument (packed-fresh-write-blob.lua.ts), in writePacked's calls (one
+   * bucket each, `packedRowsPerCall` rows); every call's rows copied into one buffer per
+   * writeNewRows, each call a view of it. (Tried in session 8 for Redis' sake: no measurable gain
+   * there; session 11 measured the worker's CPU: -1.0 to -1.6 us per row against an expiry and a
+   * row argument per row, bench/build-write.ts, so it is the only fenced write from Arrow.)
    */
   private async writeArrowPacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number, marker: string): Promise<WriteResult> {
     for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
@@ -499,6 +503,10 @@ export class RedisOnlineStore implements OnlineStore {
     if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
     const tag = this.layout.packedTagPrefix(target);
     const expiryOf = (i: number) => rowExpiresAt(target.ttlSeconds, rows.eventTimes[i]!, graceSeconds);
+    const startOf = (i: number) => (i === 0 ? 0 : packed.ends[i - 1]!);
+    // Every call's rows in one buffer (BLOB_ROW_HEADER_BYTES + the row each), each call a view of it.
+    const blob = Buffer.allocUnsafe(rows.keys.length * BLOB_ROW_HEADER_BYTES + (packed.ends.at(-1) ?? 0));
+    let blobAt = 0;
     const calls: PackedCall[] = [];
     for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
       const bucketTag = `${tag}${bucket}}`;
@@ -510,11 +518,15 @@ export class RedisOnlineStore implements OnlineStore {
         const to = Math.min(from + perCall, indices.length);
         const args: (string | Buffer)[] = [String(to - from + 2), fence, uncounted];
         for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
+        const callStart = blobAt;
         for (let j = from; j < to; j++) {
           const i = indices[j]!;
-          args.push(String(expiryOf(i)), packed.bytes.subarray(i === 0 ? 0 : packed.ends[i - 1]!, packed.ends[i]!));
+          blob.writeDoubleBE(expiryOf(i), blobAt);
+          blob.writeUInt32BE(packed.ends[i]! - startOf(i), blobAt + 8);
+          blobAt = BLOB_ROW_HEADER_BYTES + blobAt + packed.bytes.copy(blob, blobAt + BLOB_ROW_HEADER_BYTES, startOf(i), packed.ends[i]!);
         }
-        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_FRESH_WRITE_MANY_COMMAND]!(args) });
+        args.push(blob.subarray(callStart, blobAt));
+        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_FRESH_WRITE_BLOB_COMMAND]!(args) });
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { tableFromArrays } from 'apache-arrow';
 import { Cluster } from 'ioredis';
 import { startPrivateRedisCluster, type PrivateRedisCluster } from '../../scripts/private-services.ts';
 import { encodeEntityKey } from '../../stores/online/key-layout.ts';
@@ -59,6 +60,15 @@ function columnsOf(rows: readonly OnlineRow[]): OnlineColumns {
       country: rows.map((r) => r.values.country ?? null),
     },
   };
+}
+
+/** The rows as columns carrying an Arrow source (as a rebuild's build sends them): spend and orders; country has no column, so null. */
+function arrowColumnsOf(rows: readonly OnlineRow[]): OnlineColumns {
+  const table = tableFromArrays({
+    spend: Float64Array.from(rows, (r) => r.values.spend as number),
+    orders: BigInt64Array.from(rows, (r) => r.values.orders as bigint),
+  });
+  return { ...columnsOf(rows), source: { table, rows: Int32Array.from(rows, (_, i) => i) } };
 }
 
 /** Keys of a pattern on each master (SCAN per node). */
@@ -163,6 +173,40 @@ test('Cluster: the rebuild\'s fenced write is plain per bucket while its marker 
   await store.recordApplied(view, 1);
   assert.deepEqual(await store.writeNewRows(view, columnsOf(newer)), { written: 400 - n, skipped: n, expired: 0 }, 'the closed bucket kept its newer rows');
   assert.deepEqual(await store.writeNewRows(view, columnsOf(older)), { written: 0, skipped: 400, expired: 0 }, 'every fence closed: monotonic');
+});
+
+test('Cluster: the build write from Arrow (one blob per call) stores what the write from JS values stores, counts its keys per bucket and keeps each bucket\'s fence', async (t) => {
+  const store = openStore(t);
+  const fromArrow = target({ generation: 3 });
+  const fromValues = target({ generation: 4 });
+  await store.markGeneration(fromArrow);
+  await store.markGeneration(fromValues);
+  const now = Date.now();
+  const newer = rowsOf(400, now, 5);
+  const older = rowsOf(400, now, 1);
+  const withoutCountry = (rows: readonly OnlineRow[]) => rows.map((r) => ({ ...r, values: { ...r.values, country: null } }));
+  assert.deepEqual(await store.writeNewRows(fromValues, columnsOf(withoutCountry(older))), { written: 400, skipped: 0, expired: 0 });
+  assert.deepEqual(await store.writeNewRows(fromArrow, arrowColumnsOf(older)), { written: 400, skipped: 0, expired: 0 });
+  for (const r of older) {
+    const [a, b] = [await store.rowKey(fromValues, r.entityKey), await store.rowKey(fromArrow, r.entityKey)];
+    assert.deepEqual(await raw.getBuffer(b), await raw.getBuffer(a), `${r.entityKey}: same bytes`);
+    assert.equal(await raw.call('PEXPIRETIME', b), await raw.call('PEXPIRETIME', a), `${r.entityKey}: same expiry`);
+  }
+  assert.deepEqual(await store.writeNewRows(fromArrow, arrowColumnsOf(newer)), { written: 400, skipped: 0, expired: 0 });
+  assert.equal(await store.countedRowKeys(fromArrow), 400);
+  assert.equal(await store.countedRowKeys(fromValues), 400);
+  // Close the fence of one bucket only: that bucket's older rows are skipped, the others put plainly.
+  const bucketOf = async (r: OnlineRow) => Number(/:(\d+)\}/.exec(await store.rowKey(fromArrow, r.entityKey))![1]);
+  const bucket = await bucketOf(older[0]!);
+  const n = (await Promise.all(older.map(async (r) => (await bucketOf(r)) === bucket))).filter(Boolean).length;
+  await raw.hset(store.layout.bucketMarkerKey(fromArrow, bucket), 'applied', '1');
+  assert.deepEqual(await store.writeNewRows(fromArrow, arrowColumnsOf(older)), { written: 400 - n, skipped: n, expired: 0 }, `the ${n} rows of bucket ${bucket} are compared`);
+  await store.recordApplied(fromArrow, 1);
+  assert.deepEqual(await store.writeNewRows(fromArrow, arrowColumnsOf(older)), { written: 0, skipped: 400, expired: 0 }, 'every fence closed: monotonic');
+  // 10 new entities after the seal, through the monotonic path: each counted in its bucket.
+  assert.deepEqual(await store.writeNewRows(fromArrow, arrowColumnsOf(rowsOf(410, now, 9).slice(400))), { written: 10, skipped: 0, expired: 0 });
+  assert.equal(await store.countedRowKeys(fromArrow), 410);
+  assert.equal(await store.countRowKeys(fromArrow), 410);
 });
 
 test('Cluster: scanRows and countRowKeys SCAN every master; dropGeneration removes rows, bucket markers and marker, nothing else', async (t) => {

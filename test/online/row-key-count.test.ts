@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { toViewTable } from '../../ingest/batch-validation.ts';
+import { arrowOnlineColumns } from '../../pipelines/arrow-online-columns.ts';
+import { rowKeysAndTimes } from '../../pipelines/row-conversion.ts';
 import { encodeEntityKey } from '../../stores/online/key-layout.ts';
-import type { OnlineColumns, OnlineRow } from '../../stores/online/online-store.ts';
+import { onlineTargetOf, type OnlineColumns, type OnlineRow } from '../../stores/online/online-store.ts';
+import { everyType, everyTypeRows } from '../offline/offline-fixtures.ts';
 import { openTestStore, testTarget } from './online-fixtures.ts';
 
 /**
@@ -25,6 +29,18 @@ function columnsOf(rows: readonly OnlineRow[]): OnlineColumns {
 }
 
 const keysOf = (prefix: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => `${prefix}${from + i}`);
+
+/**
+ * everyType's rows, one per user, as a rebuild's build sends them (build-partition.ts:
+ * arrowOnlineColumns over the Arrow table it read): writeNewRows packs them from Arrow and writes
+ * them with the blob write (packed-fresh-write-blob.lua.ts), not writePacked.
+ */
+function arrowRowsOf(users: readonly string[], eventTime: number): OnlineColumns {
+  const base = everyTypeRows()[0]!;
+  const table = toViewTable(everyType, users.map((user_id) => ({ ...base, user_id, event_timestamp: eventTime })), { allowMissingFeatures: true });
+  const { keys } = rowKeysAndTimes(everyType, table);
+  return arrowOnlineColumns(everyType, table, Int32Array.from(keys, (_, i) => i), keys);
+}
 
 test('the count of row keys follows every write: a build, its retry, the catch-up, an expired row, a repair', async (t) => {
   const { store } = await openTestStore(t, { packedRowsPerCall: 7 });
@@ -58,6 +74,44 @@ test('the count of row keys follows every write: a build, its retry, the catch-u
   assert.equal(await store.replaceRow(target, ['r1'], null, rowsOf(['r1'], now - 1000)[0]!), 'written');
   assert.equal(await store.countedRowKeys(target), 1049);
   assert.equal(await store.countRowKeys(target), 1049);
+});
+
+test('the count follows the build write from Arrow (one blob per call): a build, its retry, expired rows, after the seal, a call failing halfway', async (t) => {
+  const { store, raw } = await openTestStore(t, { packedRowsPerCall: 7 });
+  const target = onlineTargetOf('shop', everyType, 1);
+  const now = Date.now();
+  await store.markGeneration(target);
+  assert.equal(await store.countedRowKeys(target), 0);
+
+  const built = arrowRowsOf(keysOf('u', 1000), now - HOUR);
+  assert.ok(built.source, 'rows from Arrow');
+  assert.deepEqual(await store.writeNewRows(target, built), { written: 1000, skipped: 0, expired: 0 });
+  assert.equal(await store.countedRowKeys(target), 1000);
+  // A retried chunk, the fence still open: put again plainly, no key new.
+  assert.deepEqual(await store.writeNewRows(target, built), { written: 1000, skipped: 0, expired: 0 });
+  assert.equal(await store.countedRowKeys(target), 1000);
+  assert.equal(await store.countRowKeys(target), 1000);
+  // Rows already past their expiry: over a stored one the key is deleted (one fewer), over none nothing changes.
+  assert.deepEqual(await store.writeNewRows(target, arrowRowsOf(['u500', 'gone'], now - 30 * 24 * HOUR)), { written: 0, skipped: 0, expired: 2 });
+  assert.equal(await store.countRowKeys(target), 999);
+  assert.equal(await store.countedRowKeys(target), 999);
+
+  // Sealed: a zombie build attempt (the monotonic path) skips its equal rows, counts the 5 entities it creates.
+  await store.recordApplied(target, 3);
+  assert.deepEqual(await store.writeNewRows(target, arrowRowsOf([...keysOf('u', 10), ...keysOf('n', 5)], now - HOUR)), { written: 5, skipped: 10, expired: 0 });
+  assert.deepEqual(await store.writeNewRows(target, arrowRowsOf(keysOf('u', 20), now - 1000)), { written: 20, skipped: 0, expired: 0 });
+  assert.equal(await store.countedRowKeys(target), 1004);
+  assert.equal(await store.countRowKeys(target), 1004);
+
+  // One call (one bucket's keys, monotonic) whose second row's key is a hash: the first row is written and counted.
+  const candidates = keysOf('k', 4000);
+  const { keys } = arrowRowsOf(candidates, now);
+  const sameBucket = candidates.filter((_, i) => store.layout.packedRowKey(target, keys[i]!, 256).includes(':0}')).slice(0, 3);
+  assert.equal(sameBucket.length, 3);
+  const stopping = arrowRowsOf(sameBucket, now - HOUR);
+  await raw.hset(store.layout.packedRowKey(target, stopping.keys[1]!, 256), 'not', 'a row');
+  await assert.rejects(store.writeNewRows(target, stopping), /WRONGTYPE/);
+  assert.equal(await store.countedRowKeys(target), 1005, 'the row written before the failure is counted');
 });
 
 test('a call that fails halfway still counts the rows it wrote (a key of another type stops the monotonic write)', async (t) => {

@@ -8,7 +8,7 @@ export const BLOB_ROW_HEADER_BYTES = 12;
  * its build sends): PACKED_FRESH_WRITE_MANY_LUA (packed-write-many.lua.ts) with the call's rows in
  * one argument. The same fence, the same plain put while it is open, the same monotonic rule once
  * it is closed or gone, the same count of the generation's row keys, the same counts returned
- * (PACKED_ROW_LUA's putPacked, writePackedIfNewer and countedWrites); only the encoding of ARGV
+ * (PACKED_ROW_LUA's fencedWrites); only the encoding of ARGV
  * differs, so the client sends one Buffer per call instead of two arguments per row (less of
  * ioredis' encoding per row in the worker: bench/build-write.ts).
  *
@@ -44,23 +44,12 @@ end
 if at ~= size + 1 then
   return redis.error_reply('granary packed blob write: ' .. (size + 1 - at) .. ' bytes after the last of ' .. rows .. ' rows')
 end
-local nowMs = redisNowMs()
-local fresh = fenceOpen(KEYS[1])
-local counts = { 0, 0, 0, fresh and 1 or 0 }
-local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
-  local from = 1
-  for k = 3, #KEYS do
-    local expiry, length, first = struct.unpack('>dI4', blob, from)
-    from = first + length
-    local row = string.sub(blob, first, from - 1)
-    local outcome, change
-    if fresh then outcome, change = putPacked(KEYS[k], expiry, row, nowMs) else outcome, change = writePackedIfNewer(KEYS[k], expiry, row, nowMs) end
-    counts[outcome] = counts[outcome] + 1
-    tally.delta = tally.delta + change
-  end
+local from = 1
+return fencedWrites(function()
+  local expiry, length, first = struct.unpack('>dI4', blob, from)
+  from = first + length
+  return expiry, string.sub(blob, first, from - 1)
 end)
-if failure then return failure end
-return counts
 `;
 
 export const PACKED_FRESH_WRITE_BLOB_COMMAND = 'granaryPackedFreshWriteBlob';

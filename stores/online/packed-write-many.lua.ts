@@ -16,6 +16,12 @@ import { MARKER_APPLIED_FIELD, MARKER_ROWS_FIELD } from './key-layout.ts';
  * also return the change in the number of row keys (+1 a key created, -1 one deleted, else 0).
  * `redisNowMs()` is Redis' clock (TIME) in ms. `fenceOpen(marker)`: the rebuild's fence
  * (fresh-write-many.lua.ts) is open, the marker existing and recording no applied commit.
+ * `countedRows(rowAt, fresh)`: writes the rows KEYS[3..] (KEYS[1] the count key, KEYS[2] its
+ * uncounted key), `rowAt(k)` giving the expiry and packed bytes of KEYS[k]'s row, each put
+ * plainly when `fresh`, else through writePackedIfNewer, counted; returns { written, skipped,
+ * expired } and the error reply of a call stopped halfway (or nil). `fencedWrites(rowAt)`: the
+ * rebuild's fenced write, countedRows with `fresh` = fenceOpen(KEYS[1]); returns { written,
+ * skipped, expired, 1 when the fence was open else 0 } or the error reply.
  *
  * The count of a generation's row keys (the count key's `rows` field, the marker hash every write
  * of the generation names: the generation's marker, on Redis Cluster the bucket's marker): every
@@ -83,6 +89,27 @@ local function countedWrites(countKey, uncountedKey, writes)
   if type(failure) == 'table' and failure.err then return failure end
   return redis.error_reply(tostring(failure))
 end
+local function countedRows(rowAt, fresh)
+  local nowMs = redisNowMs()
+  local counts = { 0, 0, 0 }
+  local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
+    for k = 3, #KEYS do
+      local expiry, row = rowAt(k)
+      local outcome, change
+      if fresh then outcome, change = putPacked(KEYS[k], expiry, row, nowMs) else outcome, change = writePackedIfNewer(KEYS[k], expiry, row, nowMs) end
+      counts[outcome] = counts[outcome] + 1
+      tally.delta = tally.delta + change
+    end
+  end)
+  return counts, failure
+end
+local function fencedWrites(rowAt)
+  local fresh = fenceOpen(KEYS[1])
+  local counts, failure = countedRows(rowAt, fresh)
+  if failure then return failure end
+  counts[4] = fresh and 1 or 0
+  return counts
+end
 `;
 
 /**
@@ -105,15 +132,7 @@ end
 export const PACKED_WRITE_MANY_LUA = `${PACKED_ROW_LUA}
 local malformed = checkPackedArgs(3)
 if malformed then return malformed end
-local nowMs = redisNowMs()
-local counts = { 0, 0, 0 }
-local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
-  for k = 3, #KEYS do
-    local outcome, change = writePackedIfNewer(KEYS[k], ARGV[2 * k - 5], ARGV[2 * k - 4], nowMs)
-    counts[outcome] = counts[outcome] + 1
-    tally.delta = tally.delta + change
-  end
-end)
+local counts, failure = countedRows(function(k) return ARGV[2 * k - 5], ARGV[2 * k - 4] end, false)
 if failure then return failure end
 return counts
 `;
@@ -141,20 +160,7 @@ export const PACKED_WRITE_MANY_COMMAND = 'granaryPackedWriteMany';
 export const PACKED_FRESH_WRITE_MANY_LUA = `${PACKED_ROW_LUA}
 local malformed = checkPackedArgs(3)
 if malformed then return malformed end
-local nowMs = redisNowMs()
-local fresh = fenceOpen(KEYS[1])
-local counts = { 0, 0, 0, fresh and 1 or 0 }
-local failure = countedWrites(KEYS[1], KEYS[2], function(tally)
-  for k = 3, #KEYS do
-    local outcome, change
-    local expiry, row = ARGV[2 * k - 5], ARGV[2 * k - 4]
-    if fresh then outcome, change = putPacked(KEYS[k], expiry, row, nowMs) else outcome, change = writePackedIfNewer(KEYS[k], expiry, row, nowMs) end
-    counts[outcome] = counts[outcome] + 1
-    tally.delta = tally.delta + change
-  end
-end)
-if failure then return failure end
-return counts
+return fencedWrites(function(k) return ARGV[2 * k - 5], ARGV[2 * k - 4] end)
 `;
 
 export const PACKED_FRESH_WRITE_MANY_COMMAND = 'granaryPackedFreshWriteMany';

@@ -390,7 +390,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (layout.version === 2) {
       const codec = await this.packedCodec(target, layout, true);
       const graceSeconds = this.options.expiryGraceSeconds ?? defaultExpiryGraceSeconds(target.ttlSeconds);
-      if (rows.source) return this.writeArrowPacked(target, layout, rows, packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes), graceSeconds, marker);
+      if (rows.source) return this.writeArrowPacked(target, layout, rows, packArrowRows(codec, featureNamesOf(target), rows.source, rows.eventTimes, rows.createdTimes), graceSeconds);
       const columns = codec.features.map((f) => rows.values[f.name]);
       const packed = rows.keys.map((key, i) => packRow(target, codec, graceSeconds, key, rows.eventTimes[i]!, rows.createdTimes[i]!, (f) => columns[f]?.[i]));
       return this.writePacked('writeNewRows', target, layout, rows.keys, packed, true);
@@ -465,22 +465,42 @@ export class RedisOnlineStore implements OnlineStore {
     packed: readonly [string, Buffer][],
     fenced: boolean,
   ): Promise<WriteResult> {
+    const command = fenced ? PACKED_FRESH_WRITE_MANY_COMMAND : PACKED_WRITE_MANY_COMMAND;
+    return this.writeInBucketCalls(operation, target, layout, encodedEntities, command, (args, rows, from, to) => {
+      for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
+    });
+  }
+
+  /**
+   * Layout 2's script calls: rows grouped by bucket (one hash tag: one Cluster slot), at most
+   * `packedRowsPerCall` rows per call, each call's KEYS the count key (the generation's marker, on
+   * a Cluster the bucket's, in its slot: also the rebuild's fence), its uncounted key and the
+   * rows' keys, then `rowArgs` appends the ARGV of the call's rows (rows[from..to), indices into
+   * `encodedEntities`), calls in bucket order. Runs them (runCalls) and sums { written, skipped, expired }.
+   */
+  private async writeInBucketCalls(
+    operation: string,
+    target: GenerationRef,
+    layout: GenerationLayout,
+    encodedEntities: readonly string[],
+    command: string,
+    rowArgs: (args: (string | Buffer)[], rows: readonly number[], from: number, to: number) => void,
+  ): Promise<WriteResult> {
     const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
     if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
     const tag = this.layout.packedTagPrefix(target);
-    const command = fenced ? PACKED_FRESH_WRITE_MANY_COMMAND : PACKED_WRITE_MANY_COMMAND;
     const generationMarker = this.layout.markerKey(target);
     const calls: PackedCall[] = [];
     for (const [bucket, rows] of byBucket(encodedEntities, layout.buckets)) {
       const bucketTag = `${tag}${bucket}}`;
       const slot = this.clustered ? hashSlot(bucketTag) : 0;
-      // The fence and count key: the generation's marker, on a Cluster the bucket's (in its slot).
       const marker = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : generationMarker;
+      const uncounted = this.layout.uncountedKey(marker);
       for (let from = 0; from < rows.length; from += perCall) {
         const to = Math.min(from + perCall, rows.length);
-        const args: (string | Buffer)[] = [String(to - from + 2), marker, this.layout.uncountedKey(marker)];
+        const args: (string | Buffer)[] = [String(to - from + 2), marker, uncounted];
         for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
-        for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
+        rowArgs(args, rows, from, to);
         calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
       }
     }
@@ -491,47 +511,28 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write with each
-   * call's rows in one argument (packed-fresh-write-blob.lua.ts), in writePacked's calls (one
-   * bucket each, `packedRowsPerCall` rows); every call's rows copied into one buffer per
+   * call's rows in one argument (packed-fresh-write-blob.lua.ts), in writeInBucketCalls' calls; every call's rows copied into one buffer per
    * writeNewRows, each call a view of it. (Tried in session 8 for Redis' sake: no measurable gain
    * there; session 11 measured the worker's CPU: -1.0 to -1.6 us per row against an expiry and a
    * row argument per row, bench/build-write.ts, so it is the only fenced write from Arrow.)
    */
-  private async writeArrowPacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number, marker: string): Promise<WriteResult> {
+  private async writeArrowPacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number): Promise<WriteResult> {
     for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
-    const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
-    if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
-    const tag = this.layout.packedTagPrefix(target);
     const expiryOf = (i: number) => rowExpiresAt(target.ttlSeconds, rows.eventTimes[i]!, graceSeconds);
     const startOf = (i: number) => (i === 0 ? 0 : packed.ends[i - 1]!);
     // Every call's rows in one buffer (BLOB_ROW_HEADER_BYTES + the row each), each call a view of it.
     const blob = Buffer.allocUnsafe(rows.keys.length * BLOB_ROW_HEADER_BYTES + (packed.ends.at(-1) ?? 0));
     let blobAt = 0;
-    const calls: PackedCall[] = [];
-    for (const [bucket, indices] of byBucket(rows.keys, layout.buckets)) {
-      const bucketTag = `${tag}${bucket}}`;
-      const slot = this.clustered ? hashSlot(bucketTag) : 0;
-      // On a Cluster the fence (and count key) is the bucket's marker, in the bucket's slot (writePacked).
-      const fence = this.clustered ? this.layout.bucketMarkerKey(target, bucket) : marker;
-      const uncounted = this.layout.uncountedKey(fence);
-      for (let from = 0; from < indices.length; from += perCall) {
-        const to = Math.min(from + perCall, indices.length);
-        const args: (string | Buffer)[] = [String(to - from + 2), fence, uncounted];
-        for (let j = from; j < to; j++) args.push(bucketTag + rows.keys[indices[j]!]!);
-        const callStart = blobAt;
-        for (let j = from; j < to; j++) {
-          const i = indices[j]!;
-          blob.writeDoubleBE(expiryOf(i), blobAt);
-          blob.writeUInt32BE(packed.ends[i]! - startOf(i), blobAt + 8);
-          blobAt = BLOB_ROW_HEADER_BYTES + blobAt + packed.bytes.copy(blob, blobAt + BLOB_ROW_HEADER_BYTES, startOf(i), packed.ends[i]!);
-        }
-        args.push(blob.subarray(callStart, blobAt));
-        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[PACKED_FRESH_WRITE_BLOB_COMMAND]!(args) });
+    return this.writeInBucketCalls('writeNewRows', target, layout, rows.keys, PACKED_FRESH_WRITE_BLOB_COMMAND, (args, indices, from, to) => {
+      const callStart = blobAt;
+      for (let j = from; j < to; j++) {
+        const i = indices[j]!;
+        blob.writeDoubleBE(expiryOf(i), blobAt);
+        blob.writeUInt32BE(packed.ends[i]! - startOf(i), blobAt + 8);
+        blobAt = BLOB_ROW_HEADER_BYTES + blobAt + packed.bytes.copy(blob, blobAt + BLOB_ROW_HEADER_BYTES, startOf(i), packed.ends[i]!);
       }
-    }
-    const counts = { written: 0, skipped: 0, expired: 0 };
-    await this.runCalls('writeNewRows', calls, (result) => addWriteCounts(counts, result));
-    return counts;
+      args.push(blob.subarray(callStart, blobAt));
+    });
   }
 
   /** Calls in pipelines of about `writeChunkSize` rows, `writeChunksInFlight` pipelines at once; `onResult` per call, in order. */

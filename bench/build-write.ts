@@ -4,15 +4,16 @@
  * process's CPU per row, for the same rows, alternating the paths `--rounds` times on fresh keys,
  * each keeping the count of the generation's row keys. Prints JSON.
  *
- *   npm run bench -- build-write [--rows 200000] [--chunk 2000] [--in-flight 2] [--rounds 3] [--paths arrow,values]
+ *   npm run bench -- build-write [--rows 200000] [--chunk 2000] [--in-flight 2] [--rounds 3] [--paths arrow,arrow-script,values]
  *
  * Rows: 10 float64 features, event times an hour old, chunks of `--chunk` entities written as
  * buildPartition writes them (`--in-flight` writeNewRows calls at once). `arrow`: rows from Arrow
- * tables as arrowOnlineColumns gives them (packed by packArrowRows, each call's rows in one
- * argument: PACKED_FRESH_WRITE_BLOB_LUA), what a rebuild's build sends; `values`: the same rows as
- * JS values, without an Arrow source (packed by packColumns, an expiry and a row argument per row:
- * PACKED_FRESH_WRITE_MANY_LUA), the reference. `packingCpuUsPerRow`: packArrowRows alone, the
- * part of the `arrow` path's client CPU that is not the write. Redis CPU is the server's whole
+ * tables as arrowOnlineColumns gives them (packed by packArrowRows), what a rebuild's build sends,
+ * written plainly (fenced-plain-write.ts: MULTI, SET ... GET per row, EXEC; a Redis Cluster cannot);
+ * `arrow-script`: the same with `plainBuildWrite: false`, each call's rows in one argument of
+ * PACKED_FRESH_WRITE_BLOB_LUA (what a Cluster does); `values`: the same rows as JS values,
+ * without an Arrow source (packed by packColumns), written plainly. `packingCpuUsPerRow`:
+ * packArrowRows alone, the part of the `arrow` paths' client CPU that is not the write. Redis CPU is the server's whole
  * process: run it on a quiet Redis. To compare `arrow` with an earlier build write from Arrow
  * (session 11 measured an expiry and a row argument per row against the blob), run this file
  * in a checkout of that code, alternating with this one. (Session 9's version on branch
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
     chunk: { type: 'string', default: '2000' },
     'in-flight': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
-    paths: { type: 'string', default: 'arrow,values' },
+    paths: { type: 'string', default: 'arrow,arrow-script' },
     url: { type: 'string', default: localStack().redis.url },
   },
 });
@@ -45,7 +46,7 @@ const chunk = Number(args.chunk);
 const inFlight = Number(args['in-flight']);
 const rounds = Number(args.rounds);
 const features = Array.from({ length: 10 }, (_, f) => ({ name: `f${f}`, type: 'float64' as const }));
-const ALL_PATHS = ['arrow', 'values'] as const;
+const ALL_PATHS = ['arrow', 'arrow-script', 'values'] as const;
 type Path = (typeof ALL_PATHS)[number];
 const PATHS = args.paths!.split(',') as Path[];
 for (const path of PATHS) if (!ALL_PATHS.includes(path)) throw new RangeError(`--paths: '${path}' is none of ${ALL_PATHS.join(', ')}`);
@@ -65,7 +66,7 @@ const commandUsec = async () => {
 
 const now = Date.now();
 /** The same rows per path: from Arrow (with a source), or as JS values (none). */
-const chunks: Record<Path, OnlineColumns[]> = { arrow: [], values: [] };
+const chunks: Record<Path, OnlineColumns[]> = { arrow: [], 'arrow-script': [], values: [] };
 for (let start = 0; start < rows; start += chunk) {
   const n = Math.min(chunk, rows - start);
   const columns: Record<string, Float64Array> = {};
@@ -76,12 +77,13 @@ for (let start = 0; start < rows; start += chunk) {
     createdTimes: new Float64Array(n),
   };
   chunks.arrow.push({ ...keysAndTimes, values: {}, source: { table: tableFromArrays(columns), rows: Int32Array.from({ length: n }, (_, i) => i) } });
+  chunks['arrow-script'].push(chunks.arrow.at(-1)!);
   chunks.values.push({ ...keysAndTimes, values: Object.fromEntries(Object.entries(columns).map(([name, column]) => [name, Array.from(column)])) });
 }
 
 async function measure(path: Path, round: number) {
   const prefix = `granary-bench-build-write-${randomUUID().slice(0, 8)}`;
-  const store = new RedisOnlineStore({ url: args.url!, keyPrefix: prefix });
+  const store = new RedisOnlineStore({ url: args.url!, keyPrefix: prefix, plainBuildWrite: path !== 'arrow-script' });
   const ofPath = chunks[path];
   const target: OnlineTarget = { project: 'bench', view: 'build_write', version: 1, generation: round + 1, joinKeys: [{ name: 'user_id', type: 'string' }], features, ttlSeconds: 86_400 };
   await store.markGeneration(target);

@@ -31,6 +31,7 @@ export const MARKER_FEATURES_FIELD = 'features';
 export const MARKER_ROWS_FIELD = 'rows';
 /** After a count key: set when rows were created while the count key was gone (its count no longer covers every key). */
 const UNCOUNTED_SUFFIX = ':uncounted';
+const PLAIN_COUNT_SUFFIX = ':plain-rows';
 const ENTITY_SEPARATOR = '|';
 
 /**
@@ -140,6 +141,16 @@ export class KeyLayout {
    */
   uncountedKey(countKey: string): string {
     return countKey.includes('{') ? countKey + UNCOUNTED_SUFFIX : `${this.prefix}${UNCOUNTED_SUFFIX}{${countKey}}`;
+  }
+
+  /**
+   * Layout 2, standalone and Sentinel: the string key counting the row keys that the rebuild's
+   * plain build write (fenced-plain-write.ts) created in a generation, beside the marker's own
+   * count, which that write cannot touch (it WATCHes the marker): `<prefix>:plain-rows{<marker>}`,
+   * unlinked by name with the marker (dropGeneration).
+   */
+  plainCountKey(marker: string): string {
+    return `${this.prefix}${PLAIN_COUNT_SUFFIX}{${marker}}`;
   }
 
   /**

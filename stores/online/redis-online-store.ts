@@ -56,6 +56,8 @@ import {
   PACKED_WRITE_MANY_LUA,
 } from './packed-write-many.lua.ts';
 import { BLOB_ROW_HEADER_BYTES, PACKED_FRESH_WRITE_BLOB_COMMAND, PACKED_FRESH_WRITE_BLOB_LUA } from './packed-fresh-write-blob.lua.ts';
+import { PlainRows, PlainWriteConnections, writePlainBehindFence, type PlainFence } from './fenced-plain-write.ts';
+import type { RespEndpoint } from './resp-connection.ts';
 
 /**
  * Rows per monotonic script call. Redis runs one script at a time and serves no reader meanwhile,
@@ -121,11 +123,30 @@ export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
   readonly buckets?: number;
   /** Rows per script call of layout 2. Default DEFAULT_PACKED_ROWS_PER_CALL. */
   readonly packedRowsPerCall?: number;
+  /**
+   * The rebuild's write into a layout-2 generation without a script while its fence is open
+   * (fenced-plain-write.ts: WATCH the marker, MULTI, SET ... PXAT ... GET per row, EXEC), on a
+   * standalone Redis or a Sentinel's master. Default true; false writes every row through the
+   * fenced script, as a Redis Cluster always does.
+   */
+  readonly plainBuildWrite?: boolean;
+  /** Tests only: runs between the plain write's fence read and its EXEC (to touch the marker there). */
+  readonly afterFenceRead?: () => Promise<void>;
+}
+
+/** Rows written by the rebuild's fenced write, by path (RedisOnlineStore.buildWritePaths). */
+export interface BuildWritePaths {
+  /** Rows put by a plain MULTI / EXEC while the fence was open (fenced-plain-write.ts). */
+  plainRows: number;
+  /** Rows sent through the fenced script (the fence closed or touched, a row refused, a Cluster, or plainBuildWrite false). */
+  scriptRows: number;
 }
 
 /** One script call of layout 2: its row count and how to add it to a pipeline. */
 interface PackedCall {
   readonly rows: number;
+  /** The fenced write's rows, added to a plain write (fenced-plain-write.ts) instead of the call. */
+  readonly plain?: (rows: PlainRows) => void;
   /** The Cluster slot of its keys (one bucket: one slot). */
   readonly slot: number;
   add(pipeline: ChainableCommander): void;
@@ -215,6 +236,10 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly packingCodecs = new WeakMap<NonNullable<GenerationLayout['features']>, PackedRowCodec>();
   /** Per target: its read shape, while still current (readShapeOf). */
   private readonly readShapes = new ShapeCache();
+  /** The plain build write's own connections; undefined on a Cluster or with plainBuildWrite false. */
+  private readonly plainConnections: PlainWriteConnections | undefined;
+  /** Rows of the rebuild's fenced write so far, by path (tests, the bench). */
+  readonly buildWritePaths: BuildWritePaths = { plainRows: 0, scriptRows: 0 };
 
   constructor(options: RedisOnlineStoreOptions) {
     this.options = options;
@@ -246,6 +271,28 @@ export class RedisOnlineStore implements OnlineStore {
     this.redis.defineCommand(PACKED_REPLACE_ROW_COMMAND, { numberOfKeys: 3, lua: PACKED_REPLACE_ROW_LUA });
     this.redis.defineCommand(MARK_GENERATION_COMMAND, { numberOfKeys: 2, lua: MARK_GENERATION_LUA });
     this.redis.defineCommand(EXTEND_PACKING_COMMAND, { numberOfKeys: 1, lua: EXTEND_PACKING_LUA });
+    // With TLS through sentinels the master's certificate name is not known here: the script then.
+    const tlsWithSentinels = sentinels.length > 0 && (this.redis as Redis).options.tls !== undefined;
+    this.plainConnections =
+      this.clustered || options.plainBuildWrite === false || tlsWithSentinels ? undefined : new PlainWriteConnections(() => this.plainEndpoint(), 8);
+  }
+
+  /** Where the plain build write connects: the master the client is connected to, as the client. */
+  private async plainEndpoint(): Promise<RespEndpoint> {
+    await this.connected('writeNewRows');
+    const redis = this.redis as Redis;
+    const { remoteAddress, remotePort } = redis.stream;
+    if (!remoteAddress || !remotePort) throw this.failure('writeNewRows', new Error('not connected'));
+    const o = redis.options;
+    return {
+      host: remoteAddress,
+      port: remotePort,
+      ...(o.tls ? { tls: { ...o.tls, servername: o.host } } : {}),
+      ...(o.username ? { username: o.username } : {}),
+      ...(o.password ? { password: o.password } : {}),
+      db: o.db ?? 0,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 2000,
+    };
   }
 
   /**
@@ -381,7 +428,10 @@ export class RedisOnlineStore implements OnlineStore {
    * The rebuild's write into the generation it builds (fresh-write-many.lua.ts): calls and
    * pipelines as writeRows, each call putting its rows without the monotonic compare while the
    * generation's marker records no applied commit, with it once it does. Rows come as columns;
-   * each entity at most once per call of `rows` (a build's winners).
+   * each entity at most once per call of `rows` (a build's winners). Layout 2 on a standalone
+   * Redis or a Sentinel's master: each chunk of `writeChunkSize` rows is first written without a
+   * script, behind the same fence (fenced-plain-write.ts, `plainBuildWrite`), and goes through
+   * the fenced script only when the fence is closed or was touched before its EXEC.
    */
   async writeNewRows(target: OnlineTarget, rows: OnlineColumns): Promise<WriteResult> {
     const marker = this.layout.markerKey(target);
@@ -455,7 +505,7 @@ export class RedisOnlineStore implements OnlineStore {
    * `writeChunkSize` rows per pipeline, `writeChunksInFlight` pipelines at once. Every row is
    * encoded (and checked) before anything is sent. `fenced`: the rebuild's fenced write, its fence
    * the generation marker, or on Cluster the bucket's marker (in the bucket's slot, as a script's
-   * keys must be).
+   * keys must be); written plainly where it can be (runCalls).
    */
   private async writePacked(
     operation: string,
@@ -466,9 +516,22 @@ export class RedisOnlineStore implements OnlineStore {
     fenced: boolean,
   ): Promise<WriteResult> {
     const command = fenced ? PACKED_FRESH_WRITE_MANY_COMMAND : PACKED_WRITE_MANY_COMMAND;
-    return this.writeInBucketCalls(operation, target, layout, encodedEntities, command, (args, rows, from, to) => {
-      for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
-    });
+    return this.writeInBucketCalls(
+      operation,
+      target,
+      layout,
+      encodedEntities,
+      command,
+      (args, rows, from, to) => {
+        for (let j = from; j < to; j++) args.push(...packed[rows[j]!]!);
+      },
+      fenced
+        ? (plain, key, i) => {
+            const [expiry, row] = packed[i]!;
+            plain.put(key, row, 0, row.length, Number(expiry));
+          }
+        : undefined,
+    );
   }
 
   /**
@@ -476,7 +539,9 @@ export class RedisOnlineStore implements OnlineStore {
    * `packedRowsPerCall` rows per call, each call's KEYS the count key (the generation's marker, on
    * a Cluster the bucket's, in its slot: also the rebuild's fence), its uncounted key and the
    * rows' keys, then `rowArgs` appends the ARGV of the call's rows (rows[from..to), indices into
-   * `encodedEntities`), calls in bucket order. Runs them (runCalls) and sums { written, skipped, expired }.
+   * `encodedEntities`; made only when the call is sent), calls in bucket order. `plainRow`, for
+   * the rebuild's fenced write: adds row i under its key to a plain write (runCalls). Runs them
+   * (runCalls) and sums { written, skipped, expired }.
    */
   private async writeInBucketCalls(
     operation: string,
@@ -485,6 +550,7 @@ export class RedisOnlineStore implements OnlineStore {
     encodedEntities: readonly string[],
     command: string,
     rowArgs: (args: (string | Buffer)[], rows: readonly number[], from: number, to: number) => void,
+    plainRow?: (plain: PlainRows, key: string, i: number) => void,
   ): Promise<WriteResult> {
     const perCall = this.options.packedRowsPerCall ?? DEFAULT_PACKED_ROWS_PER_CALL;
     if (!(perCall >= 1)) throw new RangeError(`packedRowsPerCall must be >= 1`);
@@ -498,45 +564,71 @@ export class RedisOnlineStore implements OnlineStore {
       const uncounted = this.layout.uncountedKey(marker);
       for (let from = 0; from < rows.length; from += perCall) {
         const to = Math.min(from + perCall, rows.length);
-        const args: (string | Buffer)[] = [String(to - from + 2), marker, uncounted];
-        for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
-        rowArgs(args, rows, from, to);
-        calls.push({ rows: to - from, slot, add: (pipeline) => (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args) });
+        let args: (string | Buffer)[] | undefined;
+        const add = (pipeline: ChainableCommander) => {
+          if (!args) {
+            args = [String(to - from + 2), marker, uncounted];
+            for (let j = from; j < to; j++) args.push(bucketTag + encodedEntities[rows[j]!]!);
+            rowArgs(args, rows, from, to);
+          }
+          (pipeline as unknown as Record<string, ScriptCommand>)[command]!(args);
+        };
+        const plain = plainRow && ((p: PlainRows) => {
+          for (let j = from; j < to; j++) plainRow(p, bucketTag + encodedEntities[rows[j]!]!, rows[j]!);
+        });
+        calls.push({ rows: to - from, slot, add, ...(plain ? { plain } : {}) });
       }
     }
     const counts = { written: 0, skipped: 0, expired: 0 };
-    await this.runCalls(operation, calls, (result) => addWriteCounts(counts, result));
+    const plainFence = plainRow && { marker: generationMarker, countKey: this.layout.plainCountKey(generationMarker) };
+    await this.runCalls(operation, calls, plainFence, (result) => addWriteCounts(counts, result));
     return counts;
   }
 
   /**
    * writeNewRows of rows packed from Arrow (arrow-row-packer.ts): the fenced write with each
-   * call's rows in one argument (packed-fresh-write-blob.lua.ts), in writeInBucketCalls' calls; every call's rows copied into one buffer per
-   * writeNewRows, each call a view of it. (Tried in session 8 for Redis' sake: no measurable gain
-   * there; session 11 measured the worker's CPU: -1.0 to -1.6 us per row against an expiry and a
-   * row argument per row, bench/build-write.ts, so it is the only fenced write from Arrow.)
+   * call's rows in one argument (packed-fresh-write-blob.lua.ts), in writeInBucketCalls' calls; the
+   * calls sent copy their rows into one buffer per writeNewRows, each call a view of it. (Tried in
+   * session 8 for Redis' sake: no measurable gain there; session 11 measured the worker's CPU:
+   * -1.0 to -1.6 us per row against an expiry and a row argument per row, bench/build-write.ts, so
+   * it is the script's only fenced write from Arrow.) Written plainly where it can be (runCalls),
+   * each row's bytes then going from the packed rows straight into the RESP buffer.
    */
   private async writeArrowPacked(target: OnlineTarget, layout: GenerationLayout, rows: OnlineColumns, packed: PackedRows, graceSeconds: number): Promise<WriteResult> {
     for (const [i, why] of packed.refused) throw new TypeError(`feature view '${target.view}', entity ${rows.keys[i]!}, ${why}`);
     const expiryOf = (i: number) => rowExpiresAt(target.ttlSeconds, rows.eventTimes[i]!, graceSeconds);
     const startOf = (i: number) => (i === 0 ? 0 : packed.ends[i - 1]!);
-    // Every call's rows in one buffer (BLOB_ROW_HEADER_BYTES + the row each), each call a view of it.
-    const blob = Buffer.allocUnsafe(rows.keys.length * BLOB_ROW_HEADER_BYTES + (packed.ends.at(-1) ?? 0));
+    // The calls' rows in one buffer (BLOB_ROW_HEADER_BYTES + the row each), each call a view of it; made when a call is first sent.
+    let blob: Buffer | undefined;
     let blobAt = 0;
-    return this.writeInBucketCalls('writeNewRows', target, layout, rows.keys, PACKED_FRESH_WRITE_BLOB_COMMAND, (args, indices, from, to) => {
-      const callStart = blobAt;
-      for (let j = from; j < to; j++) {
-        const i = indices[j]!;
-        blob.writeDoubleBE(expiryOf(i), blobAt);
-        blob.writeUInt32BE(packed.ends[i]! - startOf(i), blobAt + 8);
-        blobAt = BLOB_ROW_HEADER_BYTES + blobAt + packed.bytes.copy(blob, blobAt + BLOB_ROW_HEADER_BYTES, startOf(i), packed.ends[i]!);
-      }
-      args.push(blob.subarray(callStart, blobAt));
-    });
+    return this.writeInBucketCalls(
+      'writeNewRows',
+      target,
+      layout,
+      rows.keys,
+      PACKED_FRESH_WRITE_BLOB_COMMAND,
+      (args, indices, from, to) => {
+        blob ??= Buffer.allocUnsafe(rows.keys.length * BLOB_ROW_HEADER_BYTES + (packed.ends.at(-1) ?? 0));
+        const callStart = blobAt;
+        for (let j = from; j < to; j++) {
+          const i = indices[j]!;
+          blob.writeDoubleBE(expiryOf(i), blobAt);
+          blob.writeUInt32BE(packed.ends[i]! - startOf(i), blobAt + 8);
+          blobAt = BLOB_ROW_HEADER_BYTES + blobAt + packed.bytes.copy(blob, blobAt + BLOB_ROW_HEADER_BYTES, startOf(i), packed.ends[i]!);
+        }
+        args.push(blob.subarray(callStart, blobAt));
+      },
+      (plain, key, i) => plain.put(key, packed.bytes, startOf(i), packed.ends[i]!, expiryOf(i)),
+    );
   }
 
-  /** Calls in pipelines of about `writeChunkSize` rows, `writeChunksInFlight` pipelines at once; `onResult` per call, in order. */
-  private async runCalls(operation: string, calls: readonly PackedCall[], onResult: (result: unknown) => void): Promise<void> {
+  /**
+   * Calls in pipelines of about `writeChunkSize` rows, `writeChunksInFlight` pipelines at once;
+   * `onResult` per call, in order. With `plainFence` (the rebuild's fenced write), a chunk whose
+   * calls all have plain rows is first written plainly behind that fence (writePlainChunk), one
+   * result for all its calls, and sent as its script calls only when that could not be done.
+   */
+  private async runCalls(operation: string, calls: readonly PackedCall[], plainFence: PlainFence | undefined, onResult: (result: unknown) => void): Promise<void> {
     const chunkSize = this.options.writeChunkSize ?? DEFAULT_WRITE_CHUNK_SIZE;
     const inFlight = this.options.writeChunksInFlight ?? DEFAULT_WRITE_CHUNKS_IN_FLIGHT;
     if (!(chunkSize >= 1 && inFlight >= 1)) throw new RangeError(`writeChunkSize and writeChunksInFlight must be >= 1`);
@@ -559,7 +651,13 @@ export class RedisOnlineStore implements OnlineStore {
       while (!failed && next < chunks.length) {
         const at = next++;
         try {
-          results[at] = await this.execBySlot(operation, chunks[at]!);
+          const chunk = chunks[at]!;
+          const plain = plainFence && (await this.writePlainChunk(operation, plainFence, chunk));
+          if (plain) results[at] = [plain];
+          else {
+            if (plainFence) for (const call of chunk) this.buildWritePaths.scriptRows += call.rows;
+            results[at] = await this.execBySlot(operation, chunk);
+          }
         } catch (error) {
           failed = true;
           throw error;
@@ -570,6 +668,27 @@ export class RedisOnlineStore implements OnlineStore {
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (rejected) throw rejected.reason;
     for (const chunk of results) for (const result of chunk) onResult(result);
+  }
+
+  /**
+   * A chunk of the rebuild's fenced write as one MULTI / EXEC behind the generation marker
+   * (fenced-plain-write.ts), on a connection of its own: [written, 0, expired, 1], or undefined
+   * when it cannot be (a Cluster, plainBuildWrite false) or was not (the fence closed or touched,
+   * a row refused): the caller then sends the chunk's script calls, which decide again in Redis.
+   */
+  private async writePlainChunk(operation: string, fence: PlainFence, chunk: readonly PackedCall[]): Promise<[number, number, number, number] | undefined> {
+    if (!this.plainConnections || chunk.some((call) => !call.plain)) return undefined;
+    const plain = new PlainRows(Date.now());
+    for (const call of chunk) call.plain!(plain);
+    let outcome;
+    try {
+      outcome = await this.plainConnections.use((connection) => writePlainBehindFence(connection, fence, plain, this.options.afterFenceRead), this.options.commandTimeoutMs ?? 10_000);
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+    if (typeof outcome === 'string') return undefined;
+    this.buildWritePaths.plainRows += plain.rows;
+    return [outcome.written, 0, outcome.expired, 1];
   }
 
   private async replacePackedRow(
@@ -838,9 +957,12 @@ export class RedisOnlineStore implements OnlineStore {
   async countedRowKeys(target: OnlineTarget): Promise<number | undefined> {
     const layout = await this.generationLayout(target);
     if (layout.version !== 2) return undefined;
+    const marker = this.layout.markerKey(target);
+    // Standalone and Sentinel: the marker's count and the plain build write's (fenced-plain-write.ts).
     const counts = this.clustered
       ? await this.execBySlot('countedRowKeys', this.bucketMarkers(target, layout).map(({ key, slot }) => ({ slot, add: (p) => p.hget(key, MARKER_ROWS_FIELD) })))
-      : [await this.call('countedRowKeys', () => this.redis.hget(this.layout.markerKey(target), MARKER_ROWS_FIELD))];
+      : await this.exec('countedRowKeys', this.redis.pipeline().hget(marker, MARKER_ROWS_FIELD).get(this.layout.plainCountKey(marker)));
+    if (!this.clustered && counts[0] !== null && counts[1] === null) counts[1] = 0;
     let total = 0;
     for (const count of counts) {
       if (count === null || count === undefined) return undefined;
@@ -999,8 +1121,9 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const marker = this.layout.markerKey(target);
-    // The marker's uncounted key is bookkeeping, not counted as one of the generation's keys.
-    const [markerDropped] = (await this.exec('dropGeneration', this.redis.pipeline().unlink(marker).unlink(this.layout.uncountedKey(marker)))) as [number, number];
+    // The marker's uncounted and plain count keys are bookkeeping, not counted as the generation's keys.
+    const bookkeeping = this.clustered ? [this.layout.uncountedKey(marker)] : [this.layout.uncountedKey(marker), this.layout.plainCountKey(marker)];
+    const [markerDropped] = (await this.exec('dropGeneration', this.redis.pipeline().unlink(marker).unlink(...bookkeeping))) as [number, number];
     dropped += markerDropped;
     this.layouts.delete(prefix);
     return dropped;
@@ -1011,6 +1134,7 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async close(): Promise<void> {
+    this.plainConnections?.close();
     if (this.redis.status === 'end' || this.redis.status === 'wait') {
       this.redis.disconnect();
       return;

@@ -2,6 +2,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, t
 import { parseDurationSeconds } from '../definitions/duration.ts';
 import { workflowIds, type CompactInput, type ViewRef } from '../workflows/contracts.ts';
 import { compactAction } from '../workflows/starters.ts';
+import { scheduleSummaries, type ScheduleSummary } from './schedule-summaries.ts';
 
 /**
  * A view's compaction on a Temporal Schedule (`compact-schedule/<project>/<view>/v<version>`):
@@ -46,4 +47,9 @@ export async function unscheduleCompaction(client: Client, ref: ViewRef): Promis
     if (!(error instanceof ScheduleNotFoundError)) throw error;
     throw new Error(`no compaction schedule for feature view '${ref.view}' version ${ref.version} in project '${ref.project}'`);
   }
+}
+
+/** The compaction schedules of a project, described, in id order. */
+export function compactionSchedules(client: Client, project: string): Promise<ScheduleSummary[]> {
+  return scheduleSummaries(client, workflowIds.compactSchedules(project));
 }

@@ -4,7 +4,8 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
 import { compactViews, type CompactOptions } from './view-compaction.ts';
-import { scheduleCompaction, unscheduleCompaction } from './compaction-schedule.ts';
+import { compactionSchedules, scheduleCompaction, unscheduleCompaction } from './compaction-schedule.ts';
+import type { ScheduleSummary } from './schedule-summaries.ts';
 import type { CompactResult } from '../workflows/contracts.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
@@ -237,6 +238,11 @@ export class FeatureStore {
     const { every, version, ...tuning } = options;
     const view = await this.view(viewName, version);
     return scheduleCompaction(await this.temporal(), this.config.temporal.taskQueue, { project: this.project, view: view.name, version: view.version, ...tuning }, { every });
+  }
+
+  /** The project's compaction schedules (sdk/compaction-schedule.ts): spec, state, next and recent runs. */
+  async compactionSchedules(): Promise<ScheduleSummary[]> {
+    return compactionSchedules(await this.temporal(), this.project);
   }
 
   /** Deletes the view's compaction schedule (sdk/compaction-schedule.ts); a view without one is an error. */

@@ -6,12 +6,14 @@ import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
 import { positiveInt } from '../option-parsers.ts';
 import { formatTable, printJson, printLines } from '../output.ts';
+import { scheduleTable } from '../schedule-table.ts';
 
 interface CompactCommandOptions {
   readonly partitions?: number;
   readonly parallelism?: number;
   readonly every?: string;
   readonly unschedule?: boolean;
+  readonly list?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ interface CompactCommandOptions {
  * partitions and parallelism; `--unschedule VIEW...` deletes them. This lives here rather than under
  * `granary schedule`, whose subcommands act on materialization schedules (`--cron`,
  * `--catchup-window`, pause/resume/trigger): a compaction schedule takes compact's own views and
- * options, and nothing else.
+ * options, and nothing else. `--list` shows the project's compaction schedules.
  *
  * @example
  *   granary compact user_spend --every 6h --partitions 8
@@ -40,9 +42,18 @@ export function registerCompactCommand(program: Command): void {
     .option('--parallelism <n>', 'slices and partitions compacted at once (default 2)', positiveInt)
     .option('--every <duration>', 'compact on a Temporal Schedule every <duration> (e.g. 6h) instead of now: creates the schedule of each view, or updates it')
     .option('--unschedule', 'delete the compaction schedules of the views named')
+    .option('--list', "list the project's compaction schedules")
     .action(
       commandAction(async (views: string[], opts: CompactCommandOptions, command: Command) => {
         const options = globalOptions(command);
+        if (opts.list) {
+          if (views.length || opts.every !== undefined || opts.unschedule) throw new Error('compact --list: takes no views, --every nor --unschedule');
+          return withFeatureStore(options, async (store) => {
+            const list = await store.compactionSchedules();
+            if (options.json) return printJson(list);
+            printLines(list.length ? scheduleTable(list) : `No compaction schedules in project '${store.project}'.`);
+          });
+        }
         if (opts.every !== undefined || opts.unschedule) {
           return withFeatureStore(options, async (store) => {
             const outcomes = await manageSchedules(store, views, opts);

@@ -154,10 +154,22 @@ export interface CommitRows {
 /** The commits of a view version in (after, upTo], in seq order, with their rows (read by pages). */
 export async function commitRows(registry: Pick<Registry, 'commits'>, view: string, version: number, after: number, upTo: number): Promise<CommitRows[]> {
   const out: CommitRows[] = [];
+  await eachCommitRows(registry, view, version, after, upTo, (commit) => void out.push(commit));
+  return out;
+}
+
+async function eachCommitRows(
+  registry: Pick<Registry, 'commits'>,
+  view: string,
+  version: number,
+  after: number,
+  upTo: number,
+  take: (commit: CommitRows) => void,
+): Promise<void> {
   for (let from = after; ; ) {
     const commits = await registry.commits(view, version, { after: from, upTo, limit: COMMITS_PER_PAGE });
-    if (commits.length === 0) return out;
-    for (const commit of commits) out.push({ seq: commit.seq, rows: commit.objects.reduce((n, o) => n + o.rowCount, 0) });
+    if (commits.length === 0) return;
+    for (const commit of commits) take({ seq: commit.seq, rows: commit.objects.reduce((n, o) => n + o.rowCount, 0) });
     from = commits.at(-1)!.seq;
   }
 }
@@ -172,17 +184,28 @@ export async function commitRows(registry: Pick<Registry, 'commits'>, view: stri
  *   // => { slices: [{ after: 0, upTo: 5, rows: 1_900_000 }, { after: 5, upTo: 9, rows: 700_000 }], rows: 2_600_000 }
  */
 export function sliceCommitRows(from: number, commits: readonly CommitRows[]): { slices: RebuildSlice[]; rows: number } {
-  const slices: RebuildSlice[] = [];
-  let rowsCommitted = 0;
-  let after = from;
-  for (const commit of commits) {
-    rowsCommitted += commit.rows;
-    const last = slices.at(-1);
-    if (last && last.rows + commit.rows <= SLICE_ROWS) slices[slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + commit.rows };
-    else slices.push({ after, upTo: commit.seq, rows: commit.rows });
-    after = commit.seq;
+  const slicer = new CommitSlicer(from);
+  for (const commit of commits) slicer.add(commit);
+  return { slices: slicer.slices, rows: slicer.rows };
+}
+
+/** sliceCommitRows one commit at a time, so that sliceCommits holds no list of the commits it reads. */
+class CommitSlicer {
+  readonly slices: RebuildSlice[] = [];
+  rows = 0;
+  private after: number;
+
+  constructor(from: number) {
+    this.after = from;
   }
-  return { slices, rows: rowsCommitted };
+
+  add(commit: CommitRows): void {
+    this.rows += commit.rows;
+    const last = this.slices.at(-1);
+    if (last && last.rows + commit.rows <= SLICE_ROWS) this.slices[this.slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + commit.rows };
+    else this.slices.push({ after: this.after, upTo: commit.seq, rows: commit.rows });
+    this.after = commit.seq;
+  }
 }
 
 /** The commits of a view version in (after, upTo] cut into slices of about SLICE_ROWS rows, and their rows. */
@@ -193,7 +216,9 @@ export async function sliceCommits(
   from: number,
   upTo: number,
 ): Promise<{ slices: RebuildSlice[]; rows: number }> {
-  return sliceCommitRows(from, await commitRows(registry, view, version, from, upTo));
+  const slicer = new CommitSlicer(from);
+  await eachCommitRows(registry, view, version, from, upTo, (commit) => slicer.add(commit));
+  return { slices: slicer.slices, rows: slicer.rows };
 }
 
 /**

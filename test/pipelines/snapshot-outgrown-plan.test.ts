@@ -18,8 +18,8 @@ import { tempDir } from '../support/temp-dir.ts';
  * after a snapshot at the first. With 4 partitions the snapshot holds (its 800k entities and the
  * 3.2M rows since fit in 4 x 1.25M): only the commits after it are sliced. With 2 it is outgrown:
  * every commit is sliced from 0, at the count partitionsFor gives, slices cut as if there were no
- * snapshot (not the since-snapshot slices with the first commit's added). Either way each commit
- * row is read from the registry once.
+ * snapshot (not the since-snapshot slices with the first commit's added), the plan of a rebuild
+ * that reads no snapshot. Either way each commit row is read from the registry once.
  */
 const ROWS = 800_000;
 const opened: PostgresRegistry[] = [];
@@ -104,6 +104,9 @@ test('an outgrown snapshot: the plans slice every commit from 0 at the count the
   const rebuild = await planRebuild(deps)({ ...ref, generation: 1, upTo: s5, snapshots: true });
   assert.deepEqual(rebuild, { slices, rowsCommitted: 5 * ROWS, partitions: 8 });
   assert.equal(read.commits, 5, 'the commits after the snapshot are not read again');
+  read.commits = 0;
+  assert.deepEqual(await planRebuild(deps)({ ...ref, generation: 1, upTo: s5 }), rebuild, 'the plan of a rebuild that reads no snapshot');
+  assert.equal(read.commits, 5);
   read.commits = 0;
   const compaction = await planCompaction(deps)(ref);
   assert.deepEqual(compaction, {

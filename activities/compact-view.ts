@@ -9,7 +9,7 @@ import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { keepsPartitionSize, partitionsFor, sliceCommits, type PlannedSnapshot, type RebuildSlice } from './plan-rebuild.ts';
+import { commitRows, keepsPartitionSize, partitionsFor, sliceCommitRows, withCommitsBefore, type PlannedSnapshot, type RebuildSlice } from './plan-rebuild.ts';
 
 export interface PlanCompactionInput extends ViewRef {
   /** Partitions of the snapshot; default: the newest snapshot's, or partitionsFor(rows committed). */
@@ -48,11 +48,13 @@ export function planCompaction(deps: ActivityDeps) {
     const maxFutureSkewMs = deps.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
     const seq = await registry.latestCommitSeq(input.view, input.version);
     let base = await registry.latestSnapshot(input.view, input.version, { upTo: seq, partitions: input.partitions, maxFutureSkewMs });
-    let { slices, rows } = await sliceCommits(registry, input.view, input.version, base?.seq ?? 0, seq);
+    const since = await commitRows(registry, input.view, input.version, base?.seq ?? 0, seq);
+    let { slices, rows } = sliceCommitRows(base?.seq ?? 0, since);
     if (base && input.partitions === undefined && !keepsPartitionSize(base, rows)) {
-      // The view outgrew the snapshot's partition count: a new snapshot from every commit, at the count it needs now.
+      // The view outgrew the snapshot's partition count: a new snapshot from every commit, at the
+      // count it needs now (the commits after the snapshot are not read again).
+      ({ slices, rows } = await withCommitsBefore(registry, input.view, input.version, base.seq, since));
       base = undefined;
-      ({ slices, rows } = await sliceCommits(registry, input.view, input.version, 0, seq));
     }
     const rowsCommitted = (base?.rowsCommitted ?? 0) + rows;
     const partitions = input.partitions ?? base?.partitions ?? partitionsFor(rowsCommitted);

@@ -96,17 +96,22 @@ export function planRebuild(deps: ActivityDeps) {
     const registry = deps.registry(input.project);
     if (input.snapshots) {
       const snapshot = await readableSnapshot(deps, input);
-      const since = snapshot && (await sliceCommits(registry, input.view, input.version, snapshot.seq, input.upTo));
-      // A snapshot too far behind for its partition count would make partitions hold more than a
-      // partition's rows: then every commit is read, at the count the view needs.
-      if (snapshot && since && (input.partitions !== undefined || keepsPartitionSize(snapshot, since.rows))) {
-        const { slices, rows } = since;
-        return {
-          slices,
-          rowsCommitted: snapshot.rowsCommitted + rows,
-          partitions: snapshot.partitions,
-          snapshot: { seq: snapshot.seq, prefix: snapshot.prefix, runs: snapshot.runs },
-        };
+      if (snapshot) {
+        const since = await commitRows(registry, input.view, input.version, snapshot.seq, input.upTo);
+        const { slices, rows } = sliceCommitRows(snapshot.seq, since);
+        if (input.partitions !== undefined || keepsPartitionSize(snapshot, rows)) {
+          return {
+            slices,
+            rowsCommitted: snapshot.rowsCommitted + rows,
+            partitions: snapshot.partitions,
+            snapshot: { seq: snapshot.seq, prefix: snapshot.prefix, runs: snapshot.runs },
+          };
+        }
+        // A snapshot too far behind for its partition count would make partitions hold more than a
+        // partition's rows: then every commit is read, at the count the view needs (those after
+        // the snapshot are not read again).
+        const every = await withCommitsBefore(registry, input.view, input.version, snapshot.seq, since);
+        return { slices: every.slices, rowsCommitted: every.rows, partitions: partitionsFor(every.rows) };
       }
     }
     const { slices, rows } = await sliceCommits(registry, input.view, input.version, 0, input.upTo);
@@ -140,6 +145,69 @@ async function readableSnapshot(deps: ActivityDeps, input: PlanRebuildInput): Pr
   }
 }
 
+/** A commit as slicing sees it: its seq and its rows. */
+export interface CommitRows {
+  readonly seq: number;
+  readonly rows: number;
+}
+
+/** The commits of a view version in (after, upTo], in seq order, with their rows (read by pages). */
+export async function commitRows(registry: Pick<Registry, 'commits'>, view: string, version: number, after: number, upTo: number): Promise<CommitRows[]> {
+  const out: CommitRows[] = [];
+  await eachCommitRows(registry, view, version, after, upTo, (commit) => void out.push(commit));
+  return out;
+}
+
+async function eachCommitRows(
+  registry: Pick<Registry, 'commits'>,
+  view: string,
+  version: number,
+  after: number,
+  upTo: number,
+  take: (commit: CommitRows) => void,
+): Promise<void> {
+  for (let from = after; ; ) {
+    const commits = await registry.commits(view, version, { after: from, upTo, limit: COMMITS_PER_PAGE });
+    if (commits.length === 0) return;
+    for (const commit of commits) take({ seq: commit.seq, rows: commit.objects.reduce((n, o) => n + o.rowCount, 0) });
+    from = commits.at(-1)!.seq;
+  }
+}
+
+/**
+ * Commits (in seq order, all after `from`) cut into slices of about SLICE_ROWS rows: the first
+ * starts at `from`, each next one at the last commit of the one before (a commit larger than
+ * SLICE_ROWS is a slice of its own).
+ *
+ * @example
+ *   sliceCommitRows(0, [{ seq: 3, rows: 1_500_000 }, { seq: 5, rows: 400_000 }, { seq: 9, rows: 700_000 }])
+ *   // => { slices: [{ after: 0, upTo: 5, rows: 1_900_000 }, { after: 5, upTo: 9, rows: 700_000 }], rows: 2_600_000 }
+ */
+export function sliceCommitRows(from: number, commits: readonly CommitRows[]): { slices: RebuildSlice[]; rows: number } {
+  const slicer = new CommitSlicer(from);
+  for (const commit of commits) slicer.add(commit);
+  return { slices: slicer.slices, rows: slicer.rows };
+}
+
+/** sliceCommitRows one commit at a time, so that sliceCommits holds no list of the commits it reads. */
+class CommitSlicer {
+  readonly slices: RebuildSlice[] = [];
+  rows = 0;
+  private after: number;
+
+  constructor(from: number) {
+    this.after = from;
+  }
+
+  add(commit: CommitRows): void {
+    this.rows += commit.rows;
+    const last = this.slices.at(-1);
+    if (last && last.rows + commit.rows <= SLICE_ROWS) this.slices[this.slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + commit.rows };
+    else this.slices.push({ after: this.after, upTo: commit.seq, rows: commit.rows });
+    this.after = commit.seq;
+  }
+}
+
 /** The commits of a view version in (after, upTo] cut into slices of about SLICE_ROWS rows, and their rows. */
 export async function sliceCommits(
   registry: Pick<Registry, 'commits'>,
@@ -148,24 +216,24 @@ export async function sliceCommits(
   from: number,
   upTo: number,
 ): Promise<{ slices: RebuildSlice[]; rows: number }> {
-  const slices: RebuildSlice[] = [];
-  /** The slice being filled: slices.at(-1) while it has room. */
-  let filling = false;
-  let rowsCommitted = 0;
-  for (let after = from; ; ) {
-    const commits = await registry.commits(view, version, { after, upTo, limit: COMMITS_PER_PAGE });
-    if (commits.length === 0) break;
-    for (const commit of commits) {
-      const rows = commit.objects.reduce((n, o) => n + o.rowCount, 0);
-      rowsCommitted += rows;
-      const last = slices.at(-1);
-      if (filling && last && last.rows + rows <= SLICE_ROWS) slices[slices.length - 1] = { after: last.after, upTo: commit.seq, rows: last.rows + rows };
-      else slices.push({ after, upTo: commit.seq, rows });
-      filling = true;
-      after = commit.seq;
-    }
-  }
-  return { slices, rows: rowsCommitted };
+  const slicer = new CommitSlicer(from);
+  await eachCommitRows(registry, view, version, from, upTo, (commit) => slicer.add(commit));
+  return { slices: slicer.slices, rows: slicer.rows };
+}
+
+/**
+ * Every commit up to the last of `since` (the commits after a snapshot at `snapshotSeq`, already
+ * read) sliced from 0, reading only the commits up to the snapshot: what a plan slices when the
+ * view outgrew the snapshot's partition count.
+ */
+export async function withCommitsBefore(
+  registry: Pick<Registry, 'commits'>,
+  view: string,
+  version: number,
+  snapshotSeq: number,
+  since: readonly CommitRows[],
+): Promise<{ slices: RebuildSlice[]; rows: number }> {
+  return sliceCommitRows(0, [...(await commitRows(registry, view, version, 0, snapshotSeq)), ...since]);
 }
 
 /** A partitioned verify's plan: the generation serving reads, its watermark, and the slices of the commits up to it. */

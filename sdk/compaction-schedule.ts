@@ -1,7 +1,8 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { parseDurationSeconds } from '../definitions/duration.ts';
-import { workflowIds, type CompactInput } from '../workflows/contracts.ts';
+import { workflowIds, type CompactInput, type ViewRef } from '../workflows/contracts.ts';
 import { compactAction } from '../workflows/starters.ts';
+import { scheduleSummaries, type ScheduleSummary } from './schedule-summaries.ts';
 
 /**
  * A view's compaction on a Temporal Schedule (`compact-schedule/<project>/<view>/v<version>`):
@@ -31,4 +32,24 @@ export async function scheduleCompaction(client: Client, taskQueue: string, inpu
     await client.schedule.getHandle(options.scheduleId).update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
     return 'updated';
   }
+}
+
+/**
+ * Deletes a view's compaction schedule; a view without one is an error naming it.
+ *
+ * @example
+ *   await unscheduleCompaction(client, { project: 'fraud', view: 'user_spend', version: 1 });
+ */
+export async function unscheduleCompaction(client: Client, ref: ViewRef): Promise<void> {
+  try {
+    await client.schedule.getHandle(workflowIds.compactSchedule(ref)).delete();
+  } catch (error) {
+    if (!(error instanceof ScheduleNotFoundError)) throw error;
+    throw new Error(`no compaction schedule for feature view '${ref.view}' version ${ref.version} in project '${ref.project}'`);
+  }
+}
+
+/** The compaction schedules of a project, described, in id order. */
+export function compactionSchedules(client: Client, project: string): Promise<ScheduleSummary[]> {
+  return scheduleSummaries(client, workflowIds.compactSchedules(project));
 }

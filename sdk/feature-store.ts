@@ -4,7 +4,8 @@ import { tableToIPC, type Table } from 'apache-arrow';
 import { verifyView, type VerifyReport } from '../pipelines/verify-view.ts';
 import { verifyOnline, type VerifyOnlineOptions } from './online-verify.ts';
 import { compactViews, type CompactOptions } from './view-compaction.ts';
-import { scheduleCompaction } from './compaction-schedule.ts';
+import { compactionSchedules, scheduleCompaction, unscheduleCompaction } from './compaction-schedule.ts';
+import type { ScheduleSummary } from './schedule-summaries.ts';
 import type { CompactResult } from '../workflows/contracts.ts';
 import { repairEntities, type RepairReport } from './entity-repair.ts';
 import { getHistoricalFeatures } from '../retrieval/historical-features.ts';
@@ -229,11 +230,25 @@ export class FeatureStore {
     return this.waitOnWorkflows(async () => compactViews(await this.temporal(), this.config.temporal.taskQueue, refs, options));
   }
 
-  /** Compacts the view on a Temporal Schedule, every `every` (sdk/compaction-schedule.ts); creates or updates it. */
-  async scheduleCompaction(viewName: string, options: CompactOptions & { every: string }): Promise<'created' | 'updated'> {
-    const view = await this.view(viewName);
-    const { every, ...tuning } = options;
+  /**
+   * Compacts the view on a Temporal Schedule, every `every` (sdk/compaction-schedule.ts); creates or
+   * updates it. `version`: the view version (default the highest applied).
+   */
+  async scheduleCompaction(viewName: string, options: CompactOptions & { every: string; version?: number }): Promise<'created' | 'updated'> {
+    const { every, version, ...tuning } = options;
+    const view = await this.view(viewName, version);
     return scheduleCompaction(await this.temporal(), this.config.temporal.taskQueue, { project: this.project, view: view.name, version: view.version, ...tuning }, { every });
+  }
+
+  /** The project's compaction schedules (sdk/compaction-schedule.ts): spec, state, next and recent runs. */
+  async compactionSchedules(): Promise<ScheduleSummary[]> {
+    return compactionSchedules(await this.temporal(), this.project);
+  }
+
+  /** Deletes the view's compaction schedule (sdk/compaction-schedule.ts); a view without one is an error. */
+  async unscheduleCompaction(viewName: string, options: { version?: number } = {}): Promise<void> {
+    const view = await this.view(viewName, options.version);
+    await unscheduleCompaction(await this.temporal(), { project: this.project, view: view.name, version: view.version });
   }
 
   /**

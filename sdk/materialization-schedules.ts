@@ -6,7 +6,8 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { formatDuration, parseDurationSeconds } from '../definitions/duration.ts';
+import { parseDurationSeconds } from '../definitions/duration.ts';
+import { scheduleSummaries, type ScheduleSummary } from './schedule-summaries.ts';
 import { workflowIds, type ViewRef } from '../workflows/contracts.ts';
 import { scheduledMaterializeAction } from '../workflows/starters.ts';
 
@@ -25,15 +26,6 @@ export interface ScheduleWhen {
   readonly cron?: string;
   /** How far back missed runs are caught up after an outage; default '1h'. */
   readonly catchupWindow?: string;
-}
-
-export interface ScheduleSummary {
-  readonly scheduleId: string;
-  readonly paused: boolean;
-  readonly note: string;
-  readonly spec: string;
-  readonly nextRuns: readonly Date[];
-  readonly recentRuns: readonly { readonly scheduledAt: Date; readonly workflowId: string }[];
 }
 
 const SCHEDULE_PREFIX = 'materialize-schedule/';
@@ -71,23 +63,7 @@ export class MaterializationSchedules {
   }
 
   async list(project: string): Promise<ScheduleSummary[]> {
-    const out: ScheduleSummary[] = [];
-    for await (const item of this.client.schedule.list()) {
-      if (!item.scheduleId.startsWith(`${SCHEDULE_PREFIX}${project}/`)) continue;
-      const described = await this.client.schedule.getHandle(item.scheduleId).describe();
-      out.push({
-        scheduleId: item.scheduleId,
-        paused: described.state.paused,
-        note: described.state.note ?? '',
-        spec: describeSpec(described.spec),
-        nextRuns: described.info.nextActionTimes.slice(0, 3),
-        recentRuns: described.info.recentActions.slice(-3).map((a) => ({
-          scheduledAt: a.scheduledAt,
-          workflowId: a.action.workflow.workflowId,
-        })),
-      });
-    }
-    return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+    return scheduleSummaries(this.client, `${SCHEDULE_PREFIX}${project}/`);
   }
 
   async pause(ref: ViewRef, note = 'paused with granary schedule pause'): Promise<void> {
@@ -150,12 +126,4 @@ function catchupWindow(ref: ViewRef, value: string): string {
     throw new Error(`schedule for feature view '${ref.view}': --catchup-window must be a duration such as 10m or 1h, got '${value}'`);
   }
   return `${seconds}s`;
-}
-
-function describeSpec(spec: { intervals?: readonly { every: unknown }[]; calendars?: readonly unknown[] }): string {
-  // Described intervals are in milliseconds.
-  if (spec.intervals?.length) {
-    return spec.intervals.map((i) => `every ${typeof i.every === 'number' ? formatDuration(i.every / 1000) : String(i.every)}`).join(', ');
-  }
-  return spec.calendars?.length ? 'calendar' : 'none';
 }

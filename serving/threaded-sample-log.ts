@@ -64,6 +64,8 @@ export class ThreadedSampleLog implements ServingObserver {
   private stopped = false;
   private closing: Promise<ReturnType<ServingSampleLog['stats']> | undefined> | undefined;
   private closedStats: ReturnType<ServingSampleLog['stats']> | undefined;
+  /** Reads that could not be handed to the thread (a value structured clone cannot copy): counted as sampled and failed. */
+  private unposted = 0;
 
   constructor(options: ThreadedSampleLogOptions) {
     this.drawn = sampleDraw(options.rate, options.random);
@@ -104,16 +106,38 @@ export class ThreadedSampleLog implements ServingObserver {
     this.closedStats = await this.closing;
   }
 
-  /** The thread's counts (ServingSampleLog.stats) once closed; undefined before, or if the thread did not answer. */
+  /**
+   * The thread's counts (ServingSampleLog.stats) once closed, with the reads that could not be
+   * handed to it counted as sampled and failed; undefined before, or if the thread did not answer.
+   */
   stats(): ReturnType<ServingSampleLog['stats']> | undefined {
-    return this.closedStats;
+    const stats = this.closedStats;
+    return stats && { ...stats, sampled: stats.sampled + this.unposted, failed: stats.failed + this.unposted };
   }
 
+  /**
+   * Hands the reads held to the thread. A value structured clone cannot copy (a function, a
+   * symbol) makes postMessage throw a DataCloneError, having sent nothing: then the reads go one
+   * by one, and those that fail are dropped (counted as failed, the first reported to onError),
+   * never thrown out of the setImmediate, where they would stop `granary serve`.
+   */
   private post(): void {
     this.scheduled = false;
     const reads = this.outbox;
     this.outbox = [];
-    if (reads.length > 0 && !this.stopped) this.thread.postMessage({ kind: 'reads', reads } satisfies ToSampleThread);
+    if (reads.length === 0 || this.stopped) return;
+    try {
+      this.thread.postMessage({ kind: 'reads', reads } satisfies ToSampleThread);
+    } catch {
+      for (const read of reads) {
+        try {
+          this.thread.postMessage({ kind: 'reads', reads: [read] } satisfies ToSampleThread);
+        } catch (error) {
+          this.unposted++;
+          if (this.unposted === 1) this.options.onError?.(unpostedError(read, error));
+        }
+      }
+    }
   }
 
   private async stop(): Promise<ReturnType<ServingSampleLog['stats']> | undefined> {
@@ -140,4 +164,25 @@ export class ThreadedSampleLog implements ServingObserver {
     await this.thread.terminate();
     return stats;
   }
+}
+
+/** What the thread could not be sent, naming the read's feature service and the first feature (or join key) whose values cannot be copied. */
+function unpostedError(read: ServedRead, error: unknown): Error {
+  const { table } = read;
+  const copies = (values: unknown): boolean => {
+    try {
+      structuredClone(values);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const feature = table.columns.findIndex((c) => !copies(c.values) || !copies(c.eventTimestamps) || !copies(c.statuses));
+  const joinKey = table.entityColumns.findIndex((c) => !copies(c));
+  const where =
+    feature >= 0 ? `feature '${table.featureRefs[feature] ?? table.featureNames[feature]}'` : joinKey >= 0 ? `join key '${table.joinKeys[joinKey]}'` : 'a value';
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new Error(
+    `a read of feature service '${read.featureService}' holds a value that cannot be sent to the sample log's thread, in ${where} (${reason}); such reads are not logged (counted as failed in its stats, reported once)`,
+  );
 }

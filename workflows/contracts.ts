@@ -316,7 +316,9 @@ export const workflowIds = {
   rebuild: (ref: ViewRef): string => `rebuild-online/${ref.project}/${ref.view}/v${ref.version}`,
   verify: (ref: ViewRef): string => `verify-online/${ref.project}/${ref.view}/v${ref.version}`,
   compact: (ref: ViewRef): string => `compact-view/${ref.project}/${ref.view}/v${ref.version}`,
-  compactSchedule: (ref: ViewRef): string => `compact-schedule/${ref.project}/${ref.view}/v${ref.version}`,
+  compactSchedule: (ref: ViewRef): string => `${workflowIds.compactSchedules(ref.project)}${ref.view}/v${ref.version}`,
+  /** What every compaction schedule id of a project starts with. */
+  compactSchedules: (project: string): string => `compact-schedule/${project}/`,
   retire: (ref: ViewRef, generation: number): string => `retire-online/${ref.project}/${ref.view}/v${ref.version}/g${generation}`,
   migrate: (m: { project: string; view: string; from: number; to: number }): string => `migrate-view/${m.project}/${m.view}/v${m.from}-to-v${m.to}`,
   historical: (run: { project: string; id: string }): string => `historical/${run.project}/${run.id}`,

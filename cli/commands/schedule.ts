@@ -4,7 +4,8 @@ import type { FeatureStore } from '../../sdk/feature-store.ts';
 import { commandAction } from '../command-action.ts';
 import { globalOptions } from '../global-options.ts';
 import { withFeatureStore } from '../open-feature-store.ts';
-import { formatTable, printJson, printLines } from '../output.ts';
+import { printJson, printLines } from '../output.ts';
+import { scheduleTable } from '../schedule-table.ts';
 
 /**
  * `granary schedule create|list|pause|resume|trigger|delete`: materialization on Temporal
@@ -43,18 +44,7 @@ export function registerScheduleCommand(program: Command): void {
           const list = await schedules.list(store.project);
           if (globalOptions(command).json) return printJson(list);
           if (list.length === 0) return printLines(`No schedules in project '${store.project}'.`);
-          printLines(
-            formatTable(
-              ['SCHEDULE', 'SPEC', 'STATE', 'NEXT RUN', 'LAST RUN'],
-              list.map((s) => [
-                s.scheduleId,
-                s.spec,
-                s.paused ? `paused (${s.note})` : 'active',
-                s.nextRuns[0]?.toISOString() ?? '-',
-                s.recentRuns.at(-1)?.scheduledAt.toISOString() ?? '-',
-              ]),
-            ),
-          );
+          printLines(scheduleTable(list));
         });
       }),
     );

@@ -14,7 +14,8 @@ import { tempDir } from '../support/temp-dir.ts';
  * The serving observers' own rules, on a local offline store: the sample log takes the share of
  * feature-service reads its rate says (none by feature list), drops past its buffer (counted),
  * and writes one long Parquet object per service whose rows read back as served (values as the
- * HTTP answer's JSON); an observer that throws never fails the read; the p99 of latency buckets
+ * HTTP answer's JSON); in its thread, a read holding a value structured clone cannot copy is
+ * dropped and the others kept; an observer that throws never fails the read; the p99 of latency buckets
  * is interpolated as Prometheus' histogram_quantile does.
  */
 const table = (ids: string[]): OnlineFeatureColumns => ({
@@ -108,6 +109,38 @@ test("the threaded sample log writes in its thread the rows the in-process log w
     threaded.served(reads[0]!);
     await threaded.close();
     assert.equal((await rowsUnder(servingLogPrefix('thread', 'model_a'))).length, 6);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the threaded sample log: a read holding a value structured clone cannot copy is dropped (failed, reported once), the reads posted with it are logged', async () => {
+  const dir = await tempDir('sample-log-unclonable');
+  try {
+    const errors: string[] = [];
+    const threaded = new ThreadedSampleLog({ offline: { kind: 'local', path: dir }, project: 'p', rate: 1, flushMs: 3_600_000, onError: (e) => void errors.push(e.message) });
+    /** A read whose first feature holds `value` in its first row (the values of served reads are never functions or symbols, but an observer must not stop the server if one is). */
+    const poisoned = (value: unknown, requestTime: number) => {
+      const t = table(['bad']);
+      return { featureService: 'model_a', requestTime, table: { ...t, columns: [{ ...t.columns[0]!, values: [value] as unknown as (number | null)[] }, t.columns[1]!] } };
+    };
+    // Served in one tick: posted as one message, which the function's DataCloneError fails whole.
+    threaded.served({ featureService: 'model_a', requestTime: 1, table: table(['u1', 'u2']) });
+    threaded.served(poisoned(() => 1, 2));
+    threaded.served(poisoned(Symbol('s'), 3));
+    threaded.served({ featureService: 'model_a', requestTime: 4, table: table(['u3']) });
+    await new Promise((resolve) => setImmediate(resolve));
+    // A later tick: a batch of only a bad read.
+    threaded.served(poisoned(() => 2, 5));
+    await threaded.close();
+    assert.deepEqual(threaded.stats(), { sampled: 5, written: 2, dropped: 0, failed: 3, objects: 1 });
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0]!, /^a read of feature service 'model_a' holds a value that cannot be sent to the sample log's thread, in feature 'user_spend:spend' \(DataCloneError: /);
+    const rows: Record<string, unknown>[] = [];
+    for await (const o of new LocalOfflineStore({ path: dir }).list(servingLogPrefix('p', 'model_a'))) {
+      for await (const { table: t } of new LocalOfflineStore({ path: dir }).readTable(o.key)) rows.push(...t.toArray().map((r) => ({ ...r.toJSON() })));
+    }
+    assert.deepEqual([...new Set(rows.map((r) => r.key_user_id))].sort(), ['u1', 'u2', 'u3'], 'the good reads of the failed batch are logged');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ import type { ViewRef } from '../workflows/contracts.ts';
 import type { ActivityDeps } from './activity-deps.ts';
 import { failpoint } from './failpoints.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { commitRows, keepsPartitionSize, partitionsFor, sliceCommitRows, withCommitsBefore, type PlannedSnapshot, type RebuildSlice } from './plan-rebuild.ts';
+import { partitionsFor, slicesFrom, type PlannedSnapshot, type RebuildSlice } from './plan-rebuild.ts';
 
 export interface PlanCompactionInput extends ViewRef {
   /** Partitions of the snapshot; default: the newest snapshot's, or partitionsFor(rows committed). */
@@ -47,15 +47,10 @@ export function planCompaction(deps: ActivityDeps) {
     await registeredView(registry, input);
     const maxFutureSkewMs = deps.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
     const seq = await registry.latestCommitSeq(input.view, input.version);
-    let base = await registry.latestSnapshot(input.view, input.version, { upTo: seq, partitions: input.partitions, maxFutureSkewMs });
-    const since = await commitRows(registry, input.view, input.version, base?.seq ?? 0, seq);
-    let { slices, rows } = sliceCommitRows(base?.seq ?? 0, since);
-    if (base && input.partitions === undefined && !keepsPartitionSize(base, rows)) {
-      // The view outgrew the snapshot's partition count: a new snapshot from every commit, at the
-      // count it needs now (the commits after the snapshot are not read again).
-      ({ slices, rows } = await withCommitsBefore(registry, input.view, input.version, base.seq, since));
-      base = undefined;
-    }
+    const latest = await registry.latestSnapshot(input.view, input.version, { upTo: seq, partitions: input.partitions, maxFutureSkewMs });
+    // A view that outgrew the snapshot's partition count: a new snapshot from every commit, at the count it needs now.
+    const { slices, rows, fromSnapshot } = await slicesFrom(registry, input.view, input.version, latest, seq, input.partitions !== undefined);
+    const base = fromSnapshot ? latest : undefined;
     const rowsCommitted = (base?.rowsCommitted ?? 0) + rows;
     const partitions = input.partitions ?? base?.partitions ?? partitionsFor(rowsCommitted);
     const upToDate = seq === 0 || base?.seq === seq;

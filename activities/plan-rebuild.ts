@@ -97,9 +97,8 @@ export function planRebuild(deps: ActivityDeps) {
     if (input.snapshots) {
       const snapshot = await readableSnapshot(deps, input);
       if (snapshot) {
-        const since = await commitRows(registry, input.view, input.version, snapshot.seq, input.upTo);
-        const { slices, rows } = sliceCommitRows(snapshot.seq, since);
-        if (input.partitions !== undefined || keepsPartitionSize(snapshot, rows)) {
+        const { slices, rows, fromSnapshot } = await slicesFrom(registry, input.view, input.version, snapshot, input.upTo, input.partitions !== undefined);
+        if (fromSnapshot) {
           return {
             slices,
             rowsCommitted: snapshot.rowsCommitted + rows,
@@ -107,11 +106,8 @@ export function planRebuild(deps: ActivityDeps) {
             snapshot: { seq: snapshot.seq, prefix: snapshot.prefix, runs: snapshot.runs },
           };
         }
-        // A snapshot too far behind for its partition count would make partitions hold more than a
-        // partition's rows: then every commit is read, at the count the view needs (those after
-        // the snapshot are not read again).
-        const every = await withCommitsBefore(registry, input.view, input.version, snapshot.seq, since);
-        return { slices: every.slices, rowsCommitted: every.rows, partitions: partitionsFor(every.rows) };
+        // Outgrown: every commit, at the count the view needs.
+        return { slices, rowsCommitted: rows, partitions: partitionsFor(rows) };
       }
     }
     const { slices, rows } = await sliceCommits(registry, input.view, input.version, 0, input.upTo);
@@ -152,7 +148,7 @@ export interface CommitRows {
 }
 
 /** The commits of a view version in (after, upTo], in seq order, with their rows (read by pages). */
-export async function commitRows(registry: Pick<Registry, 'commits'>, view: string, version: number, after: number, upTo: number): Promise<CommitRows[]> {
+async function commitRows(registry: Pick<Registry, 'commits'>, view: string, version: number, after: number, upTo: number): Promise<CommitRows[]> {
   const out: CommitRows[] = [];
   await eachCommitRows(registry, view, version, after, upTo, (commit) => void out.push(commit));
   return out;
@@ -222,18 +218,24 @@ export async function sliceCommits(
 }
 
 /**
- * Every commit up to the last of `since` (the commits after a snapshot at `snapshotSeq`, already
- * read) sliced from 0, reading only the commits up to the snapshot: what a plan slices when the
- * view outgrew the snapshot's partition count.
+ * The slices of a plan from `snapshot` (none: from seq 0): the commits in (snapshot.seq, upTo],
+ * `fromSnapshot` true. A snapshot too far behind for its partition count (no count asked, and
+ * keepsPartitionSize false) would make partitions hold more than a partition's rows: then it is
+ * not used, and every commit up to `upTo` is sliced from 0, reading only those up to the snapshot
+ * again (each commit read once). What planRebuild and planCompaction decide alike.
  */
-export async function withCommitsBefore(
+export async function slicesFrom(
   registry: Pick<Registry, 'commits'>,
   view: string,
   version: number,
-  snapshotSeq: number,
-  since: readonly CommitRows[],
-): Promise<{ slices: RebuildSlice[]; rows: number }> {
-  return sliceCommitRows(0, [...(await commitRows(registry, view, version, 0, snapshotSeq)), ...since]);
+  snapshot: { readonly seq: number; readonly partitions: number; readonly entities: number } | undefined,
+  upTo: number,
+  partitionsAsked: boolean,
+): Promise<{ slices: RebuildSlice[]; rows: number; fromSnapshot: boolean }> {
+  const since = await commitRows(registry, view, version, snapshot?.seq ?? 0, upTo);
+  const { slices, rows } = sliceCommitRows(snapshot?.seq ?? 0, since);
+  if (!snapshot || partitionsAsked || keepsPartitionSize(snapshot, rows)) return { slices, rows, fromSnapshot: snapshot !== undefined };
+  return { ...sliceCommitRows(0, [...(await commitRows(registry, view, version, 0, snapshot.seq)), ...since]), fromSnapshot: false };
 }
 
 /** A partitioned verify's plan: the generation serving reads, its watermark, and the slices of the commits up to it. */

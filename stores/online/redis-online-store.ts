@@ -976,12 +976,13 @@ export class RedisOnlineStore implements OnlineStore {
   async countedRowKeys(target: OnlineTarget): Promise<number | undefined> {
     const layout = await this.generationLayout(target);
     if (layout.version !== 2) return undefined;
-    const marker = this.layout.markerKey(target);
-    // Standalone and Sentinel: the marker's count and the plain build write's (fenced-plain-write.ts).
-    const counts = this.clustered
-      ? await this.execBySlot('countedRowKeys', this.bucketMarkers(target, layout).map(({ key, slot }) => ({ slot, add: (p) => p.hget(key, MARKER_ROWS_FIELD) })))
-      : await this.exec('countedRowKeys', this.redis.pipeline().hget(marker, MARKER_ROWS_FIELD).get(this.layout.plainCountKey(marker)));
-    if (!this.clustered && counts[0] !== null && counts[1] === null) counts[1] = 0;
+    if (!this.clustered) {
+      // The marker's count, plus the plain build write's beside it (fenced-plain-write.ts; none yet: 0).
+      const marker = this.layout.markerKey(target);
+      const [rows, plain] = (await this.exec('countedRowKeys', this.redis.pipeline().hget(marker, MARKER_ROWS_FIELD).get(this.layout.plainCountKey(marker)))) as [string | null, string | null];
+      return rows === null ? undefined : Number(rows) + Number(plain ?? 0);
+    }
+    const counts = await this.execBySlot('countedRowKeys', this.bucketMarkers(target, layout).map(({ key, slot }) => ({ slot, add: (p) => p.hget(key, MARKER_ROWS_FIELD) })));
     let total = 0;
     for (const count of counts) {
       if (count === null || count === undefined) return undefined;
